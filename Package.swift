@@ -1,0 +1,52 @@
+// swift-tools-version:6.0
+// SwiftGLM: GLM (General Language Model) in Swift, on a CPU engine over oneDNN.
+//
+// Dependencies point one way:
+//   CKernels, CDNNL  →  Engine  →  Checkpoint, GLM  →  Tokenizers  →  Generation, Training  →  glm
+import PackageDescription
+
+/// C kernels are always built optimised: debug builds of numeric loops are otherwise too slow to test.
+let cOptimised: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno", "-Wall"])]
+
+let package = Package(
+    name: "SwiftGLM",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "glm", targets: ["glm"]),
+        .library(name: "SwiftGLM", targets: ["Engine", "Checkpoint", "GLM", "Tokenizers", "Generation", "Training"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // SIMD hot loops (AVX-512 / AVX2 / scalar, chosen at run time), forward+backward pairs with naive twins.
+        .target(name: "CKernels", cSettings: cOptimised,
+                linkerSettings: [.linkedLibrary("m"), .unsafeFlags(["-Xlinker", "-l:libgomp.so.1"])]),
+        // The only place that talks to oneDNN: sgemm, matmul primitive (bf16, pre-packed weights).
+        .target(name: "CDNNL", cSettings: cOptimised, linkerSettings: [.linkedLibrary("dnnl")]),
+        // Tensors, dtypes, ops with hand-written backward passes, the autograd tape, gradcheck.
+        .target(name: "Engine", dependencies: ["CKernels", "CDNNL"]),
+        // Checkpoint containers: torch zip + allow-list unpickler, safetensors, model-parallel shards.
+        .target(name: "Checkpoint"),
+        // GLMConfig, presets, the model, loading/saving models in every layout.
+        .target(name: "GLM", dependencies: ["Engine", "Checkpoint"]),
+        // WordPiece, GPT-2/RoBERTa byte-level BPE, SentencePiece, GLM command tokens, presets.
+        .target(name: "Tokenizers", resources: [.copy("Vocab")]),
+        // Blank filling: prompt processing, greedy/sampling/beam search, K/V cache, streaming.
+        .target(name: "Generation", dependencies: ["GLM", "Tokenizers"]),
+        // Blank-infilling data, the trainer, LR schedules, resumable checkpoints.
+        .target(name: "Training", dependencies: ["GLM", "Tokenizers"]),
+        // The command-line tool: a thin shell, one file per subcommand.
+        .executableTarget(name: "glm", dependencies: [
+            "Engine", "Checkpoint", "GLM", "Tokenizers", "Generation", "Training",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "CKernels", "CDNNL"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
+        .testTarget(name: "GLMTests", dependencies: ["GLM", "Engine", "Checkpoint"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
+        .testTarget(name: "GenerationTests", dependencies: ["Generation", "GLM", "Tokenizers"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "GLM", "Tokenizers"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

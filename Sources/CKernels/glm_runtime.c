@@ -1,0 +1,2 @@
+// Placeholder translation unit; kernels land with the engine work.
+#include "glm_kernels.h"

@@ -1,0 +1,124 @@
+// glm_kernels.h — the C hot loops of SwiftGLM.
+//
+// Every kernel is a forward/backward pair; shapes are given in comments, row-major, float32 unless noted.
+// Each public kernel dispatches at run time to an AVX-512, AVX2 or scalar body (never crashes on a CPU
+// without AVX-512) and has a naive scalar twin `*_ref` that the tests compare against.
+// Threads: kernels that pay for it run in parallel on the SAME GNU OpenMP runtime that oneDNN uses
+// (libgomp), so the two never oversubscribe the cores. Results never depend on the thread count.
+//
+// Conventions: `d*` outputs of backward passes that are parameter gradients ACCUMULATE (+=);
+// gradients with respect to activations are WRITTEN (=) unless the name says `_acc`.
+#ifndef GLM_KERNELS_H
+#define GLM_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ---- runtime ------------------------------------------------------------------------------------
+/// 0 = scalar, 1 = AVX2+FMA, 2 = AVX-512F/BW/VL, 3 = AVX-512 + AVX512_BF16. Honours GLM_CPU_LEVEL=N (cap).
+int glmk_cpu_level(void);
+/// Threads used by the kernels (and by oneDNN, via the shared OpenMP runtime). Default: all cores.
+void glmk_set_num_threads(int n);
+int glmk_num_threads(void);
+
+// ---- bfloat16 -----------------------------------------------------------------------------------
+/// x (n) → y (n); round to nearest even; NaN stays NaN (quiet), ±Inf stays ±Inf.
+void glmk_f32_to_bf16(uint16_t *y, const float *x, size_t n);
+void glmk_bf16_to_f32(float *y, const uint16_t *x, size_t n);
+
+// ---- elementwise --------------------------------------------------------------------------------
+/// y (n) = a (n) + b (n)              (y may alias a or b)
+void glmk_add(float *y, const float *a, const float *b, size_t n);
+/// y (n) += x (n)                      (gradient accumulation)
+void glmk_add_inplace(float *y, const float *x, size_t n);
+/// y (n) *= s
+void glmk_scale_inplace(float *y, float s, size_t n);
+/// y (rows, cols) += bias (cols)
+void glmk_bias_add(float *y, const float *bias, size_t rows, size_t cols);
+/// dbias (cols) += Σ_rows dy (rows, cols)
+void glmk_bias_backward(float *dbias, const float *dy, size_t rows, size_t cols);
+
+// ---- LayerNorm ----------------------------------------------------------------------------------
+/// x (N, C), w (C), b (C) → y (N, C); saves mean (N), rstd (N) (either may be NULL in inference).
+void glmk_layernorm_forward(float *y, float *mean, float *rstd, const float *x, const float *w,
+                            const float *b, size_t N, size_t C, float eps);
+/// dx (N, C) = (written); dw (C), db (C) accumulate.
+void glmk_layernorm_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
+                             const float *w, const float *mean, const float *rstd, size_t N, size_t C);
+
+// ---- GELU (tanh approximation, GLM's constants 0.7978845608028654 and 0.044715) -------------------
+/// y (n) = 0.5·x·(1 + tanh(0.7978845608028654·x·(1 + 0.044715·x²)))
+void glmk_gelu_forward(float *y, const float *x, size_t n);
+/// dx (n) = dy · gelu'(x)              (dx may alias dy)
+void glmk_gelu_backward(float *dx, const float *dy, const float *x, size_t n);
+
+// ---- GLM masked softmax, fused with the 1/sqrt(d) scale ------------------------------------------
+/// S, P: (B, H, Q, K); mask: (Bm, Q, K) with Bm = B or 1 (1 = attend, 0 = blocked); head h of batch b uses
+/// mask[Bm == 1 ? 0 : b]. P = softmax_K( (scale·S)·M + (−65504)·(1 − M) ). P may alias S.
+void glmk_masked_softmax_forward(float *P, const float *S, const float *mask, size_t B, size_t H,
+                                 size_t Q, size_t K, size_t Bm, float scale);
+/// dS (B, H, Q, K) = scale · M · P · (dP − Σ_K dP·P). dS may alias dP.
+void glmk_masked_softmax_backward(float *dS, const float *dP, const float *P, const float *mask,
+                                  size_t B, size_t H, size_t Q, size_t K, size_t Bm, float scale);
+
+// ---- embedding ----------------------------------------------------------------------------------
+/// ids (N) int32 in [0, V) → y (N, C) = table[ids] (or += when accumulate != 0).
+/// Returns -1 and writes nothing if an id is out of range, else 0.
+int glmk_embedding_forward(float *y, const int32_t *ids, const float *table, size_t N, size_t C,
+                           size_t V, int accumulate);
+/// dtable (V, C) += scatter of dy (N, C) by ids; deterministic for any thread count.
+void glmk_embedding_backward(float *dtable, const float *dy, const int32_t *ids, size_t N, size_t C,
+                             size_t V);
+
+// ---- cross-entropy fused with log-softmax --------------------------------------------------------
+/// logits (N, V), targets (N) → loss (N) = logsumexp − logit[target]; saves lse (N).
+void glmk_cross_entropy_forward(float *loss, float *lse, const float *logits, const int32_t *targets,
+                                size_t N, size_t V);
+/// dlogits (N, V) = (softmax(logits) − onehot(target)) · dloss (N). dlogits MAY ALIAS logits: the backward
+/// is done in place over the logits buffer so no second [N × V] buffer is ever needed.
+void glmk_cross_entropy_backward(float *dlogits, const float *logits, const float *lse,
+                                 const int32_t *targets, const float *dloss, size_t N, size_t V);
+
+// ---- dropout (counter-based RNG: same mask for any thread count) ---------------------------------
+/// y (n) = x·keep/(1−p), keep_i = uniform(seed, offset + i) ≥ p (Philox-4x32-10). y may alias x.
+void glmk_dropout_forward(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset);
+/// dx (n) = dy·keep/(1−p), the same keep mask regenerated from (seed, offset). dx may alias dy.
+void glmk_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_t seed, uint64_t offset);
+
+// ---- optimizer ----------------------------------------------------------------------------------
+/// One fused AdamW step (torch.optim.AdamW semantics) over `count` parameter tensors.
+/// For tensor t: p ← p·(1 − lr·wd[t]); m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
+/// p ← p − (lr / (1−β1^step)) · m / (sqrt(v)/sqrt(1−β2^step) + eps), with g = grad·grad_scale.
+void glmk_adamw_step(size_t count, float *const *params, const float *const *grads, float *const *m,
+                     float *const *v, const size_t *sizes, const float *weight_decay, float lr,
+                     float beta1, float beta2, float eps, float grad_scale, int64_t step);
+/// Σ x² accumulated in float64, deterministic for any thread count (for global gradient-norm clipping).
+double glmk_sum_squares(const float *x, size_t n);
+
+// ---- naive scalar twins (tests only) -------------------------------------------------------------
+void glmk_layernorm_forward_ref(float *y, float *mean, float *rstd, const float *x, const float *w,
+                                const float *b, size_t N, size_t C, float eps);
+void glmk_layernorm_backward_ref(float *dx, float *dw, float *db, const float *dy, const float *x,
+                                 const float *w, const float *mean, const float *rstd, size_t N, size_t C);
+void glmk_gelu_forward_ref(float *y, const float *x, size_t n);
+void glmk_gelu_backward_ref(float *dx, const float *dy, const float *x, size_t n);
+void glmk_masked_softmax_forward_ref(float *P, const float *S, const float *mask, size_t B, size_t H,
+                                     size_t Q, size_t K, size_t Bm, float scale);
+void glmk_masked_softmax_backward_ref(float *dS, const float *dP, const float *P, const float *mask,
+                                      size_t B, size_t H, size_t Q, size_t K, size_t Bm, float scale);
+void glmk_cross_entropy_forward_ref(float *loss, float *lse, const float *logits,
+                                    const int32_t *targets, size_t N, size_t V);
+void glmk_cross_entropy_backward_ref(float *dlogits, const float *logits, const float *lse,
+                                     const int32_t *targets, const float *dloss, size_t N, size_t V);
+void glmk_adamw_step_ref(size_t count, float *const *params, const float *const *grads, float *const *m,
+                         float *const *v, const size_t *sizes, const float *weight_decay, float lr,
+                         float beta1, float beta2, float eps, float grad_scale, int64_t step);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

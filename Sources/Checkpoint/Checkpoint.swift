@@ -1,0 +1,1 @@
+// The Checkpoint module. See README.md (Architecture) for what it owns.

@@ -1,0 +1,1 @@
+// The Engine module. See README.md (Architecture) for what it owns.

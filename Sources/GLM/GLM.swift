@@ -1,0 +1,1 @@
+// The GLM module. See README.md (Architecture) for what it owns.

@@ -1,0 +1,1 @@
+// The Tokenizers module. See README.md (Architecture) for what it owns.

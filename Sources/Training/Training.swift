@@ -1,0 +1,1 @@
+// The Training module. See README.md (Architecture) for what it owns.
