@@ -2,7 +2,10 @@
 // so another backend (a GPU) can be added behind the Engine's GEMM interface without touching model code.
 //
 // All matrices are row-major. Return value: 0 on success, a negative dnnl_status_t-like code on failure;
-// glmd_last_error() then holds a readable message. Primitives are created once per shape and cached.
+// glmd_last_error() then holds a readable message (per thread). Nothing here aborts the process.
+// Primitives are created once per shape and cached (a small mutex-protected hash map), so repeated calls
+// with the same shapes cost one lookup. Threads: oneDNN runs on GNU OpenMP; the thread count is the
+// OpenMP one (glmk_set_num_threads sets it for the kernels and oneDNN alike).
 #ifndef GLM_DNNL_H
 #define GLM_DNNL_H
 
@@ -13,7 +16,11 @@
 extern "C" {
 #endif
 
+/// The last error message of this thread ("" if none).
 const char *glmd_last_error(void);
+
+/// Element types of GEMM inputs. Outputs are always float32.
+enum { GLMD_F32 = 0, GLMD_BF16 = 1 };
 
 /// C (M, N) = alpha · op(A) · op(B) + beta · C. op(A) is (M, K): A is (M, K) with lda, or (K, M) if transA.
 /// op(B) is (K, N): B is (K, N) with ldb, or (N, K) if transB (the nn.Linear weight layout). FP32, dnnl_sgemm.
@@ -27,18 +34,46 @@ int glmd_sgemm_batched(int transA, int transB, int64_t batch, int64_t M, int64_t
                        const float *A, int64_t strideA, const float *B, int64_t strideB, float beta,
                        float *C, int64_t strideC);
 
+/// The general form behind the batched and bf16 calls: a matmul over up to two batch dimensions with
+/// arbitrary element strides, so transposes, head splits ([b, s, n·d] seen as [b, n, s, d]) and column
+/// slices of a fused QKV tensor are all expressed as strides, never copies.
+/// Logical shapes: A (batch0, batch1, M, K), B (batch0, batch1, K, N), C (batch0, batch1, M, N);
+/// stride*[i] is the element step along logical dimension i (batch0, batch1, row, column).
+/// C = alpha · A·B + beta · C (beta ≠ 0 reads C). dtype GLMD_F32 or GLMD_BF16 (A, B uint16_t bf16; C f32).
+typedef struct glmd_matmul_shape {
+    int64_t batch0, batch1, M, N, K;
+    int64_t strideA[4], strideB[4], strideC[4];
+} glmd_matmul_shape;
+int glmd_matmul(int dtype, const glmd_matmul_shape *shape, const void *A, const void *B, float *C,
+                float alpha, float beta);
+/// The oneDNN implementation name glmd_matmul would use for this problem (e.g. "brg:avx512_core"); tests
+/// use it to make sure no slow reference implementation is picked. NULL (and last error) on failure.
+const char *glmd_matmul_impl(int dtype, const glmd_matmul_shape *shape, float alpha, float beta);
+
 /// bf16 inputs, fp32 accumulate and output: C (M, N) = op(A) · op(B) (+ C if accumulate). AVX512_BF16 path.
+/// A is (M, K) or (K, M) if transA; B is (K, N) or (N, K) if transB; dense rows.
 int glmd_gemm_bf16(int transA, int transB, int64_t M, int64_t N, int64_t K, const uint16_t *A,
                    const uint16_t *B, float *C, int accumulate);
 
 /// A weight matrix W (N, K) (nn.Linear layout) with optional bias (N), packed once in oneDNN's preferred
 /// layout for y (M, N) = x (M, K) · Wᵀ + bias with small M (decode: M = 1..8) or any M.
-/// dtype: 0 = float32, 1 = bfloat16 weights (x converted on the fly, fp32 output).
+/// dtype: GLMD_F32 or GLMD_BF16 weights (for bf16, x is rounded to bf16 on the fly; fp32 output).
+/// create returns NULL on failure (message in glmd_last_error()).
 typedef struct glmd_packed_linear glmd_packed_linear;
 glmd_packed_linear *glmd_packed_linear_create(const float *W, const float *bias, int64_t N, int64_t K,
                                               int dtype);
+/// Same, from weights that already are bf16 (N, K), e.g. a bf16 checkpoint.
+glmd_packed_linear *glmd_packed_linear_create_bf16(const uint16_t *W, const float *bias, int64_t N,
+                                                   int64_t K);
 int glmd_packed_linear_run(glmd_packed_linear *p, const float *x, int64_t M, float *y);
+/// Bytes held by the packed weights (for reports).
+size_t glmd_packed_linear_bytes(const glmd_packed_linear *p);
 void glmd_packed_linear_destroy(glmd_packed_linear *p);
+
+/// Number of cached primitives (tests: the cache must stop growing in steady state).
+int glmd_cache_size(void);
+/// Destroys every cached primitive.
+void glmd_cache_clear(void);
 
 #ifdef __cplusplus
 }
