@@ -1,2 +1,108 @@
-// Placeholder translation unit; kernels land with the engine work.
-#include "glm_kernels.h"
+// glm_runtime.c — CPU level detection (cached), thread control on libgomp, the parallel-for helper, timing.
+#include "glm_internal.h"
+#include <stdatomic.h>
+#include <time.h>
+
+// libgomp's stable C ABI. The toolchain's clang ships no omp.h and its -fopenmp targets libomp, while
+// oneDNN (Debian) runs on libgomp: calling libgomp directly keeps one thread pool for both.
+extern void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
+extern int omp_get_thread_num(void);
+extern int omp_get_num_threads(void);
+extern void omp_set_num_threads(int);
+extern int omp_get_max_threads(void);
+
+// ---- CPU level --------------------------------------------------------------------------------------
+
+static int detect_hardware_level(void) {
+    __builtin_cpu_init();
+    int level = GLMK_SCALAR;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) level = GLMK_AVX2;
+    if (level == GLMK_AVX2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        level = GLMK_AVX512;
+    if (level == GLMK_AVX512 && __builtin_cpu_supports("avx512bf16")) level = GLMK_AVX512BF16;
+    return level;
+}
+
+static _Atomic int g_hw_level = -1;    // hardware level capped by GLM_CPU_LEVEL; -1 = not yet detected
+static _Atomic int g_forced_level = -1; // glmk_force_cpu_level; -1 = none
+
+static int hardware_level(void) {
+    int level = atomic_load_explicit(&g_hw_level, memory_order_relaxed);
+    if (level >= 0) return level;
+    level = detect_hardware_level();
+    const char *env = getenv("GLM_CPU_LEVEL");
+    if (env && *env) {
+        char *end = NULL;
+        long cap = strtol(env, &end, 10);
+        if (end != env && cap >= 0 && cap < level) level = (int)cap;
+    }
+    atomic_store_explicit(&g_hw_level, level, memory_order_relaxed);
+    return level;
+}
+
+int glmk_level(void) {
+    int hw = hardware_level();
+    int forced = atomic_load_explicit(&g_forced_level, memory_order_relaxed);
+    return (forced >= 0 && forced < hw) ? forced : hw;
+}
+
+int glmk_cpu_level(void) { return glmk_level(); }
+
+void glmk_force_cpu_level(int level) {
+    atomic_store_explicit(&g_forced_level, level < 0 ? -1 : level, memory_order_relaxed);
+}
+
+// ---- threads ------------------------------------------------------------------------------------------
+
+// The kernels' own thread count, shared by every calling thread (libgomp's ICV is per OS thread).
+// 0 = not set: use omp_get_max_threads() of the calling thread (OMP_NUM_THREADS or all cores).
+static _Atomic int g_num_threads = 0;
+
+void glmk_set_num_threads(int n) {
+    if (n < 1) n = 1;
+    atomic_store_explicit(&g_num_threads, n, memory_order_relaxed);
+    omp_set_num_threads(n); // oneDNN reads this ICV on the calling thread
+}
+
+int glmk_num_threads(void) {
+    int n = atomic_load_explicit(&g_num_threads, memory_order_relaxed);
+    return n > 0 ? n : omp_get_max_threads();
+}
+
+typedef struct {
+    glmk_range_fn fn;
+    void *ctx;
+    size_t n, align;
+} parallel_job;
+
+static void parallel_trampoline(void *data) {
+    const parallel_job *job = (const parallel_job *)data;
+    size_t tid = (size_t)omp_get_thread_num(), nt = (size_t)omp_get_num_threads();
+    size_t units = (job->n + job->align - 1) / job->align; // whole `align` blocks, the last may be partial
+    size_t begin = units * tid / nt * job->align, end = units * (tid + 1) / nt * job->align;
+    if (end > job->n) end = job->n;
+    if (begin < end) job->fn(job->ctx, begin, end);
+}
+
+void glmk_parallel_for(size_t n, size_t min_parallel, size_t align, glmk_range_fn fn, void *ctx) {
+    if (n == 0) return;
+    if (align == 0) align = 1;
+    int threads = glmk_num_threads();
+    size_t units = (n + align - 1) / align;
+    if (threads <= 1 || n < min_parallel || units < 2) {
+        fn(ctx, 0, n);
+        return;
+    }
+    if ((size_t)threads > units) threads = (int)units;
+    parallel_job job = {fn, ctx, n, align};
+    GOMP_parallel(parallel_trampoline, &job, (unsigned)threads, 0);
+}
+
+// ---- timing -------------------------------------------------------------------------------------------
+
+double glmk_now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

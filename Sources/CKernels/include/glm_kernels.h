@@ -24,6 +24,11 @@ int glmk_cpu_level(void);
 /// Threads used by the kernels (and by oneDNN, via the shared OpenMP runtime). Default: all cores.
 void glmk_set_num_threads(int n);
 int glmk_num_threads(void);
+/// Tests and benchmarks: use at most `level` (same numbering as glmk_cpu_level) from now on, in every
+/// thread; -1 removes the cap. A level above what the CPU (and GLM_CPU_LEVEL) allows is ignored.
+void glmk_force_cpu_level(int level);
+/// A monotonic clock in seconds, for benchmarks.
+double glmk_now_seconds(void);
 
 // ---- bfloat16 -----------------------------------------------------------------------------------
 /// x (n) → y (n); round to nearest even; NaN stays NaN (quiet), ±Inf stays ±Inf.
@@ -75,7 +80,8 @@ void glmk_embedding_backward(float *dtable, const float *dy, const int32_t *ids,
                              size_t V);
 
 // ---- cross-entropy fused with log-softmax --------------------------------------------------------
-/// logits (N, V), targets (N) → loss (N) = logsumexp − logit[target]; saves lse (N).
+/// logits (N, V), targets (N) → loss (N) = logsumexp − logit[target]; saves lse (N) (lse may be NULL).
+/// A target outside [0, V) (e.g. −100, "ignore") gives loss 0 and an all-zero dlogits row.
 void glmk_cross_entropy_forward(float *loss, float *lse, const float *logits, const int32_t *targets,
                                 size_t N, size_t V);
 /// dlogits (N, V) = (softmax(logits) − onehot(target)) · dloss (N). dlogits MAY ALIAS logits: the backward
@@ -88,6 +94,10 @@ void glmk_cross_entropy_backward(float *dlogits, const float *logits, const floa
 void glmk_dropout_forward(float *y, const float *x, size_t n, float p, uint64_t seed, uint64_t offset);
 /// dx (n) = dy·keep/(1−p), the same keep mask regenerated from (seed, offset). dx may alias dy.
 void glmk_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64_t seed, uint64_t offset);
+/// The RNG itself, Philox-4x32-10 (Salmon et al. 2011, as Random123/cuRAND): out = philox(ctr, key).
+/// Dropout element j uses key = (seed, seed >> 32), ctr = (j/4, (j/4) >> 32, 0, 0), word j % 4,
+/// u = (word >> 8)·2⁻²⁴, keep iff u ≥ p (scale 1/(1−p) in float); p ≤ 0 copies, p ≥ 1 writes zeros.
+void glmk_philox4x32_10(uint32_t out[4], const uint32_t ctr[4], const uint32_t key[2]);
 
 // ---- optimizer ----------------------------------------------------------------------------------
 /// One fused AdamW step (torch.optim.AdamW semantics) over `count` parameter tensors.
