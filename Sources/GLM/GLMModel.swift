@@ -1,0 +1,256 @@
+import Engine
+
+/// GLM, the General Language Model (THUDM, ACL 2022): `model/modeling_glm.py` GLMModel over
+/// `mpu/transformer.py` GPT2ParallelTransformer, read top to bottom.
+///
+/// Property names follow the checkpoint keys (`transformer.layers.3.attention.query_key_value.weight` is
+/// `transformer.layers[3].attention.query_key_value.weight`), so loading and saving is a walk over names.
+///
+/// The forward pass, exactly as the original:
+///  1. x = word_embeddings[ids] + position_embeddings[pos] + block_position_embeddings[block_pos]
+///  2. per layer (pre-LN): a = LN1(cat(mem, x)); qkv = a·W_qkvᵀ + b (rows Q, K, V); queries are the last
+///     q rows; scores = Q·(Kᵀ/√d); scores·mask − 65504·(1 − mask); softmax; ctx = P·V; x += dense(ctx);
+///     x += dense_4h_to_h(gelu(dense_h_to_4h(LN2(x))))
+///  3. hidden = final_layernorm(x); logits = hidden · word_embeddingsᵀ (tied, full padded vocabulary).
+/// Memories ("mems") are each layer's INPUT, concatenated after the previous memories along the sequence.
+public final class GLMModel {
+    public let config: GLMConfig
+    public let word_embeddings: Embedding
+    public let transformer: Transformer
+
+    public struct Embedding {
+        public let weight: Parameter
+    }
+
+    public struct Linear {
+        public let weight: Parameter
+        public let bias: Parameter
+    }
+
+    public struct LayerNorm {
+        public let weight: Parameter
+        public let bias: Parameter
+    }
+
+    public struct Attention {
+        /// [3h, h] weight, rows Q | K | V; bias [3h].
+        public let query_key_value: Linear
+        public let dense: Linear
+    }
+
+    public struct MLP {
+        public let dense_h_to_4h: Linear
+        public let dense_4h_to_h: Linear
+    }
+
+    public struct Layer {
+        public let input_layernorm: LayerNorm
+        public let attention: Attention
+        public let post_attention_layernorm: LayerNorm
+        public let mlp: MLP
+    }
+
+    public struct Transformer {
+        public let position_embeddings: Embedding
+        public let block_position_embeddings: Embedding?
+        public let layers: [Layer]
+        public let final_layernorm: LayerNorm
+    }
+
+    /// Builds the model from named tensors (checkpoint keys → float32 tensors of the right shapes).
+    /// `tensor(name, shape)` must return a tensor of exactly that shape or throw.
+    public init(config: GLMConfig, tensor: (String, [Int]) throws -> Tensor) throws {
+        self.config = config
+        let h = config.hiddenSize, v = config.vocabSize, rows = config.maxSequenceLength + 1
+        func param(_ name: String, _ shape: [Int], decay: Bool) throws -> Parameter {
+            Parameter(name: name, value: try tensor(name, shape), weightDecay: decay)
+        }
+        // Weight decay as the original's get_params_for_weight_decay_optimization: none on LayerNorm or biases.
+        func linear(_ p: String, out: Int, in inFeatures: Int) throws -> Linear {
+            Linear(weight: try param("\(p).weight", [out, inFeatures], decay: true),
+                   bias: try param("\(p).bias", [out], decay: false))
+        }
+        func layerNorm(_ p: String) throws -> LayerNorm {
+            LayerNorm(weight: try param("\(p).weight", [h], decay: false), bias: try param("\(p).bias", [h], decay: false))
+        }
+        word_embeddings = Embedding(weight: try param("word_embeddings.weight", [v, h], decay: true))
+        var layers: [Layer] = []
+        for i in 0..<config.numLayers {
+            let p = "transformer.layers.\(i)"
+            layers.append(Layer(
+                input_layernorm: try layerNorm("\(p).input_layernorm"),
+                attention: Attention(query_key_value: try linear("\(p).attention.query_key_value", out: 3 * h, in: h),
+                                     dense: try linear("\(p).attention.dense", out: h, in: h)),
+                post_attention_layernorm: try layerNorm("\(p).post_attention_layernorm"),
+                mlp: MLP(dense_h_to_4h: try linear("\(p).mlp.dense_h_to_4h", out: config.intermediateSize, in: h),
+                         dense_4h_to_h: try linear("\(p).mlp.dense_4h_to_h", out: h, in: config.intermediateSize))))
+        }
+        transformer = Transformer(
+            position_embeddings: Embedding(weight: try param("transformer.position_embeddings.weight", [rows, h], decay: true)),
+            block_position_embeddings: config.blockPositionEncoding
+                ? Embedding(weight: try param("transformer.block_position_embeddings.weight", [rows, h], decay: true)) : nil,
+            layers: layers,
+            final_layernorm: try layerNorm("transformer.final_layernorm"))
+    }
+
+    /// Every parameter in checkpoint order, named by its checkpoint key.
+    public var parameters: [Parameter] {
+        var ps = [word_embeddings.weight, transformer.position_embeddings.weight]
+        if let b = transformer.block_position_embeddings { ps.append(b.weight) }
+        for l in transformer.layers {
+            ps += [l.input_layernorm.weight, l.input_layernorm.bias,
+                   l.attention.query_key_value.weight, l.attention.query_key_value.bias,
+                   l.attention.dense.weight, l.attention.dense.bias,
+                   l.post_attention_layernorm.weight, l.post_attention_layernorm.bias,
+                   l.mlp.dense_h_to_4h.weight, l.mlp.dense_h_to_4h.bias,
+                   l.mlp.dense_4h_to_h.weight, l.mlp.dense_4h_to_h.bias]
+        }
+        ps += [transformer.final_layernorm.weight, transformer.final_layernorm.bias]
+        return ps
+    }
+
+    // MARK: - forward
+
+    /// The pass as the original's `GLMModel.forward(input_ids, position_ids, attention_mask, *mems)`.
+    /// - ids: int32 [b, s]; positionIds: int32 [b, 2, s] (row 0 positions, row 1 block positions).
+    /// - mask: `.sep` (one value or one per sample) or an explicit float mask [b or 1, 1, q, ≥ m+q].
+    /// - mems: num_layers + 1 tensors [b, m, h] from an earlier call (inference only).
+    /// - logits: which positions get full-vocabulary logits (all, or only each sample's last position).
+    public func forward(ids: Tensor, positionIds: Tensor, mask: GLMMask, mems: [Tensor] = [],
+                        returnMemory: Bool = false, logits: LogitsSelection = .all, tape: Tape) throws -> GLMOutput {
+        let c = config
+        guard ids.dtype == .int32, ids.rank == 2 else { throw GLMError.badInput("input ids must be int32 [batch, seq], got \(ids)") }
+        let b = ids.shape[0], s = ids.shape[1]
+        guard positionIds.dtype == .int32, positionIds.shape == [b, 2, s] else {
+            throw GLMError.badInput("position ids must be int32 [\(b), 2, \(s)], got \(positionIds)")
+        }
+        guard mems.isEmpty || mems.count == c.numLayers + 1 else {
+            throw GLMError.badInput("\(mems.count) memory tensors given, the model needs \(c.numLayers + 1)")
+        }
+        let m = mems.first?.shape[1] ?? 0
+        for (i, mem) in mems.enumerated() where mem.shape != [b, m, c.hiddenSize] {
+            throw GLMError.badInput("memory \(i) has shape \(mem.shape), expected [\(b), \(m), \(c.hiddenSize)]")
+        }
+        if !mems.isEmpty && tape.isRecording {
+            throw GLMError.badInput("memories are an inference feature; run with an inference tape")
+        }
+        let (positions, blockPositions) = try Self.splitPositions(positionIds, maxPosition: c.maxSequenceLength)
+        let maskTensor = try mask.tensor(batch: b, queryLength: s, memoryLength: m)
+
+        var lookups: [(ids: Tensor, table: Variable)] = [(ids, word_embeddings.weight),
+                                                          (positions, transformer.position_embeddings.weight)]
+        if let block = transformer.block_position_embeddings { lookups.append((blockPositions, block.weight)) }
+        var x = try tape.dropout(try tape.embeddingSum(lookups), p: c.embeddingDropout)
+        var layerInputs: [Tensor] = returnMemory ? [x.value] : []
+
+        for (i, layer) in transformer.layers.enumerated() {
+            let attentionInput = m > 0 ? Variable(try Self.concatenateRows(mems[i], x.value)) : x
+            let a = try tape.layerNorm(attentionInput, weight: layer.input_layernorm.weight,
+                                       bias: layer.input_layernorm.bias, eps: c.layerNormEps)
+            let qkv = try tape.linear(a, weight: layer.attention.query_key_value.weight,
+                                      bias: layer.attention.query_key_value.bias)
+            let context = try tape.attention(qkv: qkv, heads: c.numAttentionHeads, mask: maskTensor, memoryLength: m)
+            let attended = try tape.linear(context, weight: layer.attention.dense.weight, bias: layer.attention.dense.bias)
+            x = try tape.add(x, try tape.dropout(attended, p: c.outputDropout))
+
+            let n2 = try tape.layerNorm(x, weight: layer.post_attention_layernorm.weight,
+                                        bias: layer.post_attention_layernorm.bias, eps: c.layerNormEps)
+            let up = try tape.gelu(try tape.linear(n2, weight: layer.mlp.dense_h_to_4h.weight, bias: layer.mlp.dense_h_to_4h.bias))
+            let down = try tape.linear(up, weight: layer.mlp.dense_4h_to_h.weight, bias: layer.mlp.dense_4h_to_h.bias)
+            x = try tape.add(x, try tape.dropout(down, p: c.outputDropout))
+            if returnMemory { layerInputs.append(x.value) }
+        }
+        let hidden = try tape.layerNorm(x, weight: transformer.final_layernorm.weight,
+                                        bias: transformer.final_layernorm.bias, eps: c.layerNormEps)
+        let logitsOut: Variable?
+        switch logits {
+        case .none: logitsOut = nil
+        case .all: logitsOut = try tape.linear(hidden, weight: word_embeddings.weight)
+        case .last:
+            let last = try Self.lastRows(hidden.value)
+            logitsOut = try tape.linear(Variable(last), weight: word_embeddings.weight)
+        }
+        var newMems: [Tensor] = []
+        if returnMemory {
+            newMems = try layerInputs.enumerated().map { i, t in m > 0 ? try Self.concatenateRows(mems[i], t) : t }
+        }
+        return GLMOutput(logits: logitsOut, hidden: hidden, mems: newMems)
+    }
+
+    // MARK: - helpers
+
+    /// Row 0 and row 1 of position ids [b, 2, s] as contiguous [b, s] tensors, range-checked.
+    static func splitPositions(_ positionIds: Tensor, maxPosition: Int) throws -> (Tensor, Tensor) {
+        let b = positionIds.shape[0], s = positionIds.shape[2]
+        let pos = Tensor(uninitialized: [b, s], dtype: .int32), block = Tensor(uninitialized: [b, s], dtype: .int32)
+        let src = positionIds.int32s
+        for i in 0..<b {
+            (pos.int32s + i * s).update(from: src + i * 2 * s, count: s)
+            (block.int32s + i * s).update(from: src + i * 2 * s + s, count: s)
+        }
+        for (name, t) in [("position", pos), ("block position", block)] {
+            for j in 0..<t.count where t.int32s[j] < 0 || Int(t.int32s[j]) > maxPosition {
+                throw GLMError.badInput("\(name) id \(t.int32s[j]) at index \(j) is outside 0...\(maxPosition) (max_sequence_length)")
+            }
+        }
+        return (pos, block)
+    }
+
+    /// cat(a [b, m, h], x [b, q, h]) along the sequence axis → [b, m+q, h].
+    static func concatenateRows(_ a: Tensor, _ x: Tensor) throws -> Tensor {
+        let b = a.shape[0], m = a.shape[1], q = x.shape[1], h = a.shape[2]
+        guard x.shape == [b, q, h] else { throw GLMError.badInput("cannot append \(x.shape) to memory \(a.shape)") }
+        let out = Tensor(uninitialized: [b, m + q, h])
+        for i in 0..<b {
+            (out.floats + i * (m + q) * h).update(from: a.floats + i * m * h, count: m * h)
+            (out.floats + (i * (m + q) + m) * h).update(from: x.floats + i * q * h, count: q * h)
+        }
+        return out
+    }
+
+    /// The last row of each sample: [b, s, h] → [b, 1, h].
+    static func lastRows(_ x: Tensor) throws -> Tensor {
+        let b = x.shape[0], s = x.shape[1], h = x.shape[2]
+        let out = Tensor(uninitialized: [b, 1, h])
+        for i in 0..<b { (out.floats + i * h).update(from: x.floats + (i * s + s - 1) * h, count: h) }
+        return out
+    }
+}
+
+/// The attention mask argument of the forward pass.
+public enum GLMMask: Sendable {
+    /// GLM's `sep` form: one value for the whole batch or one per sample (part A < sep is bidirectional).
+    case sep([Int])
+    /// An explicit float mask [b or 1, 1, q, k] (1 = attend); its last m + q columns are used.
+    case explicit(Tensor)
+
+    func tensor(batch: Int, queryLength q: Int, memoryLength m: Int) throws -> Tensor {
+        switch self {
+        case .sep(let seps): return try AttentionMask.glm(seps: seps, batch: batch, queryLength: q, memoryLength: m)
+        case .explicit(let t): return try AttentionMask.explicit(t, queryLength: q, memoryLength: m)
+        }
+    }
+}
+
+/// Which positions get full-vocabulary logits.
+public enum LogitsSelection: Sendable {
+    case all, last, none
+}
+
+public struct GLMOutput {
+    /// [b, s, V] (or [b, 1, V] for `.last`), tied to the word embeddings, over the full padded vocabulary.
+    public let logits: Variable?
+    /// Final LayerNorm output [b, s, h].
+    public let hidden: Variable
+    /// num_layers + 1 tensors [b, m + s, h] when `returnMemory` (each layer's input, after earlier mems).
+    public let mems: [Tensor]
+}
+
+public enum GLMError: Error, CustomStringConvertible, Equatable {
+    case badInput(String)
+    public var description: String {
+        switch self {
+        case .badInput(let m): return "GLM: \(m)"
+        }
+    }
+}
