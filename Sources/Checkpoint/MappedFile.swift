@@ -38,8 +38,22 @@ public final class MappedFile: @unchecked Sendable {
         base = UnsafeRawPointer(p)
     }
 
+    /// Anonymous copy of `bytes` (not a mapping): lets tests and in-memory callers use the same readers.
+    public init(bytes: [UInt8], name: String) {
+        path = name
+        count = bytes.count
+        isMapped = false
+        if bytes.isEmpty { base = nil; return }
+        let p = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 64)
+        bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        base = UnsafeRawPointer(p)
+    }
+
+    private var isMapped = true
+
     deinit {
-        if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) }
+        guard let base else { return }
+        if isMapped { munmap(UnsafeMutableRawPointer(mutating: base), count) } else { base.deallocate() }
     }
 
     /// The whole file. Valid as long as `self` is alive.

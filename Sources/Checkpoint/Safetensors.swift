@@ -27,7 +27,11 @@ public struct SafetensorsFile: @unchecked Sendable {
     let dataStart: Int
 
     public init(path: String) throws {
-        let file = try MappedFile(path: path)
+        try self.init(file: MappedFile(path: path))
+    }
+
+    public init(file: MappedFile) throws {
+        let path = file.path
         self.file = file
         self.path = path
         var r = ByteReader(file.bytes, file: path)

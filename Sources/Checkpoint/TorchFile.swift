@@ -14,7 +14,11 @@ public struct TorchFile: @unchecked Sendable {
 
     /// Opens and parses a torch checkpoint; tensors are not read yet.
     public init(path: String) throws {
-        let file = try MappedFile(path: path)
+        try self.init(file: MappedFile(path: path))
+    }
+
+    public init(file: MappedFile) throws {
+        let path = file.path
         let b = file.bytes
         if b.count >= 2, b[0] == 0x50, b[1] == 0x4B {
             try self.init(zip: try ZipArchive(file: file))
