@@ -1,1 +1,0 @@
-// The Checkpoint module. See README.md (Architecture) for what it owns.

@@ -1,0 +1,70 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A read-only memory map of a whole file. Checkpoints are many gigabytes: mapping them lets tensors be
+/// viewed and converted lazily, so a load never needs more memory than the tensors actually touched.
+/// Immutable after `init`, hence safe to share between threads.
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
+    public let count: Int
+    private let base: UnsafeRawPointer?
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else {
+            throw CheckpointError(.io, file: path, "cannot open file (errno \(errno): \(String(cString: strerror(errno))))")
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            throw CheckpointError(.io, file: path, "cannot stat file (errno \(errno))")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw CheckpointError(.io, file: path, "not a regular file")
+        }
+        count = Int(info.st_size)
+        if count == 0 {
+            base = nil
+            return
+        }
+        let p = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let p, p != MAP_FAILED else {
+            throw CheckpointError(.io, file: path, "mmap of \(count) bytes failed (errno \(errno))")
+        }
+        base = UnsafeRawPointer(p)
+    }
+
+    /// Anonymous copy of `bytes` (not a mapping): lets tests and in-memory callers use the same readers.
+    public init(bytes: [UInt8], name: String) {
+        path = name
+        count = bytes.count
+        isMapped = false
+        if bytes.isEmpty { base = nil; return }
+        let p = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: 64)
+        bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        base = UnsafeRawPointer(p)
+    }
+
+    private var isMapped = true
+
+    deinit {
+        guard let base else { return }
+        if isMapped { munmap(UnsafeMutableRawPointer(mutating: base), count) } else { base.deallocate() }
+    }
+
+    /// The whole file. Valid as long as `self` is alive.
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    /// A bounds-checked window; throws (never traps) when the range leaves the file.
+    public func slice(offset: Int, count n: Int, what: String) throws -> UnsafeRawBufferPointer {
+        guard offset >= 0, n >= 0, offset <= count, n <= count - offset else {
+            throw CheckpointError(.outOfBounds, file: path,
+                                  "\(what): bytes \(offset)..<\(offset &+ n) lie outside the file (\(count) bytes)")
+        }
+        return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)])
+    }
+}
