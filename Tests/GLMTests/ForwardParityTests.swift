@@ -138,3 +138,39 @@ final class ForwardParityTests: XCTestCase {
         }
     }
 }
+
+/// The K/V-cache path gives the same logits as the original's memory path (fixture passes 1–3).
+final class KVCacheParityTests: XCTestCase {
+    func testCacheMatchesMemoryFixture() throws {
+        for name in ["glm-tiny-bert", "glm-tiny-chinese"] {
+            let model = try Fixtures.tinyModel(name)
+            let j = try Fixtures.json("forward/\(name)-mems.json")
+            let ref = try Fixtures.safetensors("forward/\(name)-mems.safetensors")
+            for packed in [false, true] {
+                let weights = packed ? try GLMDecodingWeights(model: model) : nil
+                let cache = GLMKVCache(model: model, batch: 1)
+                var fed = 0
+                for pass in ["pass1", "pass2", "pass3"] {
+                    let p = j[pass] as! [String: Any]
+                    let ids = try intTensor(p["input_ids"]), pos = try intTensor(p["position_ids"])
+                    let seps = flatInts(p["attention_mask"]).values.map(Int.init)
+                    fed += ids.shape[1]
+                    let out = try model.forward(ids: ids, positionIds: pos, mask: .sep(seps), cache: cache,
+                                                weights: weights, logits: .last)
+                    let mine = out.logits!.value.toFloats()
+                    let refLogits: [Float]
+                    if pass == "pass1" {
+                        let l2 = try ref.tensor("pass1.logits_last2").floats()
+                        refLogits = Array(l2[(l2.count / 2)...])
+                    } else {
+                        refLogits = try ref.tensor("\(pass).logits").floats()
+                    }
+                    let d = maxAbsDiff(mine, refLogits)
+                    XCTAssertLessThanOrEqual(d, 1e-5, "\(name) \(pass) packed=\(packed) cached logits max |diff| \(d)")
+                    print("[parity] \(name) K/V cache \(pass) packed=\(packed): logits \(d)")
+                }
+                XCTAssertEqual(cache.length, fed)
+            }
+        }
+    }
+}
