@@ -270,7 +270,8 @@ public enum ModelFiles {
         let located = try locate(path)
         let (tensors, provenance, iteration, mp) = try readTensors(located)
         let weights = Dictionary(tensors, uniquingKeysWith: { a, _ in a })
-        let (config, configSource) = try resolveConfig(located: located, weights: weights, options: options)
+        var (config, configSource) = try resolveConfig(located: located, weights: weights, options: options)
+        if config.torchDtype == nil { config.torchDtype = ModelWriter.torchDtypeName(ModelWriter.dominantDType(weights)) }
         try config.validate(weights: weights, provenance: provenance, source: located.path)
         return LoadedModel(config: config, weights: weights, provenance: provenance, layout: located.layout,
                            path: located.path, files: located.files, configSource: configSource,
