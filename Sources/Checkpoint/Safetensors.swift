@@ -164,7 +164,8 @@ public enum Safetensors {
         try w.commit()
     }
 
-    static func target(_ source: DType, _ requested: DType?) -> DType {
+    /// The dtype a tensor is written in when `requested` is asked for: only floating tensors convert.
+    public static func target(_ source: DType, _ requested: DType?) -> DType {
         guard let requested, source.isFloatingPoint else { return source }
         return requested
     }

@@ -1,1 +1,0 @@
-// The GLM module. See README.md (Architecture) for what it owns.

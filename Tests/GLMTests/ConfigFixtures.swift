@@ -1,0 +1,43 @@
+import Foundation
+import XCTest
+import Checkpoint
+@testable import GLM
+
+/// Paths of the shared reference fixtures, read in place (never copied into the repository).
+enum GLMFixtures {
+    static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.deletingLastPathComponent().appendingPathComponent("shared/fixtures/glm-reference").standardizedFileURL.path
+    }()
+
+    /// Fails (not skips) when the fixture is missing.
+    static func path(_ relative: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let p = root + "/" + relative
+        guard FileManager.default.fileExists(atPath: p) else {
+            XCTFail("fixture missing: \(p) — the tests need ../shared/fixtures/glm-reference beside the package", file: file, line: line)
+            throw CheckpointError(.io, file: p, "fixture missing")
+        }
+        return p
+    }
+
+    static func scratch(_ test: XCTestCase) throws -> String {
+        let p = NSTemporaryDirectory() + "/glm-load-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
+        test.addTeardownBlock { try? FileManager.default.removeItem(atPath: p) }
+        return p
+    }
+}
+
+func assertGLMError<T>(_ kind: CheckpointError.Kind, mentions fragments: [String], file: StaticString = #filePath,
+                       line: UInt = #line, _ body: () throws -> T) {
+    do {
+        _ = try body()
+        XCTFail("expected a \(kind) error, got success", file: file, line: line)
+    } catch let e as CheckpointError {
+        XCTAssertEqual(e.kind, kind, "wrong kind for: \(e)", file: file, line: line)
+        for f in fragments { XCTAssertTrue(e.description.contains(f), "error '\(e)' does not mention '\(f)'", file: file, line: line) }
+    } catch {
+        XCTFail("expected CheckpointError, got \(error)", file: file, line: line)
+    }
+}
