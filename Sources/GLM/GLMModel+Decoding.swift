@@ -124,7 +124,7 @@ extension GLMModel {
         for (i, layer) in transformer.layers.enumerated() {
             let pw = weights?.layers[i]
             let a = try tape.layerNorm(x, weight: layer.input_layernorm.weight, bias: layer.input_layernorm.bias,
-                                       eps: c.layerNormEps)
+                                       eps: c.layerNormEpsilon)
             let qkv = try linear(a, layer.attention.query_key_value, pw?.qkv)
             cache.append(layer: i, qkv: qkv.value, at: m)
             let context = try tape.attention(
@@ -133,13 +133,13 @@ extension GLMModel {
                 hidden: c.hiddenSize, queryLength: q, keyLength: m + q, mask: maskTensor)
             x = try tape.add(x, try linear(context, layer.attention.dense, pw?.dense))
             let n2 = try tape.layerNorm(x, weight: layer.post_attention_layernorm.weight,
-                                        bias: layer.post_attention_layernorm.bias, eps: c.layerNormEps)
+                                        bias: layer.post_attention_layernorm.bias, eps: c.layerNormEpsilon)
             let up = try tape.gelu(try linear(n2, layer.mlp.dense_h_to_4h, pw?.up))
             x = try tape.add(x, try linear(up, layer.mlp.dense_4h_to_h, pw?.down))
         }
         cache.advance(by: q)
         let hidden = try tape.layerNorm(x, weight: transformer.final_layernorm.weight,
-                                        bias: transformer.final_layernorm.bias, eps: c.layerNormEps)
+                                        bias: transformer.final_layernorm.bias, eps: c.layerNormEpsilon)
         let selected: Variable?
         switch logits {
         case .none: selected = nil

@@ -140,28 +140,28 @@ public final class GLMModel {
         var lookups: [(ids: Tensor, table: Variable)] = [(ids, word_embeddings.weight),
                                                           (positions, transformer.position_embeddings.weight)]
         if let block = transformer.block_position_embeddings { lookups.append((blockPositions, block.weight)) }
-        var x = try tape.dropout(try tape.embeddingSum(lookups), p: c.embeddingDropout)
+        var x = try tape.dropout(try tape.embeddingSum(lookups), p: Float(c.embeddingDropoutProb))
         var layerInputs: [Tensor] = returnMemory ? [x.value] : []
 
         for (i, layer) in transformer.layers.enumerated() {
             let attentionInput = m > 0 ? Variable(try Self.concatenateRows(mems[i], x.value)) : x
             let a = try tape.layerNorm(attentionInput, weight: layer.input_layernorm.weight,
-                                       bias: layer.input_layernorm.bias, eps: c.layerNormEps)
+                                       bias: layer.input_layernorm.bias, eps: c.layerNormEpsilon)
             let qkv = try tape.linear(a, weight: layer.attention.query_key_value.weight,
                                       bias: layer.attention.query_key_value.bias)
             let context = try tape.attention(qkv: qkv, heads: c.numAttentionHeads, mask: maskTensor, memoryLength: m)
             let attended = try tape.linear(context, weight: layer.attention.dense.weight, bias: layer.attention.dense.bias)
-            x = try tape.add(x, try tape.dropout(attended, p: c.outputDropout))
+            x = try tape.add(x, try tape.dropout(attended, p: Float(c.outputDropoutProb)))
 
             let n2 = try tape.layerNorm(x, weight: layer.post_attention_layernorm.weight,
-                                        bias: layer.post_attention_layernorm.bias, eps: c.layerNormEps)
+                                        bias: layer.post_attention_layernorm.bias, eps: c.layerNormEpsilon)
             let up = try tape.gelu(try tape.linear(n2, weight: layer.mlp.dense_h_to_4h.weight, bias: layer.mlp.dense_h_to_4h.bias))
             let down = try tape.linear(up, weight: layer.mlp.dense_4h_to_h.weight, bias: layer.mlp.dense_4h_to_h.bias)
-            x = try tape.add(x, try tape.dropout(down, p: c.outputDropout))
+            x = try tape.add(x, try tape.dropout(down, p: Float(c.outputDropoutProb)))
             if returnMemory { layerInputs.append(x.value) }
         }
         let hidden = try tape.layerNorm(x, weight: transformer.final_layernorm.weight,
-                                        bias: transformer.final_layernorm.bias, eps: c.layerNormEps)
+                                        bias: transformer.final_layernorm.bias, eps: c.layerNormEpsilon)
         let logitsOut: Variable?
         switch logits {
         case .none: logitsOut = nil
