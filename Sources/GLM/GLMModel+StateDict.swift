@@ -31,3 +31,28 @@ extension GLMModel {
         }
     }
 }
+
+extension GLMModel {
+    /// Loads a model from any layout `ModelFiles` knows (folder with config.json, original training folder,
+    /// model-parallel shards, HF bin, safetensors), converting every tensor to float32.
+    public static func load(_ path: String, options: ModelLoadOptions = ModelLoadOptions()) throws -> GLMModel {
+        let loaded = try ModelFiles.load(path, options: options)
+        return try GLMModel(config: loaded.config, stateDict: loaded.weights)
+    }
+
+    /// A freshly initialised model as the original's get_model: embeddings and weights N(0, 0.02), the
+    /// output projections of each layer (attention.dense, dense_4h_to_h) N(0, 0.02/√(2·layers)),
+    /// biases 0, LayerNorm weights 1.
+    public static func random(config: GLMConfig, seed: UInt64) throws -> GLMModel {
+        var index: UInt64 = 0
+        let std = Float(config.initializerRange)
+        let scaled = std / Float(2 * config.numLayers).squareRoot()
+        return try GLMModel(config: config) { name, shape in
+            index += 1
+            if name.hasSuffix("layernorm.weight") { let t = Tensor(uninitialized: shape); t.fill(1); return t }
+            if name.hasSuffix(".bias") { return Tensor(zeros: shape) }
+            let s = name.hasSuffix("attention.dense.weight") || name.hasSuffix("dense_4h_to_h.weight") ? scaled : std
+            return Tensor.randomNormal(shape, std: s, seed: seed &* 1_000_003 &+ index)
+        }
+    }
+}
