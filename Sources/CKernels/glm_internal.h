@@ -20,13 +20,11 @@ int glmk_level(void);
 typedef void (*glmk_range_fn)(void *ctx, size_t begin, size_t end);
 
 /// Runs fn over [0, n), split into contiguous pieces (multiples of `align`, except the last) over the
-/// threads. Runs fn(ctx, 0, n) inline when n < min_parallel or only one thread is configured.
+/// threads. Runs fn(ctx, 0, n) inline when `work` (floats touched in all) is below the parallel threshold
+/// (glmk_set_parallel_min_work) or only one thread is configured.
 /// Callers whose result is a reduction must make each index's work independent of the split (fixed
 /// chunks indexed by the range), so that the result never depends on the thread count.
-void glmk_parallel_for(size_t n, size_t min_parallel, size_t align, glmk_range_fn fn, void *ctx);
-
-/// Thresholds (in floats touched) below which a fork/join costs more than it saves. See glm_runtime.c.
-#define GLMK_PAR_MIN_FLOATS ((size_t)32768)
+void glmk_parallel_for(size_t n, size_t work, size_t align, glmk_range_fn fn, void *ctx);
 
 static inline size_t glmk_min(size_t a, size_t b) { return a < b ? a : b; }
 

@@ -85,12 +85,20 @@ static void parallel_trampoline(void *data) {
     if (begin < end) job->fn(job->ctx, begin, end);
 }
 
-void glmk_parallel_for(size_t n, size_t min_parallel, size_t align, glmk_range_fn fn, void *ctx) {
+// Below this many floats touched, a kernel stays on the calling thread. Measured: see PAR_MIN_WORK_DEFAULT.
+#define PAR_MIN_WORK_DEFAULT ((size_t)32768)
+static _Atomic size_t g_par_min_work = PAR_MIN_WORK_DEFAULT;
+
+size_t glmk_set_parallel_min_work(size_t floats) {
+    return atomic_exchange_explicit(&g_par_min_work, floats, memory_order_relaxed);
+}
+
+void glmk_parallel_for(size_t n, size_t work, size_t align, glmk_range_fn fn, void *ctx) {
     if (n == 0) return;
     if (align == 0) align = 1;
     int threads = glmk_num_threads();
     size_t units = (n + align - 1) / align;
-    if (threads <= 1 || n < min_parallel || units < 2) {
+    if (threads <= 1 || work < atomic_load_explicit(&g_par_min_work, memory_order_relaxed) || units < 2) {
         fn(ctx, 0, n);
         return;
     }
