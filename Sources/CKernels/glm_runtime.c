@@ -107,6 +107,17 @@ void glmk_parallel_for(size_t n, size_t work, size_t align, glmk_range_fn fn, vo
     GOMP_parallel(parallel_trampoline, &job, (unsigned)threads, 0);
 }
 
+// ---- scratch ------------------------------------------------------------------------------------------
+
+static _Atomic int g_fail_scratch = 0;
+
+void glmk_test_fail_scratch(int fail) { atomic_store_explicit(&g_fail_scratch, fail != 0, memory_order_relaxed); }
+
+void *glmk_scratch_alloc(size_t bytes) {
+    if (atomic_load_explicit(&g_fail_scratch, memory_order_relaxed)) return NULL;
+    return malloc(bytes ? bytes : 1);
+}
+
 // ---- timing -------------------------------------------------------------------------------------------
 
 double glmk_now_seconds(void) {

@@ -33,7 +33,8 @@ final class KernelTestsDropout: XCTestCase {
         let seed: UInt64 = 0x1234_5678_9ABC_DEF0, p: Float = 0.3, scale = 1 / (1 - p)
         let x = randomFloats(seed: 60, 300, 0.5, 2)
         forEachCPULevel { level in
-            for offset: UInt64 in [0, 1, 3, 5, 64, 0xFFFF_FFFF * 4 + 2] { // the last crosses into ctr word 1
+            // The last three cross from counter word 0 into word 1 (block 2³²) inside a vector group.
+            for offset: UInt64 in [0, 1, 3, 5, 64, 0xFFFF_FFFF * 4 + 2, 0xFFFF_FFF8 * 4, 0xFFFF_FFFC * 4 + 1] {
                 for n in [1, 3, 17, 63, 64, 65, 129, 300] {
                     var y = [Float](repeating: 0, count: n + 1)
                     y[n] = 8

@@ -125,6 +125,30 @@ final class KernelTestsLayerNorm: XCTestCase {
         }
     }
 
+    /// Without memory for the dw/db partials, the allocation-free path must give the same bits.
+    func testBackwardWithoutScratchMemoryGivesSameBits() {
+        var rng = KernelRNG(seed: 14)
+        let (N, C) = (45, 300)
+        let x = rng.floats(N * C, -2, 2), w = rng.floats(C), b = rng.floats(C), dy = rng.floats(N * C)
+        var y = [Float](repeating: 0, count: N * C), mean = [Float](repeating: 0, count: N), rstd = mean
+        glmk_layernorm_forward(&y, &mean, &rstd, x, w, b, N, C, eps)
+        forEachCPULevel { level in
+            func run() -> [Float] {
+                var dx = [Float](repeating: 0, count: N * C), dw = [Float](repeating: 0.5, count: C), db = dw
+                glmk_layernorm_backward(&dx, &dw, &db, dy, x, w, mean, rstd, N, C)
+                return dx + dw + db
+            }
+            let normal = run()
+            glmk_test_fail_scratch(1)
+            defer { glmk_test_fail_scratch(0) }
+            XCTAssertEqual(bits(run()), bits(normal), "L\(level)")
+            XCTAssertEqual(glmk_sum_squares(x, x.count).bitPattern, { () -> UInt64 in
+                glmk_test_fail_scratch(0)
+                return glmk_sum_squares(x, x.count).bitPattern
+            }(), "sum_squares L\(level)")
+        }
+    }
+
     func testConstantRowGivesBiasAndNoNaN() {
         let C = 19
         let x = [Float](repeating: 3.25, count: C), w = [Float](repeating: 2, count: C)

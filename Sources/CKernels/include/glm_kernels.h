@@ -31,6 +31,9 @@ void glmk_force_cpu_level(int level);
 /// than it saves (default measured on this machine kind, see glm_runtime.c). Tests set 0 to force every
 /// kernel through its multi-threaded split even on tiny inputs. Returns the previous value.
 size_t glmk_set_parallel_min_work(size_t floats);
+/// Tests only: nonzero makes the kernels' temporary-buffer allocations fail, to exercise the allocation-free
+/// paths (which must give the same bits).
+void glmk_test_fail_scratch(int fail);
 /// A monotonic clock in seconds, for benchmarks.
 double glmk_now_seconds(void);
 
