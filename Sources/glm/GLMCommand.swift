@@ -9,6 +9,7 @@ struct GLMCommand: AsyncParsableCommand {
         subcommands: [
             ConvertCommand.self,
             InspectCommand.self,
+            BenchCommand.self,
         ]
     )
 }
