@@ -8,7 +8,7 @@ struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Look inside a model: config, parameters, tensors and where each came from.",
-        subcommands: [InspectSummaryCommand.self],
+        subcommands: [InspectSummaryCommand.self, InspectForwardCommand.self, InspectTrainCommand.self],
         defaultSubcommand: InspectSummaryCommand.self)
 }
 

@@ -11,26 +11,16 @@ final class TrainParityTests: XCTestCase {
         let model = try Fixtures.tinyModel(name)
         let j = try Fixtures.json("train/\(name)-loss.json")
         let ref = try Fixtures.safetensors("train/\(name)-loss.safetensors")
-        let ids = try intTensor(j["text"]), pos = try intTensor(j["position_id"]), targets = try intTensor(j["target"])
-        let (lm, lmShape) = flatInts(j["loss_mask"])
-        let lossMask = try Tensor(shape: lmShape, values: lm.map(Float.init))
-        let seps = flatInts(j["attention_mask"]).values.map(Int.init)
-
-        let tape = Tape(recording: true, training: false)
-        for p in model.parameters { p.zeroGrad() }
-        let out = try model.forward(ids: ids, positionIds: pos, mask: .sep(seps), tape: tape)
-        let ce = try tape.crossEntropy(out.logits!, targets: targets, lossMask: lossMask)
-        try tape.backward(ce.loss)
-
-        let loss = ce.loss.value.scalarValue
+        let mine = Dictionary(uniqueKeysWithValues: try CaseRunner.train(model: model, case: j))
+        let loss = mine["loss"]!.floats()[0]
         let refLoss = try ref.tensor("loss").floats()[0]
         XCTAssertEqual(loss, refLoss, accuracy: 1e-5, "\(name) loss")
-        let dpt = maxAbsDiff(ce.perToken.toFloats(), try ref.tensor("per_token_loss").floats())
+        let dpt = maxAbsDiff(mine["per_token_loss"]!.floats(), try ref.tensor("per_token_loss").floats())
         XCTAssertLessThanOrEqual(dpt, 1e-5, "\(name) per_token_loss")
 
         var worst: (String, Float) = ("", 0)
         for p in model.parameters {
-            let g = p.gradient.toFloats()
+            let g = mine["grad.\(p.name)"]!.floats()
             let key = "grad.\(p.name)"
             if ref.infos[key] != nil {
                 let r = try ref.tensor(key).floats()
