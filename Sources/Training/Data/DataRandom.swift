@@ -47,6 +47,11 @@ public struct DataRandom: Sendable {
         self.init(seed: b.next() ^ index)
     }
 
+    /// A raw state, for checking the generator against published xoshiro256** outputs.
+    init(testState: (UInt64, UInt64, UInt64, UInt64)) {
+        (s0, s1, s2, s3) = testState
+    }
+
     public mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
         let t = s1 << 17
