@@ -38,6 +38,8 @@ public final class AtomicFileWriter {
     private var fd: Int32
     private var buffer: [UInt8] = []
     private static let flushSize = 1 << 20
+    /// FNV-1a of everything written so far.
+    public private(set) var checksum = FNV1a64()
 
     public init(path: String) throws {
         self.path = path
@@ -52,6 +54,7 @@ public final class AtomicFileWriter {
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        checksum.update(bytes)
         if buffer.count + bytes.count > Self.flushSize { try flush() }
         if bytes.count >= Self.flushSize {
             try writeAll(bytes)

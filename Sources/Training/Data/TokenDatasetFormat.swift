@@ -53,6 +53,8 @@ public struct TokenDatasetMeta: Codable, Sendable, Equatable {
     public var skippedByReason: [String: Int]
     /// FNV-1a of each data file, for `TokenDataset.verify()`.
     public var checksums: [String: String]
+    /// Identifies the inputs and options that produced the dataset (a re-run with the same ones is a no-op).
+    public var jobFingerprint: String
 
     public var tokenWidth: Int { tokenDType == "uint16" ? 2 : 4 }
 
