@@ -89,6 +89,14 @@ public struct TensorData: @unchecked Sendable, CustomStringConvertible {
         try withExtendedLifetime(owner) { try body(raw) }
     }
 
+    /// For tensors that are views of a memory-mapped file: lets the kernel drop their resident pages
+    /// (see `MappedFile.dropPages`). No effect on heap tensors. Values stay readable.
+    public func releaseMappedPages() {
+        guard let file = owner as? MappedFile, raw.count > 0 else { return }
+        let offset = raw.baseAddress! - file.bytes.baseAddress!
+        file.dropPages(offset: offset, count: raw.count)
+    }
+
     /// The same bytes under another shape with the same element count.
     public func reshaped(_ newShape: [Int]) -> TensorData? {
         guard TensorData.checkedCount(newShape) == elementCount else { return nil }
