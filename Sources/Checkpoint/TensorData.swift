@@ -180,16 +180,17 @@ public struct TensorData: @unchecked Sendable, CustomStringConvertible {
                         let part = TensorData(dtype: dtype, shape: [m], owner: owner,
                                               raw: UnsafeRawBufferPointer(rebasing: src[(start * dtype.byteSize)..<((start + m) * dtype.byteSize)]))
                         part.copyFloats(into: t)
-                        for i in 0..<m {
-                            let v = t[i]
-                            let o = (start + i) * target.byteSize
-                            switch target {
-                            case .float32: dst.storeBytes(of: v, toByteOffset: o, as: Float.self)
-                            case .float16: dst.storeBytes(of: FloatBits.floatToHalf(v), toByteOffset: o, as: UInt16.self)
-                            case .bfloat16: dst.storeBytes(of: FloatBits.floatToBfloat(v), toByteOffset: o, as: UInt16.self)
-                            case .float64: dst.storeBytes(of: Double(v), toByteOffset: o, as: Double.self)
-                            default: break
-                            }
+                        let o = start * target.byteSize
+                        switch target {
+                        case .float32:
+                            for i in 0..<m { dst.storeBytes(of: t[i], toByteOffset: o + 4 * i, as: Float.self) }
+                        case .float16:
+                            for i in 0..<m { dst.storeBytes(of: FloatBits.floatToHalf(t[i]), toByteOffset: o + 2 * i, as: UInt16.self) }
+                        case .bfloat16:
+                            for i in 0..<m { dst.storeBytes(of: FloatBits.floatToBfloat(t[i]), toByteOffset: o + 2 * i, as: UInt16.self) }
+                        case .float64:
+                            for i in 0..<m { dst.storeBytes(of: Double(t[i]), toByteOffset: o + 8 * i, as: Double.self) }
+                        default: break
                         }
                     }
                     start += m
