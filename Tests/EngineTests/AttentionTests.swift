@@ -50,6 +50,12 @@ final class AttentionTests: XCTestCase {
                                                 kCol: h, kRow: 0, v: x[0], vShape: [b, s, 3 * h], vCol: 2 * h, vRow: 0,
                                                 heads: heads, hidden: h, ql: s, kl: s, mask: mk, bm: b)
                               },
+                              referenceBackward: { x, dy in
+                                  let g = Ref.attentionBackward(q: x[0], qShape: [b, s, 3 * h], qCol: 0, qRow: 0, k: x[0], kShape: [b, s, 3 * h],
+                                                                kCol: h, kRow: 0, v: x[0], vShape: [b, s, 3 * h], vCol: 2 * h, vRow: 0,
+                                                                heads: heads, hidden: h, ql: s, kl: s, mask: mk, bm: b, dout: dy)
+                                  return [zip(zip(g.dq, g.dk).map(+), g.dv).map(+)]
+                              },
                               op: { try $0.attention(qkv: $1[0], heads: heads, mask: mask) })
         XCTAssertLessThan(r.forward, 2e-5)
     }
@@ -65,6 +71,12 @@ final class AttentionTests: XCTestCase {
                                         kCol: h, kRow: 0, v: x[0], vShape: [b, m + q, 3 * h], vCol: 2 * h, vRow: 0,
                                         heads: heads, hidden: h, ql: q, kl: m + q, mask: mk, bm: 1)
                       },
+                      referenceBackward: { x, dy in
+                          let g = Ref.attentionBackward(q: x[0], qShape: [b, m + q, 3 * h], qCol: 0, qRow: m, k: x[0], kShape: [b, m + q, 3 * h],
+                                                        kCol: h, kRow: 0, v: x[0], vShape: [b, m + q, 3 * h], vCol: 2 * h, vRow: 0,
+                                                        heads: heads, hidden: h, ql: q, kl: m + q, mask: mk, bm: 1, dout: dy)
+                          return [zip(zip(g.dq, g.dk).map(+), g.dv).map(+)]
+                      },
                       op: { try $0.attention(qkv: $1[0], heads: heads, mask: mask, memoryLength: m) })
     }
 
@@ -79,6 +91,12 @@ final class AttentionTests: XCTestCase {
                           Ref.attention(q: x[0], qShape: [b, q, h], qCol: 0, qRow: 0, k: x[1], kShape: [b, 7, h], kCol: 0, kRow: 1,
                                         v: x[2], vShape: [b, 7, 2 * h], vCol: h, vRow: 1, heads: heads, hidden: h, ql: q, kl: k,
                                         mask: mk, bm: b)
+                      },
+                      referenceBackward: { x, dy in
+                          let g = Ref.attentionBackward(q: x[0], qShape: [b, q, h], qCol: 0, qRow: 0, k: x[1], kShape: [b, 7, h], kCol: 0, kRow: 1,
+                                                        v: x[2], vShape: [b, 7, 2 * h], vCol: h, vRow: 1, heads: heads, hidden: h, ql: q, kl: k,
+                                                        mask: mk, bm: b, dout: dy)
+                          return [g.dq, g.dk, g.dv]
                       },
                       op: { tape, v in
                           try tape.attention(query: AttentionOperand(v[0]), key: AttentionOperand(v[1], firstRow: 1),
