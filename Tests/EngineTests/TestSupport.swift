@@ -59,7 +59,7 @@ func sampleIndices(_ count: Int, limit: Int = 48, seed: UInt64 = 7) -> [Int] {
 /// Inputs listed in `differentiable` get `requiresGrad`; the others are constants.
 @discardableResult
 func gradcheck(_ name: String, inputs: [Tensor], differentiable: Set<Int>? = nil,
-               forwardTol: Double = 2e-5, gradTol: Double = 1e-4, sampleLimit: Int = 48,
+               forwardTol: Double = 1e-6, gradTol: Double = 4e-6, sampleLimit: Int = 48,
                reference: ([[Double]]) -> [Double],
                referenceBackward: ([[Double]], [Double]) -> [[Double]],
                op: (Tape, [Variable]) throws -> Variable,
