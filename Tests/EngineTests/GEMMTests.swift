@@ -149,3 +149,29 @@ final class GEMMTests: XCTestCase {
         XCTAssertEqual(glmd_cache_size(), size)
     }
 }
+
+final class AutoPackTests: XCTestCase {
+    /// Inference with decode-sized inputs goes through packed weights, which follow optimizer updates.
+    func testInferenceLinearUsesPackedWeightsAndTracksUpdates() throws {
+        let w = Parameter(name: "w", value: randn([10, 6], seed: 1)), b = Parameter(name: "b", value: randn([10], seed: 2), weightDecay: false)
+        let x = randn([3, 6], seed: 3)
+        let infer = Tape.inference()
+        let y1 = try infer.linear(Variable(x), weight: w, bias: b).value
+        assertClose(doubles(y1), Ref.matmul(doubles(x), doubles(w.value), m: 3, n: 10, k: 6, transB: true, bias: doubles(b.value)),
+                    tol: 1e-6, "packed inference linear")
+        XCTAssertTrue(w.hasPackedCopy, "3 rows on an inference tape must use packed weights")
+        let big = randn([9, 6], seed: 4)
+        _ = try Tape().linear(Variable(big), weight: w, bias: b)  // recording: plain sgemm, cache untouched
+        // an optimizer step changes the weights: the packed copy must be rebuilt
+        w.gradient.fill(1); b.gradient.fill(1)
+        AdamW(parameters: [w, b], learningRate: 0.1).step()
+        XCTAssertFalse(w.hasPackedCopy, "an optimizer step must drop the stale packed copy")
+        let y2 = try infer.linear(Variable(x), weight: w, bias: b).value
+        assertClose(doubles(y2), Ref.matmul(doubles(x), doubles(w.value), m: 3, n: 10, k: 6, transB: true, bias: doubles(b.value)),
+                    tol: 1e-6, "packed inference linear after an update")
+        // bf16 packed weights stay within the bf16 bound
+        infer.packedLinearType = .bfloat16
+        let y3 = doubles(try infer.linear(Variable(x), weight: w, bias: b).value)
+        assertClose(y3, doubles(y2), tol: 2e-2, "bf16 packed inference linear")
+    }
+}
