@@ -76,6 +76,27 @@ public enum OpsBenchmark {
                                          rate: flops / t / 1e9, unit: "GFLOP/s", ceiling: peak))
             }
         }
+        // the whole attention op (GLM-base: b 2, s 512, 12 heads × 64) on a fused QKV tensor, forward and
+        // forward + backward, counting only GEMM flops (softmax and bookkeeping are overhead here).
+        do {
+            let b = 2, s = 512, heads = 12, h = 768
+            let qkvValues = Tensor.randomNormal([b, s, 3 * h], seed: 12)
+            let qkv = Variable(qkvValues)
+            let mask = try AttentionMask.glm(seps: [200], batch: b, queryLength: s)
+            let dy = Tensor.randomNormal([b, s, h], seed: 13)
+            let fwdFlops = 4.0 * Double(b * heads * s * s * (h / heads))
+            let tf = try time(repeats: repeats) { _ = try Tape.inference().attention(qkv: qkv, heads: heads, mask: mask) }
+            rows.append(BenchmarkRow(name: "attention fwd", shape: "2×512×12×64", dtype: "fp32",
+                                     rate: fwdFlops / tf / 1e9, unit: "GFLOP/s", ceiling: fp32Peak))
+            let tb = try time(repeats: repeats) {
+                let tape = Tape()
+                let fresh = Variable(qkvValues, requiresGrad: true)  // a fresh gradient, as for an op output
+                let out = try tape.attention(qkv: fresh, heads: heads, mask: mask)
+                try tape.backward(from: out, gradient: dy)
+            }
+            rows.append(BenchmarkRow(name: "attention fwd+bwd", shape: "2×512×12×64", dtype: "fp32",
+                                     rate: 3 * fwdFlops / tb / 1e9, unit: "GFLOP/s", ceiling: fp32Peak))
+        }
         // decode: one token through a packed 1024 → 4096 weight
         do {
             let k = 1024, n = 4096

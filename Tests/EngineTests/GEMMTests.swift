@@ -110,6 +110,7 @@ final class GEMMTests: XCTestCase {
                 let bound = pow(2.0, -8) * absSum * (1 + Double(k) * pow(2.0, -16))
                 worst = max(worst, abs(got[i * n + j] - exact) / bound)
             } }
+            print("bf16 GEMM \(m)x\(n)x\(k): max error / bound = \(worst)")
             XCTAssertLessThanOrEqual(worst, 1, "bf16 \(m)x\(n)x\(k): error/bound = \(worst)")
             // and it is really bf16: the error must be well above float32 level somewhere
             XCTAssertGreaterThan(worst, 1e-3, "bf16 \(m)x\(n)x\(k) looks like an fp32 product")
