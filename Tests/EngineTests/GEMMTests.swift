@@ -1,4 +1,5 @@
 import CDNNL
+import Foundation
 import XCTest
 @testable import Engine
 
@@ -176,3 +177,27 @@ final class AutoPackTests: XCTestCase {
         assertClose(y3, doubles(y2), tol: 2e-2, "bf16 packed inference linear")
     }
 }
+
+final class ThreadSettingTests: XCTestCase {
+    /// The thread count reaches oneDNN calls made from another OS thread (libgomp's count is per thread).
+    func testThreadCountAppliesOnOtherThreads() throws {
+        let saved = Runtime.threads
+        defer { Runtime.setThreads(saved) }
+        Runtime.setThreads(1)
+        let a = randn([16, 16], seed: 1), c1 = Tensor(zeros: [16, 16]), c2 = Tensor(zeros: [16, 16])
+        try OneDNNBackend.shared.gemm(transA: false, transB: false, m: 16, n: 16, k: 16, alpha: 1, a: a.floats, lda: 16,
+                                      b: a.floats, ldb: 16, beta: 0, c: c1.floats, ldc: 16)
+        let done = expectation(description: "other thread")
+        let thread = Thread {
+            try? OneDNNBackend.shared.gemm(transA: false, transB: false, m: 16, n: 16, k: 16, alpha: 1, a: a.floats, lda: 16,
+                                           b: a.floats, ldb: 16, beta: 0, c: c2.floats, ldc: 16)
+            XCTAssertEqual(omp_get_max_threads_forTest(), 1)
+            done.fulfill()
+        }
+        thread.start()
+        wait(for: [done], timeout: 30)
+        XCTAssertEqual(c1.toFloats(), c2.toFloats())
+    }
+}
+
+@_silgen_name("omp_get_max_threads") func omp_get_max_threads_forTest() -> Int32

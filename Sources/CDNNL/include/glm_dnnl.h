@@ -78,6 +78,11 @@ int glmd_packed_linear_run(glmd_packed_linear *p, const float *x, int64_t M, flo
 size_t glmd_packed_linear_bytes(const glmd_packed_linear *p);
 void glmd_packed_linear_destroy(glmd_packed_linear *p);
 
+/// Thread count for oneDNN calls made from ANY thread (0 = leave OpenMP's default). libgomp keeps the
+/// thread count per OS thread, so a count set on one thread would not reach GEMMs issued from another
+/// (Swift concurrency hops threads); every glmd_* call applies this process-wide value to its own thread.
+void glmd_set_num_threads(int n);
+
 /// Number of cached primitives (tests: the cache must stop growing in steady state).
 int glmd_cache_size(void);
 /// Destroys every cached primitive.
