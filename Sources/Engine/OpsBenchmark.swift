@@ -10,9 +10,37 @@ public struct BenchmarkRow: Sendable {
     /// Measured rate (median over repeats) in `unit`.
     public let rate: Double
     public let unit: String
-    /// The ceiling for this row (compute peak or memory bandwidth, scaled to the thread count).
+    /// The ceiling for this row from docs/perf-notes.md (compute peak or memory bandwidth, per thread count).
     public let ceiling: Double
     public var share: Double { rate / ceiling }
+    /// The same kind of ceiling probed in this run (nil if not probed): on a shared machine the share of
+    /// THIS is the meaningful one (perf-notes: compare ratios measured side by side).
+    public var measuredCeiling: Double?
+    public var measuredShare: Double? { measuredCeiling.map { rate / $0 } }
+}
+
+/// Ceilings probed on this machine in this run (pthreads FMA / vdpbf16ps loops and a memory triad).
+public struct MeasuredCeilings: Sendable {
+    public let fp32: Double, bf16: Double, memory: Double
+
+    public init(fp32: Double, bf16: Double, memory: Double) {
+        self.fp32 = fp32; self.bf16 = bf16; self.memory = memory
+    }
+
+    public static func probe(threads: Int, seconds: Double = 0.5) -> MeasuredCeilings {
+        MeasuredCeilings(fp32: glmd_probe_fp32_peak(Int32(threads), seconds),
+                         bf16: glmd_probe_bf16_peak(Int32(threads), seconds),
+                         memory: glmd_probe_triad_bandwidth(Int32(threads), 256 << 20, seconds))
+    }
+
+    /// Attaches the matching measured ceiling to each row (by unit and dtype).
+    public func annotate(_ rows: [BenchmarkRow]) -> [BenchmarkRow] {
+        rows.map { r in
+            var r = r
+            r.measuredCeiling = r.unit == "GB/s" ? memory : (r.dtype == "bf16" ? (bf16 > 0 ? bf16 : nil) : fp32)
+            return r
+        }
+    }
 }
 
 /// Micro-benchmarks of the engine's hot paths at GLM shapes (the `glm bench ops` command prints them).
