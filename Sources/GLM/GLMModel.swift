@@ -149,7 +149,8 @@ public final class GLMModel {
                                        bias: layer.input_layernorm.bias, eps: c.layerNormEpsilon)
             let qkv = try tape.linear(a, weight: layer.attention.query_key_value.weight,
                                       bias: layer.attention.query_key_value.bias)
-            let context = try tape.attention(qkv: qkv, heads: c.numAttentionHeads, mask: maskTensor, memoryLength: m)
+            let context = try tape.attention(qkv: qkv, heads: c.numAttentionHeads, mask: maskTensor, memoryLength: m,
+                                             dropout: Float(c.attentionDropoutProb))
             let attended = try tape.linear(context, weight: layer.attention.dense.weight, bias: layer.attention.dense.bias)
             x = try tape.add(x, try tape.dropout(attended, p: Float(c.outputDropoutProb)))
 
