@@ -49,6 +49,20 @@ static const char *status_name(dnnl_status_t s) {
         }                                                                                                \
     } while (0)
 
+// ---- threads ------------------------------------------------------------------------------------------
+// libgomp's C ABI (oneDNN in Debian runs on it); declared here because the toolchain ships no omp.h.
+extern int omp_get_max_threads(void);
+extern void omp_set_num_threads(int);
+
+static volatile int g_threads;  // 0 = OpenMP default
+
+void glmd_set_num_threads(int n) { g_threads = n > 0 ? n : 0; }
+
+static void apply_threads(void) {
+    int n = g_threads;
+    if (n > 0 && omp_get_max_threads() != n) omp_set_num_threads(n);
+}
+
 // ---- engine and stream (created once) -----------------------------------------------------------------
 static dnnl_engine_t g_engine;
 static dnnl_stream_t g_stream;
@@ -61,6 +75,7 @@ static void init_once(void) {
 }
 
 static int ensure_init(void) {
+    apply_threads();
     pthread_once(&g_once, init_once);
     if (g_init_status != dnnl_success)
         return fail(-(int)g_init_status - 1, "oneDNN CPU engine/stream creation failed: %s",
@@ -314,6 +329,7 @@ int glmd_sgemm(int transA, int transB, int64_t M, int64_t N, int64_t K, float al
                const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
     if (M < 0 || N < 0 || K < 0) return fail(-2, "glmd_sgemm: negative size M %lld N %lld K %lld", (long long)M, (long long)N, (long long)K);
     if (M == 0 || N == 0) return 0;
+    apply_threads();
     if (K == 0) {  // C = beta·C (oneDNN's behaviour for K = 0 is not documented; do it here)
         for (int64_t i = 0; i < M; i++)
             for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[i * ldc + j];
@@ -500,6 +516,7 @@ int glmd_packed_linear_run(glmd_packed_linear *p, const float *x, int64_t M, flo
     int rc = 0;
     if (!p || !x || !y || M < 0) return fail(-2, "glmd_packed_linear_run: bad arguments");
     if (M == 0) return 0;
+    apply_threads();
     packed_prim *pp = p->prims;
     while (pp && pp->M != M) pp = pp->next;
     if (!pp) {

@@ -33,6 +33,17 @@ void glmk_add_inplace(float *y, const float *x, size_t n) {
     glmk_parallel_for(n, 3 * n, 16, binary_range, &j);
 }
 
+static void exp_range(void *ctx, size_t i0, size_t i1) {
+    const binary_job *j = ctx;
+    j->fn(j->y + i0, j->a + i0, NULL, i1 - i0);
+}
+
+// x (n) → y (n) = exp(x); y may alias x.
+void glmk_exp(float *y, const float *x, size_t n) {
+    binary_job j = {GLMK_PICK(exp_body), y, x, NULL};
+    glmk_parallel_for(n, 6 * n, 16, exp_range, &j);
+}
+
 typedef struct {
     scale_fn fn;
     float *y;
@@ -89,6 +100,11 @@ static void NAME(add_range)(float *y, const float *a, const float *b, size_t n) 
     size_t i = 0;
     for (; i + VW <= n; i += VW) v_st(y + i, v_add(v_ld(a + i), v_ld(b + i)));
     if (i < n) v_stn(y + i, v_add(v_ldn(a + i, n - i), v_ldn(b + i, n - i)), n - i);
+}
+
+static void NAME(exp_body)(float *y, const float *x, const float *unused, size_t n) {
+    (void)unused;
+    V_LOOP(i, k, n, v_stk(y + i, v_exp(v_ldk(x + i, k)), k));
 }
 
 static void NAME(scale_range)(float *y, float s, size_t n) {

@@ -59,6 +59,17 @@ public final class MappedFile: @unchecked Sendable {
     /// The whole file. Valid as long as `self` is alive.
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
+    /// Tells the kernel it may drop the pages of `[offset, offset + n)` (whole pages inside the range
+    /// only). They are clean file pages of a read-only mapping, so a later access simply re-reads them;
+    /// converters call this after streaming a tensor so that resident memory stays near one tensor.
+    public func dropPages(offset: Int, count n: Int) {
+        guard isMapped, let base, n > 0, offset >= 0, offset + n <= count else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (offset + page - 1) / page * page
+        let end = (offset + n) / page * page
+        if end > start { _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED) }
+    }
+
     /// A bounds-checked window; throws (never traps) when the range leaves the file.
     public func slice(offset: Int, count n: Int, what: String) throws -> UnsafeRawBufferPointer {
         guard offset >= 0, n >= 0, offset <= count, n <= count - offset else {

@@ -160,6 +160,7 @@ public enum Safetensors {
         for (_, t) in tensors {
             let c = t.converted(to: target(t.dtype, dtype))
             try c.withUnsafeBytes { try w.write($0) }
+            t.releaseMappedPages()
         }
         try w.commit()
     }

@@ -89,6 +89,14 @@ public struct TensorData: @unchecked Sendable, CustomStringConvertible {
         try withExtendedLifetime(owner) { try body(raw) }
     }
 
+    /// For tensors that are views of a memory-mapped file: lets the kernel drop their resident pages
+    /// (see `MappedFile.dropPages`). No effect on heap tensors. Values stay readable.
+    public func releaseMappedPages() {
+        guard let file = owner as? MappedFile, raw.count > 0 else { return }
+        let offset = raw.baseAddress! - file.bytes.baseAddress!
+        file.dropPages(offset: offset, count: raw.count)
+    }
+
     /// The same bytes under another shape with the same element count.
     public func reshaped(_ newShape: [Int]) -> TensorData? {
         guard TensorData.checkedCount(newShape) == elementCount else { return nil }
@@ -172,16 +180,17 @@ public struct TensorData: @unchecked Sendable, CustomStringConvertible {
                         let part = TensorData(dtype: dtype, shape: [m], owner: owner,
                                               raw: UnsafeRawBufferPointer(rebasing: src[(start * dtype.byteSize)..<((start + m) * dtype.byteSize)]))
                         part.copyFloats(into: t)
-                        for i in 0..<m {
-                            let v = t[i]
-                            let o = (start + i) * target.byteSize
-                            switch target {
-                            case .float32: dst.storeBytes(of: v, toByteOffset: o, as: Float.self)
-                            case .float16: dst.storeBytes(of: FloatBits.floatToHalf(v), toByteOffset: o, as: UInt16.self)
-                            case .bfloat16: dst.storeBytes(of: FloatBits.floatToBfloat(v), toByteOffset: o, as: UInt16.self)
-                            case .float64: dst.storeBytes(of: Double(v), toByteOffset: o, as: Double.self)
-                            default: break
-                            }
+                        let o = start * target.byteSize
+                        switch target {
+                        case .float32:
+                            for i in 0..<m { dst.storeBytes(of: t[i], toByteOffset: o + 4 * i, as: Float.self) }
+                        case .float16:
+                            for i in 0..<m { dst.storeBytes(of: FloatBits.floatToHalf(t[i]), toByteOffset: o + 2 * i, as: UInt16.self) }
+                        case .bfloat16:
+                            for i in 0..<m { dst.storeBytes(of: FloatBits.floatToBfloat(t[i]), toByteOffset: o + 2 * i, as: UInt16.self) }
+                        case .float64:
+                            for i in 0..<m { dst.storeBytes(of: Double(t[i]), toByteOffset: o + 8 * i, as: Double.self) }
+                        default: break
                         }
                     }
                     start += m

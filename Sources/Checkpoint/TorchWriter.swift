@@ -31,6 +31,7 @@ public enum TorchWriter {
             try zip.addEntry(name: "\(name)/data/\(i)", size: c.byteCount) { emit in
                 try c.withUnsafeBytes { try emit($0) }
             }
+            t.releaseMappedPages()
         }
         try zip.addEntry(name: "\(name)/version", bytes: Array("3\n".utf8))
         try zip.finish()

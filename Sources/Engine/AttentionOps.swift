@@ -36,14 +36,16 @@ extension Tape {
     /// queries are the last q rows, keys/values all m+q rows (m = memoryLength, 0 in training).
     /// mask: [Bm, q, m+q] or [Bm, 1, q, m+q] float (1 attend, 0 blocked), Bm ∈ {1, b}.
     /// Returns the context [b, q, h] with heads merged (ready for the output dense layer).
-    public func attention(qkv: Variable, heads: Int, mask: Tensor, memoryLength: Int = 0) throws -> Variable {
+    public func attention(qkv: Variable, heads: Int, mask: Tensor, memoryLength: Int = 0,
+                          dropout p: Float = 0) throws -> Variable {
         try check(qkv.value.rank == 3 && qkv.shape[2] % 3 == 0, "attention", "qkv must be [b, s, 3h], got \(qkv.shape)")
         let h = qkv.shape[2] / 3, s = qkv.shape[1]
         try check(memoryLength >= 0 && memoryLength < s || (s == 0 && memoryLength == 0), "attention",
                   "memoryLength \(memoryLength) must be in [0, \(s)) for qkv \(qkv.shape)")
         return try attention(query: AttentionOperand(qkv, column: 0, firstRow: memoryLength),
                              key: AttentionOperand(qkv, column: h), value: AttentionOperand(qkv, column: 2 * h),
-                             heads: heads, hidden: h, queryLength: s - memoryLength, keyLength: s, mask: mask)
+                             heads: heads, hidden: h, queryLength: s - memoryLength, keyLength: s, mask: mask,
+                             dropout: p)
     }
 
     /// Attention with separate query [b, q, h], key [b, k, h] and value [b, k, h] variables.
@@ -60,7 +62,8 @@ extension Tape {
     /// K and V rows firstRow..<firstRow+k. Three batched oneDNN products over (batch, head) and one fused
     /// masked-softmax kernel; backward: dP = dctx·Vᵀ, dV = Pᵀ·dctx, dS = softmax', dQ = dS·K, dK = dSᵀ·Q.
     public func attention(query: AttentionOperand, key: AttentionOperand, value: AttentionOperand,
-                          heads: Int, hidden: Int, queryLength q: Int, keyLength k: Int, mask: Tensor) throws -> Variable {
+                          heads: Int, hidden: Int, queryLength q: Int, keyLength k: Int, mask: Tensor,
+                          dropout p: Float = 0) throws -> Variable {
         let op = "attention"
         let ops = [query, key, value]
         let names = ["query", "key", "value"]
@@ -97,8 +100,20 @@ extension Tape {
         try stridedProduct(batch: b, batch1: heads, m: q, n: k, k: d, a: (UnsafeRawPointer(qPtr()), sq),
                            b: (UnsafeRawPointer(kPtr()), sk.transposed), c: (probs.floats, sS), beta: 0)
         glmk_masked_softmax_forward(probs.floats, probs.floats, mask.floats, b, heads, q, k, bm, scale)
+        // Attention dropout (the original's attention_dropout on the probabilities): P' = dropout(P) feeds
+        // the product with V; P itself is kept for the softmax backward. The mask is regenerated from the
+        // counter-based stream in backward, so nothing but P' is stored.
+        try check(p >= 0 && p < 1, op, "attention dropout \(p) must be in [0, 1)")
+        let dropping = training && p > 0
+        let dropSeed = dropoutSeed, dropOffset = dropoutOffset, n = b * heads * q * k
+        var used = probs
+        if dropping {
+            dropoutOffset &+= UInt64(n)
+            used = Tensor(uninitialized: probs.shape)
+            glmk_dropout_forward(used.floats, probs.floats, n, p, dropSeed, dropOffset)
+        }
         let ctx = Tensor(uninitialized: [b, q, hidden])
-        try stridedProduct(batch: b, batch1: heads, m: q, n: d, k: k, a: (UnsafeRawPointer(probs.floats), sS),
+        try stridedProduct(batch: b, batch1: heads, m: q, n: d, k: k, a: (UnsafeRawPointer(used.floats), sS),
                            b: (UnsafeRawPointer(vPtr()), sv), c: (ctx.floats, sCtx), beta: 0)
 
         return output(ctx, op, inputs: [query.variable, key.variable, value.variable]) { [unowned self] _, dctx in
@@ -108,9 +123,10 @@ extension Tape {
                                     b: (UnsafeRawPointer(vPtr()), sv.transposed), c: (dP.floats, sS), beta: 0)
             if let (gv, beta) = targets[2] {
                 try self.stridedProduct(batch: b, batch1: heads, m: k, n: d, k: q,
-                                        a: (UnsafeRawPointer(probs.floats), sS.transposed),
+                                        a: (UnsafeRawPointer(used.floats), sS.transposed),
                                         b: (UnsafeRawPointer(dctx.floats), sCtx), c: (gv, sv), beta: beta)
             }
+            if dropping { glmk_dropout_backward(dP.floats, dP.floats, n, p, dropSeed, dropOffset) }
             glmk_masked_softmax_backward(dP.floats, dP.floats, probs.floats, mask.floats, b, heads, q, k, bm, scale)
             if let (gq, beta) = targets[0] {
                 try self.stridedProduct(batch: b, batch1: heads, m: q, n: d, k: k, a: (UnsafeRawPointer(dP.floats), sS),

@@ -3,6 +3,8 @@ import CKernels
 extension Tape {
     /// y [..., N] = x [..., K] · Wᵀ + b, with W [N, K] (nn.Linear / GLM checkpoint layout) and b [N] optional.
     /// One sgemm with W passed transposed (never copied); backward: dx = dy·W, dW += dyᵀ·x, db += Σ dy.
+    /// On a non-recording tape, decode-sized inputs (≤ `packedLinearMaxRows` rows) with Parameter weights
+    /// use backend-packed weights instead (see `packedLinearMaxRows`).
     public func linear(_ x: Variable, weight: Variable, bias: Variable? = nil) throws -> Variable {
         let op = "linear"
         try checkFloat(x, op, "input"); try checkFloat(weight, op, "weight")
@@ -12,6 +14,12 @@ extension Tape {
         if let bias { try check(bias.shape == [n], op, "bias \(bias.shape) must be [\(n)] for weight \(weight.shape)") }
         let m = x.value.count / max(k, 1)
         let y = Tensor(uninitialized: Array(x.shape.dropLast()) + [n])
+        if m >= 1, m <= packedLinearMaxRows, !needsGrad([x, weight, bias]), let w = weight as? Parameter,
+           bias == nil || bias is Parameter {
+            let packed = try w.packed(bias: bias as? Parameter, type: packedLinearType, backend: backend)
+            try packed.apply(x: x.value.floats, rows: m, y: y.floats)
+            return Variable(result: y, requiresGrad: false)
+        }
         try backend.gemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: x.value.floats, lda: k,
                          b: weight.value.floats, ldb: k, beta: 0, c: y.floats, ldc: n)
         if let bias { glmk_bias_add(y.floats, bias.value.floats, m, n) }

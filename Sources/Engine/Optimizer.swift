@@ -62,6 +62,7 @@ public final class AdamW {
                 }
             }
         }
+        for p in parameters { p.markModified() }
     }
 
     public func zeroGrad() { for p in parameters { p.zeroGrad() } }

@@ -17,6 +17,12 @@ public final class Tape {
     /// Seed of the dropout stream; `dropoutOffset` advances by the element count of each dropout call.
     public var dropoutSeed: UInt64
     public var dropoutOffset: UInt64 = 0
+    /// Decode-sized products (M ≤ `packedLinearMaxRows`) of `linear` with a `Parameter` weight on a tape
+    /// that records nothing go through weights packed once by the backend (cached on the parameter), never
+    /// through a plain sgemm. 0 disables.
+    public var packedLinearMaxRows = 8
+    /// Storage of those packed weights: `.bfloat16` halves the bytes read per token.
+    public var packedLinearType: GEMMInputType = .float32
 
     struct Record {
         let name: String

@@ -225,3 +225,38 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension Tensor {
+    /// Concatenation along `axis` (all other dimensions equal, same dtype) into a new tensor — e.g. GLM's
+    /// memories cat(mem [b, m, h], x [b, q, h]) along axis 1.
+    public static func concatenate(_ parts: [Tensor], axis: Int) throws -> Tensor {
+        let op = "concatenate"
+        guard let first = parts.first else { throw EngineError.invalidArgument(op: op, message: "no tensors") }
+        guard axis >= 0, axis < first.rank else {
+            throw EngineError.invalidArgument(op: op, message: "axis \(axis) for rank \(first.rank)")
+        }
+        for (i, p) in parts.enumerated() {
+            var a = p.shape, b = first.shape
+            guard p.dtype == first.dtype, a.count == b.count else {
+                throw EngineError.shapeMismatch(op: op, message: "part \(i) \(p) vs part 0 \(first)")
+            }
+            a.remove(at: axis); b.remove(at: axis)
+            guard a == b else { throw EngineError.shapeMismatch(op: op, message: "part \(i) \(p.shape) vs part 0 \(first.shape) off axis \(axis)") }
+        }
+        var shape = first.shape
+        shape[axis] = parts.reduce(0) { $0 + $1.shape[axis] }
+        let out = Tensor(uninitialized: shape, dtype: first.dtype)
+        let outer = first.shape[..<axis].reduce(1, *)
+        let inner = first.shape[(axis + 1)...].reduce(1, *) * first.dtype.size
+        let outRow = shape[axis] * inner
+        var col = 0
+        for p in parts {
+            let chunk = p.shape[axis] * inner
+            for o in 0..<outer where chunk > 0 {
+                (out.rawPointer + o * outRow + col).copyMemory(from: p.rawPointer + o * chunk, byteCount: chunk)
+            }
+            col += chunk
+        }
+        return out
+    }
+}

@@ -116,6 +116,33 @@ public final class Parameter: Variable {
         gradStorage = Tensor(zeros: value.shape)
     }
 
+    /// Bumped whenever the values change through the engine (optimizer steps, `markModified()`); packed
+    /// inference copies are rebuilt when it moves.
+    public private(set) var version = 0
+    private struct PackedKey: Equatable {
+        let version: Int, biasID: ObjectIdentifier?, biasVersion: Int, type: GEMMInputType, backend: ObjectIdentifier
+    }
+    private var packedCache: (key: PackedKey, weights: any PackedLinearWeights)?
+
+    /// Whether a packed inference copy currently exists (tests, memory reports).
+    public var hasPackedCopy: Bool { packedCache != nil }
+
+    /// Call after writing `value` directly (e.g. loading weights into an existing parameter).
+    public func markModified() { version += 1; packedCache = nil }
+
+    /// This [out, in] weight (+ bias) packed by `backend` for decode-sized products; cached until either
+    /// parameter changes.
+    func packed(bias: Parameter?, type: GEMMInputType, backend: any GEMMBackend) throws -> any PackedLinearWeights {
+        let key = PackedKey(version: version, biasID: bias.map(ObjectIdentifier.init), biasVersion: bias?.version ?? 0,
+                            type: type, backend: ObjectIdentifier(backend))
+        if let c = packedCache, c.key == key { return c.weights }
+        packedCache = nil
+        let w = try backend.packLinear(weight: value.floats, bias: bias?.value.floats, outFeatures: value.shape[0],
+                                       inFeatures: value.shape[1], storage: type)
+        packedCache = (key, w)
+        return w
+    }
+
     /// The gradient accumulated since the last `zeroGrad()`.
     public var gradient: Tensor { gradStorage! }
 

@@ -48,6 +48,15 @@ public final class GLMModel {
         public let attention: Attention
         public let post_attention_layernorm: LayerNorm
         public let mlp: MLP
+
+        /// The layer's parameters in checkpoint order.
+        public var parameters: [Parameter] {
+            [input_layernorm.weight, input_layernorm.bias,
+             attention.query_key_value.weight, attention.query_key_value.bias,
+             attention.dense.weight, attention.dense.bias,
+             post_attention_layernorm.weight, post_attention_layernorm.bias,
+             mlp.dense_h_to_4h.weight, mlp.dense_h_to_4h.bias, mlp.dense_4h_to_h.weight, mlp.dense_4h_to_h.bias]
+        }
     }
 
     public struct Transformer {
@@ -97,14 +106,7 @@ public final class GLMModel {
     public var parameters: [Parameter] {
         var ps = [word_embeddings.weight, transformer.position_embeddings.weight]
         if let b = transformer.block_position_embeddings { ps.append(b.weight) }
-        for l in transformer.layers {
-            ps += [l.input_layernorm.weight, l.input_layernorm.bias,
-                   l.attention.query_key_value.weight, l.attention.query_key_value.bias,
-                   l.attention.dense.weight, l.attention.dense.bias,
-                   l.post_attention_layernorm.weight, l.post_attention_layernorm.bias,
-                   l.mlp.dense_h_to_4h.weight, l.mlp.dense_h_to_4h.bias,
-                   l.mlp.dense_4h_to_h.weight, l.mlp.dense_4h_to_h.bias]
-        }
+        for l in transformer.layers { ps += l.parameters }
         ps += [transformer.final_layernorm.weight, transformer.final_layernorm.bias]
         return ps
     }
@@ -144,20 +146,14 @@ public final class GLMModel {
         var layerInputs: [Tensor] = returnMemory ? [x.value] : []
 
         for (i, layer) in transformer.layers.enumerated() {
-            let attentionInput = m > 0 ? Variable(try Self.concatenateRows(mems[i], x.value)) : x
-            let a = try tape.layerNorm(attentionInput, weight: layer.input_layernorm.weight,
-                                       bias: layer.input_layernorm.bias, eps: c.layerNormEpsilon)
-            let qkv = try tape.linear(a, weight: layer.attention.query_key_value.weight,
-                                      bias: layer.attention.query_key_value.bias)
-            let context = try tape.attention(qkv: qkv, heads: c.numAttentionHeads, mask: maskTensor, memoryLength: m)
-            let attended = try tape.linear(context, weight: layer.attention.dense.weight, bias: layer.attention.dense.bias)
-            x = try tape.add(x, try tape.dropout(attended, p: Float(c.outputDropoutProb)))
-
-            let n2 = try tape.layerNorm(x, weight: layer.post_attention_layernorm.weight,
-                                        bias: layer.post_attention_layernorm.bias, eps: c.layerNormEpsilon)
-            let up = try tape.gelu(try tape.linear(n2, weight: layer.mlp.dense_h_to_4h.weight, bias: layer.mlp.dense_h_to_4h.bias))
-            let down = try tape.linear(up, weight: layer.mlp.dense_4h_to_h.weight, bias: layer.mlp.dense_4h_to_h.bias)
-            x = try tape.add(x, try tape.dropout(down, p: Float(c.outputDropoutProb)))
+            if c.checkpointActivations && tape.isRecording {
+                // --checkpoint-activations: keep only the layer input, recompute the layer in backward.
+                x = try tape.recompute("layer \(i)", inputs: [x], parameters: layer.parameters) { [self] t, v in
+                    try self.layerForward(layer, v[0], memory: nil, mask: maskTensor, tape: t)
+                }
+            } else {
+                x = try layerForward(layer, x, memory: m > 0 ? mems[i] : nil, mask: maskTensor, tape: tape)
+            }
             if returnMemory { layerInputs.append(x.value) }
         }
         let hidden = try tape.layerNorm(x, weight: transformer.final_layernorm.weight,
@@ -175,6 +171,27 @@ public final class GLMModel {
             newMems = try layerInputs.enumerated().map { i, t in m > 0 ? try Self.concatenateRows(mems[i], t) : t }
         }
         return GLMOutput(logits: logitsOut, hidden: hidden, mems: newMems)
+    }
+
+    /// One pre-LN transformer layer (mpu/transformer.py GPT2ParallelTransformerLayer). With a memory
+    /// [b, m, h], keys and values cover cat(memory, x) through the same input LayerNorm; queries are x's rows.
+    func layerForward(_ layer: Layer, _ x: Variable, memory: Tensor?, mask: Tensor, tape: Tape) throws -> Variable {
+        let c = config
+        let m = memory?.shape[1] ?? 0
+        let attentionInput = try memory.map { Variable(try Self.concatenateRows($0, x.value)) } ?? x
+        let a = try tape.layerNorm(attentionInput, weight: layer.input_layernorm.weight,
+                                   bias: layer.input_layernorm.bias, eps: c.layerNormEpsilon)
+        let qkv = try tape.linear(a, weight: layer.attention.query_key_value.weight,
+                                  bias: layer.attention.query_key_value.bias)
+        let context = try tape.attention(qkv: qkv, heads: c.numAttentionHeads, mask: mask, memoryLength: m,
+                                         dropout: Float(c.attentionDropoutProb))
+        let attended = try tape.linear(context, weight: layer.attention.dense.weight, bias: layer.attention.dense.bias)
+        let y = try tape.add(x, try tape.dropout(attended, p: Float(c.outputDropoutProb)))
+        let n2 = try tape.layerNorm(y, weight: layer.post_attention_layernorm.weight,
+                                    bias: layer.post_attention_layernorm.bias, eps: c.layerNormEpsilon)
+        let up = try tape.gelu(try tape.linear(n2, weight: layer.mlp.dense_h_to_4h.weight, bias: layer.mlp.dense_h_to_4h.bias))
+        let down = try tape.linear(up, weight: layer.mlp.dense_4h_to_h.weight, bias: layer.mlp.dense_4h_to_h.bias)
+        return try tape.add(y, try tape.dropout(down, p: Float(c.outputDropoutProb)))
     }
 
     // MARK: - helpers

@@ -226,7 +226,9 @@ public enum ModelFiles {
                                       "rank \(r) has different tensors than rank 0: extra \(GLMConfig.list(extra)), missing \(GLMConfig.list(lacking))")
             }
             for n in names0 {
-                let merged = try ModelParallel.merge(maps.map { $0[n]! }, name: n, files: located.files)
+                let parts = maps.map { $0[n]! }
+                let merged = try ModelParallel.merge(parts, name: n, files: located.files)
+                if merged.byteCount > 0 { parts.forEach { $0.releaseMappedPages() } } // keep RSS near the merged model
                 try add(n, merged, "\(located.path) (merged from \(ranks.count) model-parallel ranks)")
             }
             return (out, prov, iteration, ranks.count)

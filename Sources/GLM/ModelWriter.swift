@@ -41,7 +41,9 @@ public enum ModelWriter {
             let file = tagFolder + "/" + String(format: "mp_rank_%02d_model_states.pt", rank)
             // One rank at a time: split copies exist only for this rank's tensors.
             let module: [(String, TorchSaveValue)] = try ordered.map { name, t in
-                (name, .tensor(try ModelParallel.split(t, name: name, rank: rank, of: modelParallel, file: file)))
+                let part = try ModelParallel.split(t, name: name, rank: rank, of: modelParallel, file: file)
+                if modelParallel > 1 { t.releaseMappedPages() } // the copy is made; the source pages can go
+                return (name, .tensor(part))
             }
             try TorchWriter.write(.dict([("iteration", .int(iteration ?? 0)), ("module", .orderedDict(module))]),
                                   to: file, dtype: dtype)

@@ -18,6 +18,9 @@ struct BenchOpsCommand: ParsableCommand {
     @Option(name: .long, help: "Elements of the large tensors for the memory-bound kernels (default 48 Mi floats = 192 MB, beyond the caches).")
     var elements: Int = 48 << 20
 
+    @Flag(name: .long, help: "Report the fastest repeat instead of the median (useful when the machine is shared).")
+    var best = false
+
     @Flag(name: .long, help: "Skip the memory-bound kernels.")
     var gemmOnly = false
 
@@ -32,9 +35,21 @@ struct BenchOpsCommand: ParsableCommand {
         print("glm bench ops — \(Runtime.threads) thread(s), CPU level \(Runtime.cpuLevel) (3 = AVX-512 + BF16)")
         print("ceilings: FP32 \(Int(OpsBenchmark.fp32PeakPerCore * Double(threads))) GFLOP/s, "
               + "bf16 \(Int(OpsBenchmark.bf16PeakPerCore * Double(threads))) GFLOP/s, memory \(Int(OpsBenchmark.memoryBandwidth)) GB/s\n")
-        var rows = try OpsBenchmark.gemm(threads: threads, repeats: repeats)
-        if !gemmOnly { rows += OpsBenchmark.elementwise(elements: elements) }
-        print(Self.table(rows))
+        let before = MeasuredCeilings.probe(threads: threads)
+        let statistic: OpsBenchmark.Statistic = best ? .best : .median
+        var rows = try OpsBenchmark.gemm(threads: threads, repeats: repeats, statistic: statistic)
+        if !gemmOnly { rows += OpsBenchmark.elementwise(elements: elements, statistic: statistic) }
+        let after = MeasuredCeilings.probe(threads: threads)
+        // The better of the two probes (taken before and after) is the ceiling closest to the machine's.
+        let ceilings = MeasuredCeilings(fp32: max(before.fp32, after.fp32), bf16: max(before.bf16, after.bf16),
+                                        memory: max(before.memory, after.memory))
+        print(String(format: "probed now: FP32 %.0f GFLOP/s, bf16 %.0f GFLOP/s, triad %.1f GB/s", ceilings.fp32, ceilings.bf16, ceilings.memory))
+        print("load average: \(Self.loadAverage()); reporting the \(statistic.rawValue) of \(repeats) repeats\n")
+        print(Self.table(ceilings.annotate(rows)))
+    }
+
+    static func loadAverage() -> String {
+        (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "n/a"
     }
 
     static func table(_ rows: [BenchmarkRow]) -> String {
@@ -43,12 +58,15 @@ struct BenchOpsCommand: ParsableCommand {
             return right ? p + s : s + p
         }
         var out = pad("op", 20) + pad("shape", 20) + pad("type", 6) + pad("rate", 10, right: true) + "  "
-            + pad("unit", 8) + pad("ceiling", 8, right: true) + pad("share", 8, right: true) + "\n"
-        out += String(repeating: "-", count: 80) + "\n"
+            + pad("unit", 8) + pad("ceiling", 8, right: true) + pad("share", 8, right: true)
+            + pad("probed", 8, right: true) + pad("share", 8, right: true) + "\n"
+        out += String(repeating: "-", count: 96) + "\n"
         for r in rows {
             out += pad(r.name, 20) + pad(r.shape, 20) + pad(r.dtype, 6) + pad(String(format: "%.1f", r.rate), 10, right: true)
                 + "  " + pad(r.unit, 8) + pad(String(format: "%.0f", r.ceiling), 8, right: true)
-                + pad(String(format: "%.0f %%", r.share * 100), 8, right: true) + "\n"
+                + pad(String(format: "%.0f %%", r.share * 100), 8, right: true)
+                + pad(r.measuredCeiling.map { String(format: "%.0f", $0) } ?? "-", 8, right: true)
+                + pad(r.measuredShare.map { String(format: "%.0f %%", $0 * 100) } ?? "-", 8, right: true) + "\n"
         }
         return out
     }

@@ -1,4 +1,5 @@
 import CDNNL
+import Foundation
 import XCTest
 @testable import Engine
 
@@ -110,6 +111,7 @@ final class GEMMTests: XCTestCase {
                 let bound = pow(2.0, -8) * absSum * (1 + Double(k) * pow(2.0, -16))
                 worst = max(worst, abs(got[i * n + j] - exact) / bound)
             } }
+            print("bf16 GEMM \(m)x\(n)x\(k): max error / bound = \(worst)")
             XCTAssertLessThanOrEqual(worst, 1, "bf16 \(m)x\(n)x\(k): error/bound = \(worst)")
             // and it is really bf16: the error must be well above float32 level somewhere
             XCTAssertGreaterThan(worst, 1e-3, "bf16 \(m)x\(n)x\(k) looks like an fp32 product")
@@ -149,3 +151,53 @@ final class GEMMTests: XCTestCase {
         XCTAssertEqual(glmd_cache_size(), size)
     }
 }
+
+final class AutoPackTests: XCTestCase {
+    /// Inference with decode-sized inputs goes through packed weights, which follow optimizer updates.
+    func testInferenceLinearUsesPackedWeightsAndTracksUpdates() throws {
+        let w = Parameter(name: "w", value: randn([10, 6], seed: 1)), b = Parameter(name: "b", value: randn([10], seed: 2), weightDecay: false)
+        let x = randn([3, 6], seed: 3)
+        let infer = Tape.inference()
+        let y1 = try infer.linear(Variable(x), weight: w, bias: b).value
+        assertClose(doubles(y1), Ref.matmul(doubles(x), doubles(w.value), m: 3, n: 10, k: 6, transB: true, bias: doubles(b.value)),
+                    tol: 1e-6, "packed inference linear")
+        XCTAssertTrue(w.hasPackedCopy, "3 rows on an inference tape must use packed weights")
+        let big = randn([9, 6], seed: 4)
+        _ = try Tape().linear(Variable(big), weight: w, bias: b)  // recording: plain sgemm, cache untouched
+        // an optimizer step changes the weights: the packed copy must be rebuilt
+        w.gradient.fill(1); b.gradient.fill(1)
+        AdamW(parameters: [w, b], learningRate: 0.1).step()
+        XCTAssertFalse(w.hasPackedCopy, "an optimizer step must drop the stale packed copy")
+        let y2 = try infer.linear(Variable(x), weight: w, bias: b).value
+        assertClose(doubles(y2), Ref.matmul(doubles(x), doubles(w.value), m: 3, n: 10, k: 6, transB: true, bias: doubles(b.value)),
+                    tol: 1e-6, "packed inference linear after an update")
+        // bf16 packed weights stay within the bf16 bound
+        infer.packedLinearType = .bfloat16
+        let y3 = doubles(try infer.linear(Variable(x), weight: w, bias: b).value)
+        assertClose(y3, doubles(y2), tol: 2e-2, "bf16 packed inference linear")
+    }
+}
+
+final class ThreadSettingTests: XCTestCase {
+    /// The thread count reaches oneDNN calls made from another OS thread (libgomp's count is per thread).
+    func testThreadCountAppliesOnOtherThreads() throws {
+        let saved = Runtime.threads
+        defer { Runtime.setThreads(saved) }
+        Runtime.setThreads(1)
+        let a = randn([16, 16], seed: 1), c1 = Tensor(zeros: [16, 16]), c2 = Tensor(zeros: [16, 16])
+        try OneDNNBackend.shared.gemm(transA: false, transB: false, m: 16, n: 16, k: 16, alpha: 1, a: a.floats, lda: 16,
+                                      b: a.floats, ldb: 16, beta: 0, c: c1.floats, ldc: 16)
+        let done = expectation(description: "other thread")
+        let thread = Thread {
+            try? OneDNNBackend.shared.gemm(transA: false, transB: false, m: 16, n: 16, k: 16, alpha: 1, a: a.floats, lda: 16,
+                                           b: a.floats, ldb: 16, beta: 0, c: c2.floats, ldc: 16)
+            XCTAssertEqual(omp_get_max_threads_forTest(), 1)
+            done.fulfill()
+        }
+        thread.start()
+        wait(for: [done], timeout: 30)
+        XCTAssertEqual(c1.toFloats(), c2.toFloats())
+    }
+}
+
+@_silgen_name("omp_get_max_threads") func omp_get_max_threads_forTest() -> Int32

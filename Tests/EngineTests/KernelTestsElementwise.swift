@@ -118,3 +118,38 @@ final class KernelTestsElementwise: XCTestCase {
         XCTAssertEqual(mean + rstd + dw + db + loss + lse, [5, 5, 5, 5, 5, 5])
     }
 }
+
+/// The vector exp that softmax, cross-entropy and GELU use: ulp error against float64 over its whole range.
+final class KernelTestsExp: XCTestCase {
+    /// Distance in units in the last place of `expected` (rounded to float).
+    private func ulps(_ got: Float, _ expected: Double) -> Double {
+        let e = Float(expected)
+        if got == e { return 0 }
+        let ulp = Double(e.ulp == 0 ? Float.leastNonzeroMagnitude : e.ulp)
+        return abs(Double(got) - expected) / ulp
+    }
+
+    func testExpIsWithinTwoUlpEverywhere() {
+        // A dense sweep of [−87.3, 88.7] (normal results) plus the tails, odd length for the masked tail.
+        var x: [Float] = stride(from: -87.3, through: 88.7, by: 0.0007).map { Float($0) }
+        x += [0, -0, 1, -1, 1e-8, -1e-8, 88.72, 88.73, 100, -87.34, -104, -110, -200, .infinity, -.infinity]
+        forEachCPULevel { level in
+            var y = [Float](repeating: 0, count: x.count)
+            glmk_exp(&y, x, x.count)
+            var worst = 0.0
+            for i in 0..<(x.count - 15) { worst = max(worst, ulps(y[i], exp(Double(x[i])))) }
+            XCTAssertLessThanOrEqual(worst, 2, "L\(level) worst ulp")
+            let tail = Array(y.suffix(15))
+            XCTAssertEqual(Array(tail[0..<6]), [1, 1, Float(M_E), Float(1 / M_E), 1, 1], "L\(level)")
+            XCTAssertLessThanOrEqual(ulps(tail[6], exp(Double(Float(88.72)))), 2, "near the top L\(level)")
+            XCTAssertEqual(Array(tail[7...8]), [.infinity, .infinity], "overflow L\(level)")
+            XCTAssertEqual(Array(tail[9...12]), [0, 0, 0, 0], "would-be denormals flush to 0, L\(level)")
+            XCTAssertEqual(tail[13], .infinity)
+            XCTAssertEqual(tail[14], 0, "exp(−Inf) L\(level)")
+            if level == 0 { print("exp: scalar (libm expf) worst \(worst) ulp") } else { print("exp L\(level): worst \(worst) ulp") }
+        }
+        var nan: [Float] = [.nan]
+        glmk_exp(&nan, [Float.nan], 1)
+        XCTAssertTrue(nan[0].isNaN)
+    }
+}

@@ -8,12 +8,17 @@ final class OpGradTests: XCTestCase {
         for (m, k, n) in [(1, 3, 5), (7, 13, 9), (2 * 3, 17, 33)] {
             let r = try gradcheck("linear \(m)x\(k)->\(n)", inputs: [randn([m, k], seed: 1), randn([n, k], seed: 2), randn([n], seed: 3)],
                                   reference: { Ref.matmul($0[0], $0[1], m: m, n: n, k: k, transB: true, bias: $0[2]) },
+                                  referenceBackward: { x, dy in
+                                      let (dx, dw) = Ref.matmulBackward(x[0], x[1], dy, m: m, n: n, k: k, transB: true)
+                                      return [dx, dw, Ref.columnSums(dy, c: n)]
+                                  },
                                   op: { try $0.linear($1[0], weight: $1[1], bias: $1[2]) })
-            XCTAssertLessThan(r.grad, 1e-4)
+            XCTAssertLessThan(r.grad, 4e-6)
         }
         // rank-3 input, no bias
         try gradcheck("linear rank3", inputs: [randn([3, 5, 7], seed: 4), randn([11, 7], seed: 5)],
                       reference: { Ref.matmul($0[0], $0[1], m: 15, n: 11, k: 7, transB: true) },
+                      referenceBackward: { x, dy in let g = Ref.matmulBackward(x[0], x[1], dy, m: 15, n: 11, k: 7, transB: true); return [g.0, g.1] },
                       op: { try $0.linear($1[0], weight: $1[1]) })
     }
 
@@ -23,6 +28,9 @@ final class OpGradTests: XCTestCase {
             let a = randn(ta ? [k, m] : [m, k], seed: 6), b = randn(tb ? [n, k] : [k, n], seed: 7)
             try gradcheck("matmul \(ta)\(tb)", inputs: [a, b],
                           reference: { Ref.matmul($0[0], $0[1], m: m, n: n, k: k, transA: ta, transB: tb) },
+                          referenceBackward: { x, dy in
+                              let g = Ref.matmulBackward(x[0], x[1], dy, m: m, n: n, k: k, transA: ta, transB: tb); return [g.0, g.1]
+                          },
                           op: { try $0.matmul($1[0], $1[1], transposeA: ta, transposeB: tb) })
         } }
         let bt = 3
@@ -30,31 +38,43 @@ final class OpGradTests: XCTestCase {
                       reference: { x in (0..<bt).flatMap { i in
                           Ref.matmul(Array(x[0][(i * m * k)..<((i + 1) * m * k)]), Array(x[1][(i * n * k)..<((i + 1) * n * k)]),
                                      m: m, n: n, k: k, transB: true) } },
+                      referenceBackward: { x, dy in
+                          var da = [Double](), db = [Double]()
+                          for i in 0..<bt {
+                              let g = Ref.matmulBackward(Array(x[0][(i * m * k)..<((i + 1) * m * k)]), Array(x[1][(i * n * k)..<((i + 1) * n * k)]),
+                                                         Array(dy[(i * m * n)..<((i + 1) * m * n)]), m: m, n: n, k: k, transB: true)
+                              da += g.0; db += g.1
+                          }
+                          return [da, db]
+                      },
                       op: { try $0.matmul($1[0], $1[1], transposeB: true) })
     }
 
     func testAddBiasScale() throws {
         try gradcheck("add", inputs: [randn([3, 7], seed: 1), randn([3, 7], seed: 2)],
-                      reference: { zip($0[0], $0[1]).map(+) }, op: { try $0.add($1[0], $1[1]) })
+                      reference: { zip($0[0], $0[1]).map(+) }, referenceBackward: { _, dy in [dy, dy] }, op: { try $0.add($1[0], $1[1]) })
         try gradcheck("biasAdd", inputs: [randn([5, 9], seed: 3), randn([9], seed: 4)],
-                      reference: { x in x[0].indices.map { x[0][$0] + x[1][$0 % 9] } }, op: { try $0.biasAdd($1[0], $1[1]) })
-        try gradcheck("scale", inputs: [randn([31], seed: 5)], reference: { $0[0].map { $0 * -0.75 } },
+                      reference: { x in x[0].indices.map { x[0][$0] + x[1][$0 % 9] } },
+                      referenceBackward: { _, dy in [dy, Ref.columnSums(dy, c: 9)] }, op: { try $0.biasAdd($1[0], $1[1]) })
+        try gradcheck("scale", inputs: [randn([31], seed: 5)], reference: { $0[0].map { $0 * -0.75 } }, referenceBackward: { _, dy in [dy.map { $0 * -0.75 }] },
                       op: { try $0.scale($1[0], -0.75) })
         // the same variable used twice: gradients must accumulate (d(x+x)/dx = 2)
-        try gradcheck("add x+x", inputs: [randn([2, 5], seed: 6)], reference: { $0[0].map { 2 * $0 } },
+        try gradcheck("add x+x", inputs: [randn([2, 5], seed: 6)], reference: { $0[0].map { 2 * $0 } }, referenceBackward: { _, dy in [dy.map { 2 * $0 }] },
                       op: { try $0.add($1[0], $1[0]) })
     }
 
     func testGelu() throws {
         try gradcheck("gelu", inputs: [randn([3, 37], seed: 7, std: 2)], reference: { $0[0].map(Ref.gelu) },
+                      referenceBackward: { x, dy in [zip(x[0], dy).map { Ref.geluDerivative($0) * $1 }] },
                       op: { try $0.gelu($1[0]) })
     }
 
     func testLayerNorm() throws {
         for c in [1, 7, 33] {
             let x = randn([5, c], seed: 8, std: 2), w = randn([c], seed: 9), b = randn([c], seed: 10)
-            try gradcheck("layerNorm C=\(c)", inputs: [x, w, b], forwardTol: 5e-5, gradTol: 3e-4,
+            try gradcheck("layerNorm C=\(c)", inputs: [x, w, b],
                           reference: { Ref.layerNorm($0[0], $0[1], $0[2], c: c, eps: 1e-5) },
+                          referenceBackward: { x, dy in let g = Ref.layerNormBackward(x[0], x[1], dy, c: c, eps: 1e-5); return [g.0, g.1, g.2] },
                           op: { try $0.layerNorm($1[0], weight: $1[1], bias: $1[2], eps: 1e-5) })
         }
     }
@@ -66,6 +86,12 @@ final class OpGradTests: XCTestCase {
                       reference: { x in
                           let a = ids1.toInts(), b = ids2.toInts()
                           return (0..<6).flatMap { i in (0..<c).map { j in x[0][Int(a[i]) * c + j] + x[1][Int(b[i]) * c + j] } }
+                      },
+                      referenceBackward: { _, dy in
+                          var g1 = [Double](repeating: 0, count: v1 * c), g2 = [Double](repeating: 0, count: v2 * c)
+                          let a = ids1.toInts(), b = ids2.toInts()
+                          for i in 0..<6 { for j in 0..<c { g1[Int(a[i]) * c + j] += dy[i * c + j]; g2[Int(b[i]) * c + j] += dy[i * c + j] } }
+                          return [g1, g2]
                       },
                       op: { try $0.embeddingSum([(ids1, $1[0]), (ids2, $1[1])]) })
         // out-of-range ids: a clear error, not a crash
@@ -85,6 +111,7 @@ final class OpGradTests: XCTestCase {
                           let rows = Ref.crossEntropyRows(x[0], targets: targets.toInts(), v: v)
                           return [zip(rows, m).reduce(0) { $0 + $1.0 * $1.1 } / m.reduce(0, +)]
                       },
+                      referenceBackward: { x, dy in [Ref.crossEntropyBackward(x[0], targets: targets.toInts(), mask: m, v: v, dy0: dy[0])] },
                       op: { try $0.crossEntropy($1[0], targets: targets, lossMask: mask).loss })
         // per-token losses are the unmasked row losses
         let logits = randn([n, v], seed: 14)
@@ -120,6 +147,7 @@ final class OpGradTests: XCTestCase {
         let ones = Tensor(zeros: [5, 41]); ones.fill(1)
         let maskOut = try tapeMask.dropout(Variable(ones, requiresGrad: true), p: 0.3).value.toFloats().map(Double.init)
         try gradcheck("dropout", inputs: [x], reference: { zip($0[0], maskOut).map(*) },
+                      referenceBackward: { _, dy in [zip(dy, maskOut).map(*)] },
                       op: { tape, v in tape.dropoutSeed = 1234; return try tape.dropout(v[0], p: 0.3) })
         let kept = maskOut.filter { $0 != 0 }.count
         XCTAssertTrue(kept > 100 && kept < 180, "kept \(kept) of 205 at p = 0.3")
@@ -132,9 +160,11 @@ final class OpGradTests: XCTestCase {
     func testReshapeAndSliceViewsCarryGradients() throws {
         try gradcheck("reshape→linear", inputs: [randn([2, 3, 4], seed: 18), randn([5, 12], seed: 19)],
                       reference: { Ref.matmul($0[0], $0[1], m: 2, n: 5, k: 12, transB: true) },
+                      referenceBackward: { x, dy in let g = Ref.matmulBackward(x[0], x[1], dy, m: 2, n: 5, k: 12, transB: true); return [g.0, g.1] },
                       op: { try $0.linear(try $0.reshape($1[0], [2, 12]), weight: $1[1]) })
         try gradcheck("slice→gelu", inputs: [randn([4, 3], seed: 20)],
                       reference: { Array($0[0][3..<9]).map(Ref.gelu) },
+                      referenceBackward: { x, dy in [[0, 0, 0] + zip(x[0][3..<9], dy).map { Ref.geluDerivative($0) * $1 } + [0, 0, 0]] },
                       op: { try $0.gelu(try $0.slice($1[0], 1..<3)) })
     }
 

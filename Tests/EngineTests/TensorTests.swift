@@ -60,3 +60,14 @@ final class TensorTests: XCTestCase {
         XCTAssertEqual(sd, 2, accuracy: 0.05)
     }
 }
+
+final class ConcatTests: XCTestCase {
+    func testConcatenateAlongSequenceAxis() throws {
+        let a = try Tensor(shape: [2, 1, 2], values: [1, 2, 3, 4]), b = try Tensor(shape: [2, 2, 2], values: [5, 6, 7, 8, 9, 10, 11, 12])
+        let c = try Tensor.concatenate([a, b], axis: 1)
+        XCTAssertEqual(c.shape, [2, 3, 2])
+        XCTAssertEqual(c.toFloats(), [1, 2, 5, 6, 7, 8, 3, 4, 9, 10, 11, 12])
+        XCTAssertEqual(try Tensor.concatenate([a, a], axis: 0).toFloats(), [1, 2, 3, 4, 1, 2, 3, 4])
+        XCTAssertThrowsError(try Tensor.concatenate([a, b], axis: 0))
+    }
+}

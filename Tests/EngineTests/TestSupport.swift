@@ -50,18 +50,18 @@ func sampleIndices(_ count: Int, limit: Int = 48, seed: UInt64 = 7) -> [Int] {
 
 /// The gradcheck every op test uses.
 ///
-/// 1. Runs the float32 op on a recording tape and compares its output with the float64 reference
+/// 1. Runs the float32 op on a recording tape and compares its output with the float64 reference forward
 ///    (`forwardTol`, normalized error).
-/// 2. Back-propagates a seeded random output gradient dy and compares each analytic float32 input gradient
-///    with central finite differences of Σ dy·reference(x) computed in float64 (`gradTol`).
-/// 3. Sanity of the float64 machinery itself: the finite differences taken with two step sizes (1e-5 and
-///    1e-4) must agree to 1e-6 relative, i.e. the float64 reference is smooth there and FD is exact enough
-///    that every remaining difference is the float32 op's own error.
+/// 2. Back-propagates a seeded random output gradient dy and compares EVERY element of each analytic
+///    float32 input gradient with the float64 reference backward `referenceBackward(x, dy)` (`gradTol`).
+/// 3. Checks the float64 reference backward itself against central finite differences of Σ dy·forward(x),
+///    computed in float64, on up to `sampleLimit` elements per input, at 1e-6 normalized error.
 /// Inputs listed in `differentiable` get `requiresGrad`; the others are constants.
 @discardableResult
 func gradcheck(_ name: String, inputs: [Tensor], differentiable: Set<Int>? = nil,
-               forwardTol: Double = 2e-5, gradTol: Double = 1e-4, sampleLimit: Int = 48,
+               forwardTol: Double = 1e-6, gradTol: Double = 4e-6, sampleLimit: Int = 48,
                reference: ([[Double]]) -> [Double],
+               referenceBackward: ([[Double]], [Double]) -> [[Double]],
                op: (Tape, [Variable]) throws -> Variable,
                file: StaticString = #filePath, line: UInt = #line) throws -> (forward: Double, grad: Double) {
     let diff = differentiable ?? Set(inputs.indices)
@@ -75,23 +75,23 @@ func gradcheck(_ name: String, inputs: [Tensor], differentiable: Set<Int>? = nil
     let dy = randn(out.shape, seed: 99)
     let dy64 = doubles(dy)
     try tape.backward(from: out, gradient: dy)
+    let refGrads = referenceBackward(x64, dy64)
     var worst = 0.0
     for i in diff.sorted() {
         guard let g = vars[i].grad else {
             XCTFail("\(name): no gradient reached input \(i)", file: file, line: line); continue
         }
+        let e = normalizedError(doubles(g), refGrads[i])
+        worst = max(worst, e)
+        XCTAssert(e <= gradTol, "\(name) d/dinput\(i): normalized error \(e) > \(gradTol) vs the float64 reference backward",
+                  file: file, line: line)
         let idx = sampleIndices(inputs[i].count, limit: sampleLimit)
         let fd = finiteDifference(reference, inputs: x64, dy: dy64, which: i, elements: idx)
-        let fdCoarse = finiteDifference(reference, inputs: x64, dy: dy64, which: i, elements: idx, h: 1e-4)
-        let fdErr = normalizedError(fdCoarse, fd, floor: 1e-6)
-        XCTAssert(fdErr <= 1e-6, "\(name) input \(i): float64 finite differences unstable (\(fdErr))", file: file, line: line)
-        let gv = g.toFloats()
-        let analytic = idx.map { Double(gv[$0]) }
-        let e = normalizedError(analytic, fd)
-        worst = max(worst, e)
-        XCTAssert(e <= gradTol, "\(name) d/dinput\(i): normalized error \(e) > \(gradTol) vs float64 finite differences",
+        let fdErr = normalizedError(idx.map { refGrads[i][$0] }, fd, floor: 1e-6)
+        XCTAssert(fdErr <= 1e-6, "\(name) input \(i): float64 reference backward vs finite differences \(fdErr) > 1e-6",
                   file: file, line: line)
     }
+    print(String(format: "gradcheck %@: forward error %.2e, gradient error %.2e", name, fwdErr, worst))
     return (fwdErr, worst)
 }
 
@@ -112,6 +112,114 @@ enum Ref {
             c[i * n + j] = s
         } }
         return c
+    }
+
+    /// d op(A), d op(B) of C = op(A)·op(B), returned in the STORED layouts of A and B.
+    static func matmulBackward(_ a: [Double], _ b: [Double], _ dc: [Double], m: Int, n: Int, k: Int,
+                               transA: Bool = false, transB: Bool = false) -> ([Double], [Double]) {
+        let da = transA ? matmul(b, dc, m: k, n: m, k: n, transA: transB, transB: true)
+                        : matmul(dc, b, m: m, n: k, k: n, transB: !transB)
+        let db = transB ? matmul(dc, a, m: n, n: k, k: m, transA: true, transB: transA)
+                        : matmul(a, dc, m: k, n: n, k: m, transA: !transA)
+        return (da, db)
+    }
+
+    /// Σ over rows of a (rows, c) matrix.
+    static func columnSums(_ x: [Double], c: Int) -> [Double] {
+        var s = [Double](repeating: 0, count: c)
+        for (i, v) in x.enumerated() { s[i % c] += v }
+        return s
+    }
+
+    static func geluDerivative(_ x: Double) -> Double {
+        let a = 0.7978845608028654, b = 0.044715
+        let t = tanh(a * x * (1 + b * x * x))
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * a * (1 + 3 * b * x * x)
+    }
+
+    /// dx, dw, db of LayerNorm.
+    static func layerNormBackward(_ x: [Double], _ w: [Double], _ dy: [Double], c: Int, eps: Double) -> ([Double], [Double], [Double]) {
+        var dx = x, dw = [Double](repeating: 0, count: c), db = dw
+        for r in 0..<(x.count / c) {
+            let row = Array(x[(r * c)..<(r * c + c)])
+            let mean = row.reduce(0, +) / Double(c)
+            let rstd = 1 / ((row.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(c)) + eps).squareRoot()
+            let xhat = row.map { ($0 - mean) * rstd }
+            let g = (0..<c).map { dy[r * c + $0] * w[$0] }
+            let mg = g.reduce(0, +) / Double(c)
+            let mgx = zip(g, xhat).reduce(0) { $0 + $1.0 * $1.1 } / Double(c)
+            for j in 0..<c {
+                dx[r * c + j] = rstd * (g[j] - mg - xhat[j] * mgx)
+                dw[j] += dy[r * c + j] * xhat[j]
+                db[j] += dy[r * c + j]
+            }
+        }
+        return (dx, dw, db)
+    }
+
+    /// dS of the GLM masked softmax block given P and dP: scale·mask·P·(dP − Σ dP·P).
+    static func maskedSoftmaxBackward(_ p: [Double], _ dp: [Double], mask: [Double], q: Int, k: Int, scale: Double) -> [Double] {
+        var ds = p
+        for i in 0..<q {
+            var dot = 0.0
+            for j in 0..<k { dot += dp[i * k + j] * p[i * k + j] }
+            for j in 0..<k { ds[i * k + j] = scale * mask[i * k + j] * p[i * k + j] * (dp[i * k + j] - dot) }
+        }
+        return ds
+    }
+
+    /// Gradients of `attention` with respect to the three operand tensors (same operand conventions).
+    static func attentionBackward(q qx: [Double], qShape: [Int], qCol: Int, qRow: Int,
+                                  k kx: [Double], kShape: [Int], kCol: Int, kRow: Int,
+                                  v vx: [Double], vShape: [Int], vCol: Int, vRow: Int,
+                                  heads: Int, hidden: Int, ql: Int, kl: Int, mask: [Double], bm: Int,
+                                  dout: [Double]) -> (dq: [Double], dk: [Double], dv: [Double]) {
+        let b = qShape[0], d = hidden / heads, scale = 1 / Double(d).squareRoot()
+        var dq = [Double](repeating: 0, count: qx.count), dk = [Double](repeating: 0, count: kx.count)
+        var dv = [Double](repeating: 0, count: vx.count)
+        func idx(_ shape: [Int], _ col: Int, _ row0: Int, _ bi: Int, _ r: Int, _ c: Int) -> Int {
+            (bi * shape[1] + row0 + r) * shape[2] + col + c
+        }
+        for bi in 0..<b { for hd in 0..<heads {
+            var s = [Double](repeating: 0, count: ql * kl)
+            for i in 0..<ql { for j in 0..<kl {
+                var acc = 0.0
+                for t in 0..<d { acc += qx[idx(qShape, qCol, qRow, bi, i, hd * d + t)] * kx[idx(kShape, kCol, kRow, bi, j, hd * d + t)] }
+                s[i * kl + j] = acc
+            } }
+            let mb = bm == 1 ? 0 : bi
+            let mk = Array(mask[(mb * ql * kl)..<((mb + 1) * ql * kl)])
+            let p = maskedSoftmax(s, mask: mk, q: ql, k: kl, scale: scale)
+            var dp = [Double](repeating: 0, count: ql * kl)
+            for i in 0..<ql { for t in 0..<d {
+                let g = dout[(bi * ql + i) * hidden + hd * d + t]
+                for j in 0..<kl {
+                    dp[i * kl + j] += g * vx[idx(vShape, vCol, vRow, bi, j, hd * d + t)]
+                    dv[idx(vShape, vCol, vRow, bi, j, hd * d + t)] += p[i * kl + j] * g
+                }
+            } }
+            let ds = maskedSoftmaxBackward(p, dp, mask: mk, q: ql, k: kl, scale: scale)
+            for i in 0..<ql { for j in 0..<kl { for t in 0..<d {
+                dq[idx(qShape, qCol, qRow, bi, i, hd * d + t)] += ds[i * kl + j] * kx[idx(kShape, kCol, kRow, bi, j, hd * d + t)]
+                dk[idx(kShape, kCol, kRow, bi, j, hd * d + t)] += ds[i * kl + j] * qx[idx(qShape, qCol, qRow, bi, i, hd * d + t)]
+            } } }
+        } }
+        return (dq, dk, dv)
+    }
+
+    /// d(Σ ce_i·mask_i/Σmask · dy0)/dlogits = dy0·mask_i/Σmask·(softmax − onehot).
+    static func crossEntropyBackward(_ logits: [Double], targets: [Int32], mask: [Double], v: Int, dy0: Double) -> [Double] {
+        let msum = mask.reduce(0, +)
+        var g = logits
+        for r in 0..<targets.count {
+            let row = logits[(r * v)..<(r * v + v)]
+            let mx = row.max()!
+            let z = row.reduce(0) { $0 + exp($1 - mx) }
+            for j in 0..<v {
+                g[r * v + j] = dy0 * mask[r] / msum * (exp(logits[r * v + j] - mx) / z - (j == Int(targets[r]) ? 1 : 0))
+            }
+        }
+        return g
     }
 
     static func gelu(_ x: Double) -> Double {

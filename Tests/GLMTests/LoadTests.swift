@@ -203,6 +203,26 @@ final class LoadTests: XCTestCase {
         assertGLMError(.unexpectedKey, mentions: ["model.safetensors", "'lm_head.weight'"]) { try ModelFiles.load(dir + "/b") }
     }
 
+    /// DeepSpeed model_states files carry extra keys next to `module`; they are ignored.
+    func testDeepSpeedExtraKeysAreIgnored() throws {
+        let ref = try reference()
+        let dir = try GLMFixtures.scratch(self)
+        try FileManager.default.createDirectory(atPath: dir + "/ds/global_step5", withIntermediateDirectories: true)
+        try "global_step5".write(toFile: dir + "/ds/latest", atomically: true, encoding: .utf8)
+        try TorchWriter.write(.dict([("module", .orderedDict(ref.orderedWeights.map { ($0.0, .tensor($0.1)) })),
+                                     ("optimizer", .none), ("lr_scheduler", .none), ("skipped_steps", .int(0)),
+                                     ("global_steps", .int(5)), ("global_samples", .int(40)), ("dp_world_size", .int(8)),
+                                     ("mp_world_size", .int(1)), ("iteration", .int(5)),
+                                     ("client_lr_scheduler", .dict([("num_iters", .int(5)), ("warmup", .float(0.01))]))]),
+                              to: dir + "/ds/global_step5/mp_rank_00_model_states.pt")
+        let m = try ModelFiles.load(dir + "/ds", options: tinyOptions)
+        XCTAssertEqual(m.iteration, 5)
+        assertSameWeights(ref, m)
+        // 'module' = None (a ZeRO-3 style file without weights) is a clear error.
+        try TorchWriter.write(.dict([("module", .none), ("iteration", .int(5))]), to: dir + "/ds/global_step5/mp_rank_00_model_states.pt")
+        assertGLMError(.missingKey, mentions: ["mp_rank_00_model_states.pt", "'module' is None"]) { try ModelFiles.load(dir + "/ds", options: tinyOptions) }
+    }
+
     func testBrokenTrainingFoldersAreClearErrors() throws {
         let dir = try GLMFixtures.scratch(self)
         let fm = FileManager.default

@@ -78,6 +78,20 @@ int glmd_packed_linear_run(glmd_packed_linear *p, const float *x, int64_t M, flo
 size_t glmd_packed_linear_bytes(const glmd_packed_linear *p);
 void glmd_packed_linear_destroy(glmd_packed_linear *p);
 
+/// Thread count for oneDNN calls made from ANY thread (0 = leave OpenMP's default). libgomp keeps the
+/// thread count per OS thread, so a count set on one thread would not reach GEMMs issued from another
+/// (Swift concurrency hops threads); every glmd_* call applies this process-wide value to its own thread.
+void glmd_set_num_threads(int n);
+
+/// Machine-ceiling probes for `glm bench ops`, measured in the same run as the GEMMs so that shares stay
+/// meaningful on a shared, noisy machine. Each runs `threads` pthreads for about `seconds`.
+/// FP32 FMA peak (AVX-512 zmm, 16 independent accumulators per thread; AVX2 ymm if no AVX-512), GFLOP/s.
+double glmd_probe_fp32_peak(int threads, double seconds);
+/// bf16 dot-product peak (vdpbf16ps, AVX512_BF16), GFLOP/s (2 flops per bf16 pair); 0 if unsupported.
+double glmd_probe_bf16_peak(int threads, double seconds);
+/// Memory bandwidth of a triad a = b + s·c over `bytes_per_array` arrays (read 2, write 1), GB/s.
+double glmd_probe_triad_bandwidth(int threads, size_t bytes_per_array, double seconds);
+
 /// Number of cached primitives (tests: the cache must stop growing in steady state).
 int glmd_cache_size(void);
 /// Destroys every cached primitive.

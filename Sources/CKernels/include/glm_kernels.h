@@ -21,7 +21,9 @@ extern "C" {
 // ---- runtime ------------------------------------------------------------------------------------
 /// 0 = scalar, 1 = AVX2+FMA, 2 = AVX-512F/BW/VL, 3 = AVX-512 + AVX512_BF16. Honours GLM_CPU_LEVEL=N (cap).
 int glmk_cpu_level(void);
-/// Threads used by the kernels (and by oneDNN, via the shared OpenMP runtime). Default: all cores.
+/// Threads used by the kernels (and by oneDNN, via the shared OpenMP runtime). Default: all cores
+/// (or OMP_NUM_THREADS). The kernels read one process-wide count; oneDNN reads libgomp's per-OS-thread
+/// setting, which this call sets for the CALLING thread only — call it on the thread that runs the GEMMs.
 void glmk_set_num_threads(int n);
 int glmk_num_threads(void);
 /// Tests and benchmarks: use at most `level` (same numbering as glmk_cpu_level) from now on, in every
@@ -49,6 +51,10 @@ void glmk_add(float *y, const float *a, const float *b, size_t n);
 void glmk_add_inplace(float *y, const float *x, size_t n);
 /// y (n) *= s
 void glmk_scale_inplace(float *y, float s, size_t n);
+/// y (n) = exp(x) (n), the kernels' vector exp: ≤ 2 ulp; +Inf above 88.72; exactly 0 below −87.33, where
+/// the result would be denormal (denormal results cost a microcode assist each on Intel cores).
+/// y may alias x.
+void glmk_exp(float *y, const float *x, size_t n);
 /// y (rows, cols) += bias (cols)
 void glmk_bias_add(float *y, const float *bias, size_t rows, size_t cols);
 /// dbias (cols) += Σ_rows dy (rows, cols)
@@ -107,7 +113,9 @@ void glmk_dropout_backward(float *dx, const float *dy, size_t n, float p, uint64
 void glmk_philox4x32_10(uint32_t out[4], const uint32_t ctr[4], const uint32_t key[2]);
 
 // ---- optimizer ----------------------------------------------------------------------------------
-/// One fused AdamW step (torch.optim.AdamW semantics) over `count` parameter tensors.
+/// One fused AdamW step (torch.optim.AdamW semantics) over `count` parameter tensors; step ≥ 1 (the first
+/// step is 1). The hyperparameters arrive as float: 1 − β2 for β2 = 0.999f is 1.3e-5 (relative) away from
+/// Python's 1 − 0.999, an inherent difference to torch with double hyperparameters.
 /// For tensor t: p ← p·(1 − lr·wd[t]); m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²;
 /// p ← p − (lr / (1−β1^step)) · m / (sqrt(v)/sqrt(1−β2^step) + eps), with g = grad·grad_scale.
 void glmk_adamw_step(size_t count, float *const *params, const float *const *grads, float *const *m,
