@@ -120,7 +120,12 @@ final class DataPrepareTests: XCTestCase {
         XCTAssertThrowsError(try TokenDataset(directory: directory.appendingPathComponent("resumed").path)) {
             XCTAssertTrue("\($0)".contains("preparation did not finish"), "\($0)")
         }
+        // What a run killed in the middle of a write leaves behind.
+        let stale = [directory.appendingPathComponent("resumed/tokens.bin.tmp-99999"),
+                     directory.appendingPathComponent("resumed/.prepare/chunk-0000009.part.tmp-99999")]
+        for url in stale { try Data([1, 2, 3]).write(to: url) }
         let second = try prepare([input, textInput], output: "resumed", workers: 2, chunkBytes: 2000)
+        for url in stale { XCTAssertFalse(FileManager.default.fileExists(atPath: url.path), "\(url.lastPathComponent) removed") }
         XCTAssertTrue(second.complete)
         XCTAssertEqual(second.chunksReused, 3)
         XCTAssertEqual(second.documents, whole.documents)

@@ -95,6 +95,7 @@ public struct DatasetPreparer: Sendable {
         let fingerprint = job.hex
 
         try fm.createDirectory(atPath: options.output, withIntermediateDirectories: true)
+        removeStaleTemporaries()
         if let summary = try checkExistingOutput(fingerprint: fingerprint) { return summary }
         try prepareWorkDirectory(fingerprint: fingerprint)
 
@@ -135,6 +136,16 @@ public struct DatasetPreparer: Sendable {
         summary.complete = true
         summary.seconds = Date().timeIntervalSince(started)
         return summary
+    }
+
+    /// Temporary files a killed run left behind (`<name>.tmp-<pid>`, see `AtomicFileWriter`).
+    private func removeStaleTemporaries() {
+        let fm = FileManager.default
+        for dir in [options.output, workDirectory] {
+            for name in (try? fm.contentsOfDirectory(atPath: dir)) ?? [] where name.contains(".tmp-") {
+                try? fm.removeItem(atPath: (dir as NSString).appendingPathComponent(name))
+            }
+        }
     }
 
     /// A finished dataset in the output: the same job is a no-op; another one needs `force`.

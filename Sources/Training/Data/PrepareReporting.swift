@@ -98,7 +98,11 @@ public struct PrepareSummary: Sendable {
             lines.append("stopped after \(chunksDone) of \(chunksTotal - chunksReused) chunks; run the same command again to resume")
             return lines.joined(separator: "\n")
         }
-        lines.append("documents: \(documents.grouped), tokens: \(tokens.grouped) (\(tokenDType)), chunks: \(chunksTotal) (\(chunksReused) reused from an earlier run), \(String(format: "%.1f", seconds)) s")
+        if alreadyPrepared {
+            lines.append("documents: \(documents.grouped), tokens: \(tokens.grouped) (\(tokenDType))")
+        } else {
+            lines.append("documents: \(documents.grouped), tokens: \(tokens.grouped) (\(tokenDType)), chunks: \(chunksTotal) (\(chunksReused) reused from an earlier run), \(String(format: "%.1f", seconds)) s")
+        }
         if skippedByReason.isEmpty {
             lines.append("skipped lines: none")
         } else {
