@@ -7,6 +7,7 @@ struct GLMCommand: AsyncParsableCommand {
         commandName: "glm",
         abstract: "GLM (General Language Model) in Swift: blank filling, generation, training, tools.",
         subcommands: [
+            TokenizeCommand.self,
             DataCommand.self,
         ]
     )
