@@ -176,6 +176,16 @@ final class DataPrepareTests: XCTestCase {
         XCTAssertThrowsError(try TokenDataset(directory: out.path)) { XCTAssertTrue("\($0)".contains("unreadable header"), "\($0)") }
     }
 
+    func testByteOrderMarkAndCRLF() throws {
+        let jsonl = try file("bom.jsonl", [0xEF, 0xBB, 0xBF] + Array("{\"text\": \"moses said .\"}\r\n{\"text\": \"day\"}\r\n".utf8))
+        let text = try file("bom.txt", [0xEF, 0xBB, 0xBF] + Array("the lord\r\n\r\nsaid .\r\n".utf8))
+        let summary = try prepare([jsonl, text], output: "bom")
+        XCTAssertEqual(summary.documents, 4)
+        XCTAssertTrue(summary.skippedByReason.isEmpty, "\(summary.skippedByReason)")
+        let ds = try TokenDataset(directory: directory.appendingPathComponent("bom").path)
+        XCTAssertEqual((0..<4).map { ds.documentTokens($0) }, ["moses said .", "day", "the lord", "said ."].map { tokenizer.encodeIDs($0).map(Int32.init) })
+    }
+
     /// Vocabularies over 65536 ids are stored as uint32.
     func testWideVocabularyUsesUInt32() throws {
         let filler = (0..<70_000).map { "x\($0)" }
