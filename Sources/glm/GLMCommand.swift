@@ -11,6 +11,7 @@ struct GLMCommand: AsyncParsableCommand {
             InspectCommand.self,
             BenchCommand.self,
             TokenizeCommand.self,
+            DataCommand.self,
         ]
     )
 }
