@@ -107,6 +107,10 @@ static void NAME(adamw_body)(float *p, const float *g, float *m, float *v, size_
     const vf omb2 = v_set1(c->omb2), eps = v_set1(c->eps), inv_bc2 = v_set1(c->inv_bc2);
     const vf decay = v_set1(c->decay), step = v_set1(c->step_size);
     V_LOOP(i, k, n, {
+        if (i + GLMK_PF_DIST < n) {
+            v_prefetch(g + i + GLMK_PF_DIST), v_prefetch(m + i + GLMK_PF_DIST);
+            v_prefetch(v + i + GLMK_PF_DIST), v_prefetch(p + i + GLMK_PF_DIST);
+        }
         vf gi = v_mul(v_ldk(g + i, k), gs);
         vf mi = v_fma(omb1, gi, v_mul(b1, v_ldk(m + i, k)));
         vf vi = v_fma(omb2, v_mul(gi, gi), v_mul(b2, v_ldk(v + i, k)));

@@ -54,7 +54,10 @@ static void NAME(ce_fwd_rows)(const ce_args *a, size_t r0, size_t r1) {
         const float *x = a->logits + r * V;
         vf m0 = ninf, m1 = ninf;
         size_t c = 0;
-        for (; c + 2 * VW <= V; c += 2 * VW) m0 = v_max(m0, v_ld(x + c)), m1 = v_max(m1, v_ld(x + c + VW));
+        for (; c + 2 * VW <= V; c += 2 * VW) {
+            if (c + GLMK_PF_DIST < V) v_prefetch(x + c + GLMK_PF_DIST), v_prefetch(x + c + GLMK_PF_DIST + VW);
+            m0 = v_max(m0, v_ld(x + c)), m1 = v_max(m1, v_ld(x + c + VW));
+        }
         for (; c < V; c += VW) m0 = v_max(m0, v_ldn_or(x + c, glmk_min(VW, V - c), ninf));
         const float mx = v_hmax(v_max(m0, m1));
         const vf vmx = v_set1(mx);
@@ -84,7 +87,10 @@ static void NAME(ce_bwd_rows)(const ce_args *a, size_t r0, size_t r1) {
         }
         const float g = a->dloss[r];
         const vf vl = v_set1(a->lse_in[r]), vg = v_set1(g);
-        V_LOOP(c, k, V, v_stk(d + c, v_mul(v_exp(v_sub(v_ldk(x + c, k), vl)), vg), k));
+        V_LOOP(c, k, V, {
+            if (c + GLMK_PF_DIST < V) v_prefetch(x + c + GLMK_PF_DIST);
+            v_stk(d + c, v_mul(v_exp(v_sub(v_ldk(x + c, k), vl)), vg), k);
+        });
         d[t] -= g;
     }
 }

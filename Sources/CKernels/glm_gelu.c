@@ -56,6 +56,7 @@ static inline vf NAME(gelu_e)(vf x) {
 static void NAME(gelu_fwd)(float *y, const float *x, size_t n) {
     const vf one = v_set1(1.0f);
     V_LOOP(i, k, n, {
+        if (i + GLMK_PF_DIST < n) v_prefetch(x + i + GLMK_PF_DIST);
         vf v = v_ldk(x + i, k);
         v_stk(y + i, v_div(v, v_add(one, NAME(gelu_e)(v))), k);
     });
@@ -64,6 +65,7 @@ static void NAME(gelu_fwd)(float *y, const float *x, size_t n) {
 static void NAME(gelu_bwd)(float *dx, const float *dy, const float *x, size_t n) {
     const vf one = v_set1(1.0f), c1 = v_set1(2.0f * GELU_K0), c3 = v_set1(6.0f * GELU_K0 * GELU_K1);
     V_LOOP(i, k, n, {
+        if (i + GLMK_PF_DIST < n) v_prefetch(x + i + GLMK_PF_DIST), v_prefetch(dy + i + GLMK_PF_DIST);
         vf v = v_ldk(x + i, k), e = NAME(gelu_e)(v);
         vf s = v_div(one, v_add(one, e));
         vf one_minus_s = v_sel(v_gt(e, one), v_sub(one, s), v_mul(e, s));

@@ -108,7 +108,11 @@ static void NAME(ln_fwd_rows)(const ln_fwd_args *a, size_t r0, size_t r1) {
         float *y = a->y + r * C;
         vf s0 = v_zero(), s1 = v_zero();
         size_t c = 0;
-        for (; c + 2 * VW <= C; c += 2 * VW) s0 = v_add(s0, v_ld(x + c)), s1 = v_add(s1, v_ld(x + c + VW));
+        const int next = r + 1 < r1; // prefetch the next row while this one is reduced
+        for (; c + 2 * VW <= C; c += 2 * VW) {
+            if (next) v_prefetch(x + C + c), v_prefetch(x + C + c + VW), v_prefetchw(y + C + c), v_prefetchw(y + C + c + VW);
+            s0 = v_add(s0, v_ld(x + c)), s1 = v_add(s1, v_ld(x + c + VW));
+        }
         for (; c < C; c += VW) s0 = v_add(s0, v_ldn(x + c, glmk_min(VW, C - c)));
         const float mu = v_hsum(v_add(s0, s1)) / (float)C;
         const vf vmu = v_set1(mu);
@@ -151,7 +155,9 @@ static void NAME(ln_bwd_rows)(const ln_bwd_args *a, size_t r0, size_t r1, float 
         float *dx = a->dx + r * C;
         const vf vmu = v_set1(a->mean[r]), vrs = v_set1(a->rstd[r]);
         vf sg = v_zero(), sgx = v_zero(); // Σ dy·w, Σ dy·w·x̂ (masked lanes load 0 and add 0)
+        const int next = r + 1 < r1; // prefetch the next row while this one is reduced
         V_LOOP(c, k, C, {
+            if (next) v_prefetch(x + C + c), v_prefetch(dy + C + c);
             vf g = v_ldk(dy + c, k), xh = v_mul(v_sub(v_ldk(x + c, k), vmu), vrs);
             vf gw = v_mul(g, v_ldk(w + c, k));
             sg = v_add(sg, gw);

@@ -63,7 +63,9 @@ static void NAME(softmax_fwd_rows)(const softmax_args *a, size_t r0, size_t r1) 
         const float *s = a->in + r * K, *m = mask_row(a, r);
         float *p = a->out + r * K;
         vf mx = ninf;
+        const int next = r + 1 < r1; // prefetch the next row while this one is computed
         V_LOOP(c, k, K, { // v = (scale·s)·m + (−65504)·(1 − m), kept in p; its max
+            if (next) v_prefetch(s + K + c), v_prefetchw(p + K + c);
             vf mv = v_ldk(m + c, k);
             vf v = v_fma(fill, v_sub(one, mv), v_mul(v_mul(vscale, v_ldk(s + c, k)), mv));
             v_stk(p + c, v, k);
@@ -88,7 +90,11 @@ static void NAME(softmax_bwd_rows)(const softmax_args *a, size_t r0, size_t r1) 
         const float *g = a->in + r * K, *p = a->P + r * K, *m = mask_row(a, r);
         float *d = a->out + r * K;
         vf dot = v_zero(); // masked lanes load 0: they add 0
-        V_LOOP(c, k, K, dot = v_fma(v_ldk(g + c, k), v_ldk(p + c, k), dot));
+        const int next = r + 1 < r1; // prefetch the next row while this one is computed
+        V_LOOP(c, k, K, {
+            if (next) v_prefetch(g + K + c), v_prefetch(p + K + c);
+            dot = v_fma(v_ldk(g + c, k), v_ldk(p + c, k), dot);
+        });
         const vf vdot = v_set1(v_hsum(dot));
         V_LOOP(c, k, K, {
             vf sp = v_mul(v_mul(vscale, v_ldk(m + c, k)), v_ldk(p + c, k));
