@@ -26,7 +26,7 @@
 #undef GLMK_ISA
 #define GLMK_ISA 2
 #include "glm_simd.h"
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma"))), \
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,prfchw"))), \
                              apply_to = function)
 #include GLMK_SELF
 #pragma clang attribute pop

@@ -194,6 +194,7 @@ GLMK_T512 void transpose4_512(__m512i w[4]) {
 #undef v_gt
 #undef v_sel
 #undef v_keep
+#undef v_all_zero
 #undef v_and_mask
 #undef v_u_set1
 #undef v_u_iota
@@ -232,6 +233,7 @@ GLMK_T512 void transpose4_512(__m512i w[4]) {
 #define v_gt(a, b) ((a) > (b))
 #define v_sel(m, a, b) ((m) ? (a) : (b))
 #define v_keep(v, k, fill) (v)
+#define v_all_zero(v) ((v) == 0.0f)
 #define v_and_mask(m, a) ((m) ? (a) : 0.0f)
 #define v_u_set1(x) ((uint32_t)(x))
 #define v_u_iota() 0u
@@ -269,6 +271,7 @@ GLMK_T512 void transpose4_512(__m512i w[4]) {
 #define v_gt(a, b) _mm256_cmp_ps(a, b, _CMP_GT_OQ)
 #define v_sel(m, a, b) _mm256_blendv_ps(b, a, m)
 #define v_keep(v, k, fill) ((k) == VW ? (v) : _mm256_blendv_ps(fill, v, _mm256_castsi256_ps(tailmask_256(k))))
+#define v_all_zero(v) (_mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NEQ_UQ)) == 0)
 #define v_and_mask(m, a) _mm256_and_ps(m, a)
 #define v_u_set1(x) _mm256_set1_epi32((int)(x))
 #define v_u_iota() _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)
@@ -306,6 +309,7 @@ GLMK_T512 void transpose4_512(__m512i w[4]) {
 #define v_gt(a, b) _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ)
 #define v_sel(m, a, b) _mm512_mask_blend_ps(m, b, a)
 #define v_keep(v, k, fill) ((k) == VW ? (v) : _mm512_mask_mov_ps(fill, tailmask_512(k), v))
+#define v_all_zero(v) (_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_NEQ_UQ) == 0)
 #define v_and_mask(m, a) _mm512_maskz_mov_ps(m, a)
 #define v_u_set1(x) _mm512_set1_epi32((int)(x))
 #define v_u_iota() _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
@@ -319,7 +323,8 @@ GLMK_T512 void transpose4_512(__m512i w[4]) {
 
 #ifndef GLMK_SIMD_LOOP_DEFINED
 #define GLMK_SIMD_LOOP_DEFINED
-/// v_sel(m, a, b) = m ? a : b per lane; v_keep(v, k, fill) = v in lanes < k, fill in the others.
+/// v_sel(m, a, b) = m ? a : b per lane; v_keep(v, k, fill) = v in lanes < k, fill in the others;
+/// v_all_zero(v): every lane is ±0 (a branch condition).
 /// Load/store k lanes (k ≤ VW): a plain access when k == VW (folded away when k is the constant VW),
 /// a masked one otherwise.
 #define v_ldk(p, k) ((k) == VW ? v_ld(p) : v_ldn(p, k))

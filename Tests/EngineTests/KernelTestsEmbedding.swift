@@ -45,15 +45,19 @@ final class KernelTestsEmbedding: XCTestCase {
                 assertClose(dt, ref, atol: 1e-6, rtol: 1e-6, "scatter L\(level) \(N)x\(C) V\(V)")
             }
         }
-        // The scatter is the gradient of Σ (table[ids]·r): gradcheck in float64 on a small case.
+        // The scatter is the gradient of Σ (table[ids]·r): gradcheck of the float64 scatter, then the kernel
+        // against it.
         let (N, C, V) = (5, 3, 4)
         let ids: [Int32] = [1, 3, 1, 0, 1], table = rng.floats(V * C).asDouble, r = rng.floats(N * C)
-        var g = [Float](repeating: 0, count: V * C)
-        glmk_embedding_backward(&g, r, ids, N, C, V)
-        let err = gradcheck(table, analytic: g.asDouble) { t in
+        var g64 = [Double](repeating: 0, count: V * C)
+        for i in 0..<N { for c in 0..<C { g64[Int(ids[i]) * C + c] += Double(r[i * C + c]) } }
+        let err = gradcheck(table, analytic: g64) { t in
             dot(ids.flatMap { t[(Int($0) * C)..<((Int($0) + 1) * C)] }, r.asDouble)
         }
         XCTAssertLessThan(err, 1e-6)
+        var g = [Float](repeating: 0, count: V * C)
+        glmk_embedding_backward(&g, r, ids, N, C, V)
+        assertClose(g, g64, atol: 1e-6, rtol: 1e-6, "kernel scatter vs float64")
     }
 
     func testBackwardIdenticalForOneAndTwoThreads() {

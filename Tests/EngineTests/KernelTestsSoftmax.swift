@@ -114,6 +114,22 @@ final class KernelTestsSoftmax: XCTestCase {
         }
     }
 
+    /// A causal mask blocks whole vectors, which skip the exp: still the float64 result, blocked entries 0.
+    func testCausalMaskMatchesFloat64() {
+        var rng = KernelRNG(seed: 35)
+        let (B, H, Q, K) = (1, 2, 70, 70)
+        let S = rng.floats(B * H * Q * K, -8, 8)
+        let mask: [Float] = (0..<(Q * K)).map { ($0 % K) <= ($0 / K) ? 1 : 0 }
+        let ref = MaskedSoftmax64.forward(S.asDouble, mask.asDouble, B: B, H: H, Q: Q, K: K, Bm: 1, scale: 0.5)
+        forEachCPULevel { level in
+            var P = S
+            glmk_masked_softmax_forward(&P, S, mask, B, H, Q, K, 1, 0.5)
+            assertClose(P, ref, atol: 1e-7, rtol: 4e-6, "causal L\(level)")
+            let blocked = P.indices.filter { mask[$0 % (Q * K)] == 0 }
+            XCTAssertTrue(blocked.allSatisfy { P[$0] == 0 }, "blocked entries are exactly 0, L\(level)")
+        }
+    }
+
     func testBroadcastMaskEqualsTiledMask() {
         var rng = KernelRNG(seed: 33)
         let (B, H, Q, K) = (3, 2, 4, 19)

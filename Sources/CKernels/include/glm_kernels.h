@@ -19,7 +19,8 @@ extern "C" {
 #endif
 
 // ---- runtime ------------------------------------------------------------------------------------
-/// 0 = scalar, 1 = AVX2+FMA, 2 = AVX-512F/BW/VL, 3 = AVX-512 + AVX512_BF16. Honours GLM_CPU_LEVEL=N (cap).
+/// 0 = scalar, 1 = AVX2+FMA, 2 = AVX-512F/BW/VL/DQ, 3 = AVX-512 + AVX512_BF16 (runs the level-2 bodies).
+/// Detected once and cached; honours GLM_CPU_LEVEL=N (a cap, read once).
 int glmk_cpu_level(void);
 /// Threads used by the kernels (and by oneDNN, via the shared OpenMP runtime). Default: all cores
 /// (or OMP_NUM_THREADS). The kernels read one process-wide count; oneDNN reads libgomp's per-OS-thread
