@@ -402,18 +402,58 @@ def fixtures_dir() -> str:
     return os.path.normpath(os.path.join(here, "..", "..", "shared", "fixtures", "glm-reference"))
 
 
+def load_fixture_model(fixtures: str, name: str) -> GLM:
+    model_dir = os.path.join(fixtures, "models", name)
+    cfg = json.load(open(os.path.join(model_dir, "config.json")))
+    model = GLM(cfg["num_layers"], cfg["hidden_size"], cfg["num_attention_heads"],
+                cfg["vocab_size_padded"], cfg["max_sequence_length"])
+    model.load_state_dict(read_safetensors(os.path.join(model_dir, "model.safetensors")), strict=True)
+    return model.eval()
+
+
+def sharp_generation_checks(fixtures: str):
+    """Greedy blank filling with the K/V cache on the `-sharp` model (weights ×22, so activations are
+    large enough that e.g. an erf-GELU or a wrong position would change the ids): every prompt's
+    generated ids must match exactly, and the per-step logits of prompts 0 and 1 within 1e-4."""
+    model = load_fixture_model(fixtures, "glm-tiny-bert-sharp")
+    spec = json.load(open(os.path.join(fixtures, "generate", "glm-tiny-bert-sharp.json")))
+    ref_logits = read_safetensors(os.path.join(fixtures, "generate", "glm-tiny-bert-sharp-forward.safetensors"))
+    max_new = 10  # out_seq_length of the fixture's greedy settings
+    ids_ok, n_blanks, worst_logit = True, 0, 0.0
+    with torch.no_grad():
+        for pi, prompt in enumerate(spec["greedy"]):
+            ctx = prompt["context_ids"]
+            caches = new_caches(model, len(ctx) + (1 + max_new) * len(prompt["mask_positions"]), torch.float32)
+            pos = torch.stack([torch.arange(len(ctx)), torch.zeros(len(ctx), dtype=torch.long)]).unsqueeze(0)
+            prefill(model, torch.tensor([ctx]), pos, caches)
+            start = len(ctx)
+            for bj, (mask_pos, blank) in enumerate(zip(prompt["mask_positions"], prompt["blanks"])):
+                token, generated = SOP_ID, []
+                for k in range(1, max_new + 1):
+                    h = model.hidden_states(torch.tensor([[token]]), torch.tensor([[[mask_pos], [k]]]),
+                                            None, caches, start)
+                    start += 1
+                    logits = model.logits(h[:, -1])[0]
+                    key = f"prompt{pi}.blank{bj}.step{k - 1}.logits"
+                    if key in ref_logits:
+                        worst_logit = max(worst_logit, (logits - ref_logits[key]).abs().max().item())
+                    token = int(logits.argmax().item())
+                    if token in prompt["end_tokens"]:
+                        break
+                    generated.append(token)
+                n_blanks += 1
+                ids_ok &= generated == blank["generated_ids"]
+    return [(f"sharp greedy decode: generated ids of {len(spec['greedy'])} prompts / {n_blanks} blanks",
+             0.0 if ids_ok else float("inf"), 0.0),
+            ("sharp greedy decode: per-step logits, prompts 0-1", worst_logit, 1e-4)]
+
+
 def selfcheck(fixtures: str) -> int:
     torch.set_num_threads(2)
     if not os.path.isdir(fixtures):
         print(f"selfcheck: fixture folder not found: {fixtures}", file=sys.stderr)
         return 2
-    model_dir = os.path.join(fixtures, "models", "glm-tiny-bert")
-    cfg = json.load(open(os.path.join(model_dir, "config.json")))
-    model = GLM(cfg["num_layers"], cfg["hidden_size"], cfg["num_attention_heads"],
-                cfg["vocab_size_padded"], cfg["max_sequence_length"])
-    state = read_safetensors(os.path.join(model_dir, "model.safetensors"))
-    model.load_state_dict(state, strict=True)
-    model.eval()
+    model = load_fixture_model(fixtures, "glm-tiny-bert")
 
     results = []  # (name, max_abs_diff, tolerance)
 
@@ -449,16 +489,19 @@ def selfcheck(fixtures: str) -> int:
         h = prefill(model, ctx, torch.tensor(p1["position_ids"]), caches)
         check("decode pass1 (prefill): hidden_states", h, ref["pass1.hidden_states"], 1e-5)
         start = ctx.shape[1]
+        step_argmax = {}
         for name in ("pass2", "pass3"):
             step = inp[name]
             h = model.hidden_states(torch.tensor(step["input_ids"]), torch.tensor(step["position_ids"]),
                                     None, caches, start)
             start += 1
             check(f"decode {name}: hidden_states", h, ref[f"{name}.hidden_states"], 1e-5)
-            check(f"decode {name}: logits", model.logits(h), ref[f"{name}.logits"], 1e-5)
-    # The greedy loop itself: pass3's input is pass2's argmax.
-    check_exact("decode pass2 argmax == pass3 input",
-                ref["pass2.logits"].argmax(-1).flatten(), torch.tensor(inp["pass3"]["input_ids"]).flatten())
+            logits = model.logits(h)
+            check(f"decode {name}: logits", logits, ref[f"{name}.logits"], 1e-5)
+            step_argmax[name] = logits.argmax(-1).flatten()
+    # The greedy loop itself: the original fed pass2's argmax as pass3's input.
+    check_exact("decode: our pass2 argmax == the original's pass3 input",
+                step_argmax["pass2"], torch.tensor(inp["pass3"]["input_ids"]).flatten())
 
     # Training: loss with loss mask and the gradients of every parameter.
     inp = json.load(open(os.path.join(fixtures, "train", "glm-tiny-bert-loss.json")))
@@ -477,6 +520,8 @@ def selfcheck(fixtures: str) -> int:
             worst_grad, worst_name = diff, name
     results.append((f"train: gradients, all {len(list(model.parameters()))} tensors (worst: {worst_name})",
                     worst_grad, 1e-5))
+
+    results += sharp_generation_checks(fixtures)
 
     ok = True
     print(f"selfcheck against {fixtures} (torch {torch.__version__}, float32)")
