@@ -148,3 +148,25 @@ final class RobustnessTests: XCTestCase {
         XCTAssertEqual(rob.encodeInt32("Hello"), rob.encode("Hello").map(Int32.init))
     }
 }
+
+/// One shared tokenizer used from several threads gives the same ids as serial use (the piece
+/// caches are pooled per caller, the accent cache is locked).
+final class ConcurrencyTests: XCTestCase {
+    func testConcurrentEncodingMatchesSerial() throws {
+        let texts = (0..<64).map { "Sentence \($0): Ünïcödé ΟΔΟΣ 中文 don't [MASK] " + String(repeating: "word\($0 % 7) ", count: $0 % 9) }
+        for preset in [TokenizerPreset.glmLarge, .glm10B, .glm10BChinese] {
+            let tok = try TokenizerCache.shared.get(preset)
+            let serial = texts.map { tok.encode($0) }
+            let results = ResultBox(count: texts.count)
+            DispatchQueue.concurrentPerform(iterations: texts.count) { i in results.set(i, tok.encode(texts[i])) }
+            XCTAssertEqual(results.values, serial, preset.name)
+        }
+    }
+}
+
+private final class ResultBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var values: [[Int]]
+    init(count: Int) { values = Array(repeating: [], count: count) }
+    func set(_ i: Int, _ v: [Int]) { lock.lock(); values[i] = v; lock.unlock() }
+}

@@ -6,7 +6,7 @@ tokenizers. Prints one JSON object per measurement."""
 import json, os, sys, time
 
 os.environ["TOKENIZERS_PARALLELISM"] = "false"  # encode_batch then runs on one thread
-corpus, vocab = sys.argv[1], sys.argv[2]
+corpus, vocab = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 which = sys.argv[3].split(",") if len(sys.argv) > 3 else ["hf", "sp"]
 lines = [l for l in open(corpus, encoding="utf-8").read().split("\n") if l]
 nbytes = os.path.getsize(corpus)
