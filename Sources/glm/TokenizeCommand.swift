@@ -98,8 +98,10 @@ struct TokenizeCommand: ParsableCommand {
         guard let data = FileManager.default.contents(atPath: file) else {
             throw ValidationError("cannot read benchmark file \(file)")
         }
-        let text = String(decoding: data, as: UTF8.self)
-        let inputs: [String] = whole ? [text] : text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+        // Lines are split on "\n" bytes only (as Python's split('\n')), so every implementation in the
+        // benchmark sees the same inputs; "\r" stays inside its line.
+        let inputs: [String] = whole ? [String(decoding: data, as: UTF8.self)]
+            : data.split(separator: 0x0A, omittingEmptySubsequences: true).map { String(decoding: $0, as: UTF8.self) }
         var best = Double.infinity
         var tokens = 0
         for _ in 0..<max(1, repeats) {

@@ -8,7 +8,8 @@ import json, os, sys, time
 os.environ["TOKENIZERS_PARALLELISM"] = "false"  # encode_batch then runs on one thread
 corpus, vocab = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 which = sys.argv[3].split(",") if len(sys.argv) > 3 else ["hf", "sp"]
-lines = [l for l in open(corpus, encoding="utf-8").read().split("\n") if l]
+# newline="" keeps "\r" as it is: every implementation splits on "\n" only.
+lines = [l for l in open(corpus, encoding="utf-8", newline="").read().split("\n") if l]
 nbytes = os.path.getsize(corpus)
 
 def timed(name, family, fn, repeats=3):
@@ -62,6 +63,8 @@ if "orig" in which and os.environ.get("GLM_ORIGINAL"):
     for fam, t, mt, task, fix in [("bert-base-uncased", "BertWordPieceTokenizer", "bert-base-uncased", False, False),
                                   ("gpt2", "GPT2BPETokenizer", None, True, False),
                                   ("chinese-sp", "ChineseSPTokenizer", None, True, True)]:
-        tok = make_tokenizer(t, None, None, None, mt, add_block_symbols=True, add_task_mask=task,
-                             add_decoder_mask=False, add_sentinel_token=0, fix_command_token=fix)
+        import contextlib
+        with contextlib.redirect_stdout(sys.stderr):  # the original prints progress on stdout
+            tok = make_tokenizer(t, None, None, None, mt, add_block_symbols=True, add_task_mask=task,
+                                 add_decoder_mask=False, add_sentinel_token=0, fix_command_token=fix)
         timed("original-python", fam, lambda: sum(len(tok.EncodeAsIds(l).tokenization) for l in lines), repeats=1)

@@ -35,7 +35,7 @@ WHICH="hf,sp"; [ -n "${GLM_ORIGINAL:-}" ] && WHICH="hf,sp,orig"
 
 "$VENV/bin/python" - "$RESULTS" <<'PY'
 import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 print("\n| family | implementation | mode | tokens | seconds | tokens/s | MB/s |")
 print("|---|---|---|---|---|---|---|")
 for r in rows:
