@@ -61,6 +61,18 @@ final class RobustnessTests: XCTestCase {
         XCTAssertEqual(tok.numTokens, 9 + 2)
     }
 
+    /// Input read from a file with malformed UTF-8 is decoded with replacement (as the CLI and the
+    /// benchmark read files) and then tokenizes like the U+FFFD text.
+    func testInvalidUTF8InputText() throws {
+        let text = String(decoding: [0x61, 0xFF, 0x62, 0xE2, 0x82, 0x20, 0x63] as [UInt8], as: UTF8.self)
+        XCTAssertEqual(text, "a\u{FFFD}b\u{FFFD} c")
+        for preset in [TokenizerPreset.glmLarge, .glm10B, .glm10BChinese] {
+            let tok = try TokenizerCache.shared.get(preset)
+            XCTAssertEqual(tok.encode(text), tok.encode("a\u{FFFD}b\u{FFFD} c"), preset.name)
+            XCTAssertFalse(tok.encode(text).isEmpty)
+        }
+    }
+
     func testControlCharactersAndWhitespace() throws {
         let bert = try TokenizerCache.shared.get(.glmLarge)
         XCTAssertEqual(bert.encode("a\u{0}b\u{7}c\u{1B}d"), bert.encode("abcd"))
