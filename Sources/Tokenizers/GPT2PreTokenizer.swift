@@ -54,23 +54,17 @@ enum GPT2PreTokenizer {
                     }
                 }
             }
-            // ` ?X+` for X in letters, numbers, others.
-            var start = i
-            var first = decodeScalar(p, i)
-            var k = kind(first.value)
+            // ` ?X+` for X in letters, numbers, others (a leading space joins a following run).
             if b == 0x20 && i + 1 < n {
-                let second = decodeScalar(p, i + 1)
-                let k2 = kind(second.value)
+                let k2 = kind(decodeScalar(p, i + 1).value)
                 if k2 != .space {
-                    start = i
-                    first = second
-                    k = k2
                     let end = runEnd(p, i + 1, k2)
-                    body(start, end)
+                    body(i, end)
                     i = end
                     continue
                 }
             }
+            let k = kind(decodeScalar(p, i).value)
             if k != .space {
                 let end = runEnd(p, i, k)
                 body(i, end)
@@ -95,7 +89,6 @@ enum GPT2PreTokenizer {
                 body(i, last)
                 i = last
             }
-            _ = start
         }
     }
 }

@@ -8,15 +8,23 @@ final class FixtureParityTests: XCTestCase {
     func testBertWordPieceVariantAllPresets() throws {
         let variants = try Fixtures.variants("bert-base-uncased")
         XCTAssertEqual(variants.count, 1)
-        for preset in [TokenizerPreset.glmBase, .glmLarge, .glmLargeGeneration, .glm410M, .glm515M] {
-            checkVariant(variants[0], with: try TokenizerCache.shared.get(preset))
+        // The five BERT presets share one configuration (bert-large-uncased's vocab is byte-identical).
+        let configs = try XCTUnwrap(variants[0]["configs"] as? [[String: Any]]).compactMap { $0["config"] as? String }
+        let presets = [TokenizerPreset.glmBase, .glmLarge, .glmLargeGeneration, .glm410M, .glm515M]
+        XCTAssertEqual(presets.map { "config_tasks/" + $0.config }, configs)
+        for p in presets {
+            XCTAssertEqual(p.family, .bertWordPiece)
+            XCTAssertFalse(p.taskMask)
         }
+        checkVariant(variants[0], with: try TokenizerCache.shared.get(.glmBase))
     }
 
     func testGPT2Variant() throws {
         let variants = try Fixtures.variants("gpt2")
         XCTAssertEqual(variants.count, 1)
-        checkVariant(variants[0], with: try TokenizerCache.shared.get(.glm2B))
+        let configs = try XCTUnwrap(variants[0]["configs"] as? [[String: Any]]).compactMap { $0["config"] as? String }
+        XCTAssertEqual([TokenizerPreset.glm2B, .glm10B].map { "config_tasks/" + $0.config }, configs)
+        XCTAssertEqual(TokenizerPreset.glm2B.taskMask, TokenizerPreset.glm10B.taskMask)
         checkVariant(variants[0], with: try TokenizerCache.shared.get(.glm10B))
     }
 

@@ -35,7 +35,8 @@ final class TokenizerCache: @unchecked Sendable {
     private var loaded: [String: GLMTokenizer] = [:]
 
     func get(_ preset: TokenizerPreset, vocabDirectory: URL? = nil) throws -> GLMTokenizer {
-        let key = preset.name + "|" + (vocabDirectory?.path ?? "")
+        // Presets with the same tokenizer flags build the same tokenizer: load each configuration once.
+        let key = "\(preset.family)|\(preset.taskMask)|\(preset.fixCommandToken)|" + (vocabDirectory?.path ?? "")
         lock.lock()
         defer { lock.unlock() }
         if let t = loaded[key] { return t }

@@ -61,6 +61,18 @@ final class RobustnessTests: XCTestCase {
         XCTAssertEqual(tok.numTokens, 9 + 2)
     }
 
+    /// Input read from a file with malformed UTF-8 is decoded with replacement (as the CLI and the
+    /// benchmark read files) and then tokenizes like the U+FFFD text.
+    func testInvalidUTF8InputText() throws {
+        let text = String(decoding: [0x61, 0xFF, 0x62, 0xE2, 0x82, 0x20, 0x63] as [UInt8], as: UTF8.self)
+        XCTAssertEqual(text, "a\u{FFFD}b\u{FFFD} c")
+        for preset in [TokenizerPreset.glmLarge, .glm10B, .glm10BChinese] {
+            let tok = try TokenizerCache.shared.get(preset)
+            XCTAssertEqual(tok.encode(text), tok.encode("a\u{FFFD}b\u{FFFD} c"), preset.name)
+            XCTAssertFalse(tok.encode(text).isEmpty)
+        }
+    }
+
     func testControlCharactersAndWhitespace() throws {
         let bert = try TokenizerCache.shared.get(.glmLarge)
         XCTAssertEqual(bert.encode("a\u{0}b\u{7}c\u{1B}d"), bert.encode("abcd"))
@@ -147,4 +159,26 @@ final class RobustnessTests: XCTestCase {
         XCTAssertEqual(rob.token(for: 2), "[SEP]")
         XCTAssertEqual(rob.encodeInt32("Hello"), rob.encode("Hello").map(Int32.init))
     }
+}
+
+/// One shared tokenizer used from several threads gives the same ids as serial use (the piece
+/// caches are pooled per caller, the accent cache is locked).
+final class ConcurrencyTests: XCTestCase {
+    func testConcurrentEncodingMatchesSerial() throws {
+        let texts = (0..<64).map { "Sentence \($0): Ünïcödé ΟΔΟΣ 中文 don't [MASK] " + String(repeating: "word\($0 % 7) ", count: $0 % 9) }
+        for preset in [TokenizerPreset.glmLarge, .glm10B, .glm10BChinese] {
+            let tok = try TokenizerCache.shared.get(preset)
+            let serial = texts.map { tok.encode($0) }
+            let results = ResultBox(count: texts.count)
+            DispatchQueue.concurrentPerform(iterations: texts.count) { i in results.set(i, tok.encode(texts[i])) }
+            XCTAssertEqual(results.values, serial, preset.name)
+        }
+    }
+}
+
+private final class ResultBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var values: [[Int]]
+    init(count: Int) { values = Array(repeating: [], count: count) }
+    func set(_ i: Int, _ v: [Int]) { lock.lock(); values[i] = v; lock.unlock() }
 }

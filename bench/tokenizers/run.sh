@@ -35,10 +35,11 @@ WHICH="hf,sp"; [ -n "${GLM_ORIGINAL:-}" ] && WHICH="hf,sp,orig"
 
 "$VENV/bin/python" - "$RESULTS" <<'PY'
 import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-print("\n| family | implementation | mode | tokens | seconds | tokens/s | MB/s |")
-print("|---|---|---|---|---|---|---|")
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+print("\n| family | implementation | mode | tokens | wall s | CPU s | tokens/s (wall) | tokens/s (CPU) |")
+print("|---|---|---|---|---|---|---|---|")
 for r in rows:
     impl = r.get("impl", "SwiftGLM " + r.get("preset", ""))
-    print(f"| {r['family']} | {impl} | {r.get('mode', 'lines')} | {r['tokens']} | {r['seconds']:.3f} | {r['tokens_per_s']:,.0f} | {r['mb_per_s']:.2f} |")
+    print(f"| {r['family']} | {impl} | {r.get('mode', 'lines')} | {r['tokens']} | {r['seconds']:.3f} | {r['cpu_seconds']:.3f} | "
+          f"{r['tokens_per_s']:,.0f} | {r['tokens_per_cpu_s']:,.0f} |")
 PY
