@@ -1,1 +1,0 @@
-// The Generation module. See README.md (Architecture) for what it owns.
