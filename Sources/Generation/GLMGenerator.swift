@@ -104,18 +104,17 @@ public final class GLMGenerator: @unchecked Sendable {
     /// Fills the blanks of one prompt. `onEvent` sees every token as it is produced.
     public func generate(_ prompt: String, options: GenerationOptions = GenerationOptions(),
                          onEvent: ((GenerationEvent) -> Void)? = nil) throws -> GenerationResult {
-        try options.validate(maxSequenceLength: model.config.maxSequenceLength)
+        let options = try checked(options)
         let prepared = try prepare(prompt, maxLength: options.maxLength)
         return try locked { try run([prepared], options: options, onEvent: onEvent)[0] }
     }
 
     /// Fills the blanks of many prompts as one batch (greedy and sampling decode them together; beam
     /// search one after the other). A bad prompt gives its own failure and never stops the others.
-    public func generate(_ prompts: [String], options: GenerationOptions = GenerationOptions(),
+    public func generate(_ prompts: [String], options userOptions: GenerationOptions = GenerationOptions(),
                          onEvent: ((GenerationEvent) -> Void)? = nil) -> [Result<GenerationResult, Error>] {
-        do { try options.validate(maxSequenceLength: model.config.maxSequenceLength) } catch {
-            return prompts.map { _ in .failure(error) }
-        }
+        let options: GenerationOptions
+        do { options = try checked(userOptions) } catch { return prompts.map { _ in .failure(error) } }
         var results = [Result<GenerationResult, Error>?](repeating: nil, count: prompts.count)
         var prepared: [PreparedPrompt] = []
         var indices: [Int] = []
@@ -156,7 +155,7 @@ public final class GLMGenerator: @unchecked Sendable {
 
     /// Blank filling on ids (for task code): each input's context and mask positions, no text.
     public func fillBlanks(_ inputs: [BlankFillingInput], options: GenerationOptions = GenerationOptions()) throws -> [[BlankOutcome]] {
-        try options.validate(maxSequenceLength: model.config.maxSequenceLength)
+        let options = try checked(options)
         return try locked { try filler(options).run(inputs) }
     }
 
@@ -166,7 +165,7 @@ public final class GLMGenerator: @unchecked Sendable {
     /// must be `.beam`. The returned ids still contain any generated pad ids (the evaluator drops them,
     /// with eop, before decoding: see `predictionIds`).
     public func seq2seqBeamSearch(sourceIds: [Int], maskPosition: Int, options: GenerationOptions) throws -> BeamSearchResult {
-        try options.validate(maxSequenceLength: model.config.maxSequenceLength)
+        let options = try checked(options)
         guard case .beam(let beam) = options.strategy else { throw GenerationError.invalidOptions("seq2seq decoding needs the beam strategy") }
         guard !sourceIds.isEmpty, sourceIds.count < model.config.maxSequenceLength else {
             throw GenerationError.promptTooLong(tokens: sourceIds.count, limit: model.config.maxSequenceLength)
@@ -193,6 +192,12 @@ public final class GLMGenerator: @unchecked Sendable {
     }
 
     // MARK: - internals
+
+    /// Validated options with the max length clamped to the model's positions.
+    func checked(_ options: GenerationOptions) throws -> GenerationOptions {
+        try options.validate()
+        return options.clamped(maxSequenceLength: model.config.maxSequenceLength)
+    }
 
     func filler(_ options: GenerationOptions) -> BlankFiller {
         let limit = options.restrictToRealTokens ? min(tokenizer.numTokens, model.config.vocabSize) : model.config.vocabSize

@@ -65,7 +65,8 @@ public enum DecodingPath: Sendable, Equatable {
 /// Everything a generation run needs besides the prompt.
 public struct GenerationOptions: Sendable, Equatable {
     public var strategy: DecodingStrategy
-    /// New tokens per blank at most (the original's `--out-seq-length`, default 256).
+    /// New tokens per blank at most (the original's `--out-seq-length`, default 256). Clamped to the
+    /// model's max_sequence_length: block positions run 1…max length and the table has no more rows.
     public var maxLength: Int
     /// End tokens are blocked until a blank has this many tokens (the original's `--min-tgt-length`).
     public var minLength: Int
@@ -91,13 +92,17 @@ public struct GenerationOptions: Sendable, Equatable {
         self.path = path
     }
 
-    /// Checks the numbers against each other and the model (max length vs. the block-position table).
-    func validate(maxSequenceLength: Int) throws {
+    /// These options for a model with `maxSequenceLength` positions (max length clamped to it).
+    func clamped(maxSequenceLength: Int) -> GenerationOptions {
+        var o = self
+        o.maxLength = min(maxLength, maxSequenceLength)
+        return o
+    }
+
+    /// Checks the numbers against each other.
+    func validate() throws {
         func bad(_ m: String) -> GenerationError { .invalidOptions(m) }
         guard maxLength >= 1 else { throw bad("max length must be ≥ 1 (got \(maxLength))") }
-        guard maxLength <= maxSequenceLength else {
-            throw bad("max length \(maxLength) exceeds the model's \(maxSequenceLength) positions (block positions run 1…max length)")
-        }
         guard minLength >= 0 else { throw bad("min length must be ≥ 0 (got \(minLength))") }
         guard noRepeatNGramSize >= 0 else { throw bad("no-repeat n-gram size must be ≥ 0 (got \(noRepeatNGramSize))") }
         switch strategy {

@@ -32,8 +32,8 @@ struct GenerateCommand: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
 
     @Option(help: "greedy, sample or beam.") var strategy: Strategy = .greedy
-    @Option(name: .customLong("max-length"), help: "New tokens per blank at most (the original's --out-seq-length).")
-    var maxLength = 256
+    @Option(name: .customLong("max-length"), help: "New tokens per blank at most (the original's --out-seq-length; default 256, at most the model's positions).")
+    var maxLength: Int?
     @Option(help: "Sampling temperature.") var temperature: Float = 1.0
     @Option(name: .customLong("top-k"), help: "Sampling/beam: keep the k most likely tokens (0 = all).") var topK = 0
     @Option(name: .customLong("top-p"), help: "Sampling/beam: nucleus probability (0 = off).") var topP: Float = 0
@@ -70,7 +70,7 @@ struct GenerateCommand: ParsableCommand {
         case .beam: s = .beam(BeamSearchOptions(numBeams: numBeams, lengthPenalty: lengthPenalty, selectTopK: selectTopK,
                                                 topK: topK, topP: topP))
         }
-        return GenerationOptions(strategy: s, maxLength: maxLength, minLength: minLength, noRepeatNGramSize: noRepeatNGram,
+        return GenerationOptions(strategy: s, maxLength: maxLength ?? 256, minLength: minLength, noRepeatNGramSize: noRepeatNGram,
                                  seed: seed, restrictToRealTokens: realTokensOnly)
     }
 
@@ -80,6 +80,8 @@ struct GenerateCommand: ParsableCommand {
         let generator = try GLMGenerator.load(try model ?? DefaultModel.path(), options: modelOptions.loadOptions,
                                               packedWeights: storage)
         let options = self.options
+        let limit = generator.model.config.maxSequenceLength
+        if let m = maxLength, m > limit { warn("--max-length \(m) exceeds the model's \(limit) positions: using \(limit)") }
         if let prompt {
             let r = try generator.generate(prompt, options: options)
             if let w = r.warning { warn(w) }
@@ -139,7 +141,7 @@ struct GenerateCommand: ParsableCommand {
     /// The original's generate_block.sh loop: prompt, answer (streamed), again; `stop` or EOF ends.
     func interactive(_ g: GLMGenerator, _ options: GenerationOptions) {
         print("GLM blank filling — \(g.model.config.numLayers) layers, hidden \(g.model.config.hiddenSize), tokenizer \(g.tokenizer.name), "
-              + "\(strategy.rawValue), max length \(options.maxLength). Type stop (or Ctrl-D) to end.")
+              + "\(strategy.rawValue), max length \(min(options.maxLength, g.model.config.maxSequenceLength)). Type stop (or Ctrl-D) to end.")
         while true {
             print("\nContext prompt (stop to exit) >>> ", terminator: "")
             fflush(nil)

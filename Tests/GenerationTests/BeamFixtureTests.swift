@@ -11,7 +11,7 @@ import XCTest
 /// kept or not), the number of steps and whether `is_done` stopped the search. Scores: measured max
 /// |Δ| 9.5e-6 on summed log-probs (8 steps of float32 logit noise ≤ 1.8e-5 each, see StepLogitsTests),
 /// tolerance 3e-5; the ids, steps and add/keep decisions are exact.
-final class BeamFixtureTests: XCTestCase {
+final class BeamFixtureTests: GenerationTestCase {
     func testBeamSearchKVCacheMatchesOriginal() throws { try checkAll(path: .kvCache) }
 
     func testBeamSearchMemoryPathMatchesOriginal() throws { try checkAll(path: .memory) }

@@ -81,3 +81,21 @@ struct FixtureSettings {
         beamMaxLength = blen
     }
 }
+
+/// Runs each test on ONE thread and restores the previous count after: the fixture models are tiny
+/// (hidden 32), where the OpenMP pool only spins in barriers (7× slower on a busy 2-core machine).
+/// Results do not depend on the thread count (the kernels are thread-count invariant).
+class GenerationTestCase: XCTestCase {
+    private var savedThreads = 0
+
+    override func setUp() {
+        super.setUp()
+        savedThreads = Runtime.threads
+        Runtime.setThreads(1)
+    }
+
+    override func tearDown() {
+        Runtime.setThreads(savedThreads)
+        super.tearDown()
+    }
+}

@@ -7,7 +7,7 @@ import XCTest
 /// Every greedy case of every generate/*.json fixture, on the K/V-cache path and on the original's
 /// memory path: the same prompt processing, the same generated ids (exact), the same stop reasons and
 /// memory lengths, the same final sequence and printed text as generate_samples.py.
-final class GreedyFixtureTests: XCTestCase {
+final class GreedyFixtureTests: GenerationTestCase {
     func testGreedyKVCacheMatchesOriginal() throws { try checkAll(path: .kvCache) }
 
     func testGreedyMemoryPathMatchesOriginal() throws { try checkAll(path: .memory) }

@@ -9,7 +9,7 @@ import XCTest
 /// a debugging aid that pins a divergence to its blank and step. Tolerance 3e-5 absolute on logits whose
 /// largest magnitudes are 12–17 (2e-6 of the scale: float32 with another summation order and oneDNN's
 /// packed GEMMs); measured max 1.8e-5 (chinese-sharp, K/V path), the memory path 1.4e-5.
-final class StepLogitsTests: XCTestCase {
+final class StepLogitsTests: GenerationTestCase {
     func testStepLogitsMatchOriginal() throws {
         for model in ["glm-tiny-bert-sharp", "glm-tiny-chinese-sharp", "glm-tiny-bert-trained"] {
             let j = try Fixtures.json("generate/\(model).json")
