@@ -16,67 +16,47 @@ public enum GenerationJSONLines {
         return .success(prompt)
     }
 
-    struct BlankLine: Encodable {
-        let mask_position: Int
-        let ids: [Int]
-        let text: String
+    /// A JSON string literal (quotes, backslashes and control characters escaped; other characters as is).
+    static func quoted(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
     }
 
-    struct ResultLine: Encodable {
-        let prompt: String
-        let context_ids: [Int]
-        let blanks: [BlankLine]
-        let ids: [Int]
-        let output: String
-        let text: String
-        let warning: String?
+    static func array(_ ids: [Int]) -> String { "[" + ids.map(String.init).joined(separator: ",") + "]" }
 
-        func encode(to encoder: Encoder) throws {
-            enum K: String, CodingKey { case prompt, context_ids, blanks, ids, output, text, warning }
-            var c = encoder.container(keyedBy: K.self)
-            try c.encode(prompt, forKey: .prompt)
-            try c.encode(context_ids, forKey: .context_ids)
-            try c.encode(blanks, forKey: .blanks)
-            try c.encode(ids, forKey: .ids)
-            try c.encode(output, forKey: .output)
-            try c.encode(text, forKey: .text)
-            try c.encodeIfPresent(warning, forKey: .warning)
-        }
-    }
-
-    struct ErrorLine: Encodable {
-        let error: String
-        let line: Int
-        let prompt: String?
-
-        func encode(to encoder: Encoder) throws {
-            enum K: String, CodingKey { case error, line, prompt }
-            var c = encoder.container(keyedBy: K.self)
-            try c.encode(error, forKey: .error)
-            try c.encode(line, forKey: .line)
-            try c.encodeIfPresent(prompt, forKey: .prompt)
-        }
-    }
-
-    static func encode<T: Encodable>(_ value: T) -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.withoutEscapingSlashes]
-        guard let data = try? e.encode(value), let s = String(data: data, encoding: .utf8) else {
-            return "{\"error\":\"could not encode the result as JSON\"}"
-        }
-        return s
+    /// An object with its fields in the given order (JSONEncoder would not keep the order).
+    static func object(_ fields: [(String, String)]) -> String {
+        "{" + fields.map { quoted($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
     }
 
     /// `{"prompt", "context_ids", "blanks": [{"mask_position", "ids", "text"}], "ids", "output", "text"}`
     /// plus `"warning"` when the prompt had nothing to fill.
     public static func line(for r: GenerationResult) -> String {
-        encode(ResultLine(prompt: r.prompt, context_ids: r.contextIds,
-                          blanks: r.blanks.map { BlankLine(mask_position: $0.maskPosition, ids: $0.ids, text: $0.text) },
-                          ids: r.ids, output: r.output, text: r.text, warning: r.warning))
+        let blanks = r.blanks.map {
+            object([("mask_position", String($0.maskPosition)), ("ids", array($0.ids)), ("text", quoted($0.text))])
+        }
+        var fields = [("prompt", quoted(r.prompt)), ("context_ids", array(r.contextIds)),
+                      ("blanks", "[" + blanks.joined(separator: ",") + "]"), ("ids", array(r.ids)),
+                      ("output", quoted(r.output)), ("text", quoted(r.text))]
+        if let w = r.warning { fields.append(("warning", quoted(w))) }
+        return object(fields)
     }
 
     /// `{"error": "...", "line": n}` (+ the prompt when the line had one).
     public static func errorLine(_ message: String, line: Int, prompt: String? = nil) -> String {
-        encode(ErrorLine(error: message, line: line, prompt: prompt))
+        var fields = [("error", quoted(message)), ("line", String(line))]
+        if let prompt { fields.append(("prompt", quoted(prompt))) }
+        return object(fields)
     }
 }

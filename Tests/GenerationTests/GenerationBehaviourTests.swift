@@ -147,6 +147,14 @@ final class GenerationBehaviourTests: GenerationTestCase {
         let r = try g.generate("The [MASK] sat on the [MASK] and [MASK].", options: GenerationOptions(maxLength: 4))
         let line = GenerationJSONLines.line(for: r)
         XCTAssertFalse(line.contains("\n"))
+        XCTAssertTrue(line.hasPrefix(#"{"prompt":"#) && line.contains(#","text":"#), "fields in the documented order: \(line)")
+        let order = [#"{"prompt":"#, #","context_ids":["#, #","blanks":[{"#, #"}],"ids":["#, #"],"output":""#, #"","text":""#]
+            .map { line.range(of: $0, options: .backwards)!.lowerBound }
+        XCTAssertEqual(order, order.sorted())
+        var tricky = r
+        tricky.prompt = "quote \" backslash \\ newline \n tab \t bell \u{07} 清华 🙂 \u{2028} /"
+        let back = try JSONSerialization.jsonObject(with: Data(GenerationJSONLines.line(for: tricky).utf8)) as! [String: Any]
+        XCTAssertEqual(back["prompt"] as? String, tricky.prompt)
         let obj = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
         XCTAssertEqual(Set(obj.keys), ["prompt", "context_ids", "blanks", "ids", "output", "text"])
         XCTAssertEqual(obj["prompt"] as? String, r.prompt)
