@@ -238,6 +238,21 @@ final class GenerationBehaviourTests: GenerationTestCase {
         }
     }
 
+    // MARK: bf16 decoding weights
+
+    /// bf16-packed weights (half the bytes per token) change logits by ~1e-2; the trained model's greedy
+    /// margins (≥ 0.0875, end decisions ≥ 0.58) are wider, so it must still give every fixture id. (The
+    /// sharp models' margins go down to 0.0066: there bf16 changes some blanks, as expected.)
+    func testBFloat16WeightsKeepTheTrainedModelsIds() throws {
+        let model = "glm-tiny-bert-trained"
+        let g = try GLMGenerator.load(try Fixtures.require("models/\(model)"), packedWeights: .bfloat16)
+        let cases = try Fixtures.json("generate/\(model).json").list("greedy")
+        let results = g.generate(cases.map { $0.string("prompt")! }, options: GenerationOptions(maxLength: 10))
+        for (c, r) in zip(cases, results) {
+            XCTAssertEqual(try r.get().ids, ints(c["final_token_sequence"]), c.string("prompt")!)
+        }
+    }
+
     // MARK: the decode benchmark
 
     func testDecodeBenchmarkRunsAndIsDeterministic() throws {
