@@ -32,7 +32,8 @@ struct BeamSearchLoop {
     var seed: UInt64 = 0
 
     func run(backend: DecodingBackend, position: (Int) -> TokenPosition,
-             onStepLogits: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil) throws -> BeamSearchResult {
+             onStepLogits: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil,
+             isCancelled: (() -> Bool)? = nil) throws -> BeamSearchResult {
         let k = options.numBeams
         var generator = SeededGenerator(seed: seed)
         var scorer = BeamSearchScorer(numBeams: k, lengthPenalty: options.lengthPenalty,
@@ -50,6 +51,7 @@ struct BeamSearchLoop {
         var scores = [Float](repeating: 0, count: k * vocab)
         var row = [Float](repeating: 0, count: vocab)
         while counter < maxLength {
+            if isCancelled?() == true { throw GenerationError.cancelled }
             if counter > 0 {
                 let fed = tokens.map { [$0.last!] }
                 guard let l = try backend.feed(ids: fed, positions: Array(repeating: [position(counter)], count: k),

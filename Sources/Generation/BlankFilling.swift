@@ -75,6 +75,12 @@ struct BlankFillingCallbacks {
     /// Tokens held per row (padding included) when a blank ends, after its last feed: for one prompt this is
     /// the original's memory length after the blank (`mems_length_after` in the fixtures).
     var onBlankEndLength: ((_ prompt: Int, _ blank: Int, _ length: Int) -> Void)?
+    /// Checked before every forward step: true stops the run with `GenerationError.cancelled`.
+    var isCancelled: (() -> Bool)?
+
+    func checkCancelled() throws {
+        if isCancelled?() == true { throw GenerationError.cancelled }
+    }
 }
 
 /// Blank filling as generate_samples.py does it, for one or many prompts at once:
@@ -145,6 +151,7 @@ struct BlankFiller {
         _ = try backend.feed(ids: ids, positions: positions, mask: contextMask, logits: false)
 
         while !rows.isEmpty {
+            try callbacks.checkCancelled()
             let fed = rows.map { [$0.current.last ?? tokens.sop] }
             let at = rows.map { [$0.plan.step(blank: $0.blank, counter: $0.current.count)] }
             let stepRagged = rows.contains { $0.contextLength != width }
@@ -239,8 +246,10 @@ struct BlankFiller {
                                       noRepeatNGramSize: options.noRepeatNGramSize, sop: tokens.sop,
                                       endTokens: tokens.blankEndTokens, vocabularyLimit: vocabularyLimit)
             loop.seed = options.seed &+ UInt64(j) &* 0x9E37_79B9_7F4A_7C15
+            try callbacks.checkCancelled()
             let result = try loop.run(backend: backend, position: { plan.step(blank: j, counter: $0) },
-                                      onStepLogits: callbacks.onStepLogits.map { f in { step, l in f(index, j, step, l) } })
+                                      onStepLogits: callbacks.onStepLogits.map { f in { step, l in f(index, j, step, l) } },
+                                      isCancelled: callbacks.isCancelled)
             for id in result.ids { callbacks.onToken?(index, j, id) }
             let outcome = BlankOutcome(ids: result.ids, stop: result.endedWithEndToken ? .endToken : .maxLength, endToken: nil)
             callbacks.onBlankEnd?(index, j, outcome)

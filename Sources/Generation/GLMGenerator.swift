@@ -138,11 +138,18 @@ public final class GLMGenerator: @unchecked Sendable {
 
     /// Streams one prompt's generation: `.token` events as tokens are produced, `.blankFinished`, and a
     /// final `.finished` with the whole result. Generation runs on a background thread.
+    /// Generation stops (at the next step) when the consumer stops iterating.
     public func stream(_ prompt: String, options: GenerationOptions = GenerationOptions()) -> AsyncThrowingStream<GenerationEvent, Error> {
         AsyncThrowingStream { continuation in
+            let stop = CancellationFlag()
+            continuation.onTermination = { _ in stop.set() }
             let thread = Thread { [self] in
                 do {
-                    _ = try generate(prompt, options: options) { continuation.yield($0) }
+                    let options = try checked(options)
+                    let prepared = try prepare(prompt, maxLength: options.maxLength)
+                    var control = BlankFillingCallbacks()
+                    control.isCancelled = { stop.isSet }
+                    _ = try locked { try run([prepared], options: options, onEvent: { continuation.yield($0) }, debug: control) }
                     continuation.finish()
                 } catch {
                     continuation.finish(throwing: error)
@@ -212,12 +219,13 @@ public final class GLMGenerator: @unchecked Sendable {
     }
 
     /// Runs prepared prompts and assembles their results (callers hold the lock).
-    /// `debug` supplies the step-logits and cache-length hooks (tests).
+    /// `debug` supplies the step-logits and cache-length hooks (tests) and the cancellation check.
     func run(_ prepared: [PreparedPrompt], options: GenerationOptions, onEvent: ((GenerationEvent) -> Void)?,
              debug: BlankFillingCallbacks = BlankFillingCallbacks()) throws -> [GenerationResult] {
         var callbacks = BlankFillingCallbacks()
         callbacks.onStepLogits = debug.onStepLogits
         callbacks.onBlankEndLength = debug.onBlankEndLength
+        callbacks.isCancelled = debug.isCancelled
         var streams: [Int: [Int: (ids: [Int], emitted: String)]] = [:]
         if let onEvent {
             callbacks.onToken = { [tokenizer] p, b, id in
@@ -264,6 +272,14 @@ public final class GLMGenerator: @unchecked Sendable {
         return GenerationResult(prompt: p.prompt, rawText: p.encoding.rawText, contextIds: context, blanks: blanks, ids: ids,
                                 output: tokenizer.decode(Array(ids[context.count...])), filledIds: filled,
                                 text: tokenizer.decode(Array(clean)), warning: p.warning)
+    }
+
+    /// A flag set from another thread (a stream's termination handler).
+    final class CancellationFlag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = false
+        func set() { lock.lock(); value = true; lock.unlock() }
+        var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
     }
 
     static func reindex(_ e: GenerationEvent, _ indices: [Int]) -> GenerationEvent {

@@ -129,6 +129,8 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable {
     case badInput(String)
     case defaultModelMissing(path: String)
     case tokenizerUnknown(String)
+    /// The consumer of a stream went away (or a caller's cancellation flag was set).
+    case cancelled
 
     public var description: String {
         switch self {
@@ -140,6 +142,7 @@ public enum GenerationError: Error, CustomStringConvertible, Equatable {
         case .defaultModelMissing(let path):
             return "the built-in default model is not available yet (looked for \(path)); pass --model PATH"
         case .tokenizerUnknown(let m): return m
+        case .cancelled: return "generation cancelled"
         }
     }
 }

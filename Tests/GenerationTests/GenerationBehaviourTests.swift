@@ -140,6 +140,49 @@ final class GenerationBehaviourTests: GenerationTestCase {
         }
     }
 
+    /// The stop check runs before every step (a stream's consumer leaving sets it).
+    func testCancellationStopsAtTheNextStep() throws {
+        let g = try Fixtures.generator("glm-tiny-bert")  // never ends a blank early
+        let prepared = try g.prepare("The [MASK] of France is [MASK].", maxLength: 50)
+        for strategy in [DecodingStrategy.greedy, .beam(BeamSearchOptions(numBeams: 2, selectTopK: true))] {
+            var checks = 0, steps = 0
+            var control = BlankFillingCallbacks()
+            control.isCancelled = { checks += 1; return checks > 5 }
+            control.onStepLogits = { _, _, _, _ in steps += 1 }
+            XCTAssertThrowsError(try g.run([prepared], options: GenerationOptions(strategy: strategy, maxLength: 50), onEvent: nil, debug: control)) {
+                XCTAssertEqual($0 as? GenerationError, .cancelled)
+            }
+            XCTAssertLessThanOrEqual(steps, 5, "\(strategy)")
+        }
+    }
+
+    // MARK: models without block positions
+
+    /// Without block positions the original shifts every context position after a mask by max length and
+    /// numbers blank j's steps from its shifted mask position.
+    func testPositionPlanWithoutBlockPositions() throws {
+        let plan = PositionPlan(contextLength: 6, maskPositions: [1, 3], blockPositions: false, maxLength: 10)
+        XCTAssertEqual(plan.context.map(\.position), [0, 1, 12, 13, 24, 25])
+        XCTAssertEqual(plan.context.map(\.block), [0, 0, 0, 0, 0, 0])
+        XCTAssertEqual(plan.step(blank: 1, counter: 2), TokenPosition(position: 15, block: 0))
+        XCTAssertEqual(plan.largestPosition(maxLength: 10), 25)
+        let withBlocks = PositionPlan(contextLength: 6, maskPositions: [1, 3], blockPositions: true, maxLength: 10)
+        XCTAssertEqual(withBlocks.context.map(\.position), [0, 1, 2, 3, 4, 5])
+        XCTAssertEqual(withBlocks.step(blank: 1, counter: 2), TokenPosition(position: 3, block: 3))
+
+        var config = GLMConfig(numLayers: 2, hiddenSize: 32, numAttentionHeads: 4, vocabSize: 30592, maxSequenceLength: 128,
+                               blockPositionEncoding: false)
+        config.initializerRange = 0.5  // sharp enough that outputs depend on the positions
+        let model = try GLMModel.random(config: config, seed: 9)
+        let tokenizer = try Fixtures.generator("glm-tiny-bert").tokenizer
+        let g = try GLMGenerator(model: model, tokenizer: tokenizer)
+        let prompt = "the [MASK] cat sat on the [MASK] ."
+        let kv = try g.generate(prompt, options: GenerationOptions(maxLength: 6))
+        let mem = try g.generate(prompt, options: GenerationOptions(maxLength: 6, path: .memory))
+        XCTAssertEqual(kv.ids, mem.ids)
+        XCTAssertEqual(kv.blanks.count, 2)
+    }
+
     // MARK: JSON lines
 
     func testJSONLinesProtocol() throws {
