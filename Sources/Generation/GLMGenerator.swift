@@ -30,6 +30,9 @@ public final class GLMGenerator: @unchecked Sendable {
     public let specialTokens: SpecialTokens
     /// Weights packed once for decoding (nil: plain GEMMs on the model's tensors).
     public let decodingWeights: GLMDecodingWeights?
+    /// Most prompts `generate(_ prompts:)` decodes together; longer lists run in chunks of this size.
+    /// Set it before sharing the generator between threads.
+    public var maxBatchRows = 16
     private let lock = NSLock()
 
     /// - packedWeights: storage of the pre-packed decoding weights (`.bfloat16` halves the bytes read per
@@ -121,15 +124,20 @@ public final class GLMGenerator: @unchecked Sendable {
         for (i, p) in prompts.enumerated() {
             do { prepared.append(try prepare(p, maxLength: options.maxLength)); indices.append(i) } catch { results[i] = .failure(error) }
         }
-        let remap: ((GenerationEvent) -> Void)? = onEvent.map { f in { f(Self.reindex($0, indices)) } }
         locked {
-            do {
-                for (k, r) in try run(prepared, options: options, onEvent: remap).enumerated() { results[indices[k]] = .success(r) }
-            } catch {
-                // Something failed inside the batch: redo each prompt alone so only the culprit fails.
-                for (k, p) in prepared.enumerated() {
-                    let one: ((GenerationEvent) -> Void)? = onEvent.map { f in { f(Self.reindex($0, [indices[k]])) } }
-                    results[indices[k]] = Result { try run([p], options: options, onEvent: one)[0] }
+            // At most `maxBatchRows` prompts decode together (each row holds a whole K/V cache).
+            for chunkStart in stride(from: 0, to: prepared.count, by: max(1, maxBatchRows)) {
+                let chunk = Array(prepared[chunkStart..<min(prepared.count, chunkStart + max(1, maxBatchRows))])
+                let slots = Array(indices[chunkStart..<(chunkStart + chunk.count)])
+                let remap: ((GenerationEvent) -> Void)? = onEvent.map { f in { f(Self.reindex($0, slots)) } }
+                do {
+                    for (k, r) in try run(chunk, options: options, onEvent: remap).enumerated() { results[slots[k]] = .success(r) }
+                } catch {
+                    // Something failed inside the batch: redo each prompt alone so only the culprit fails.
+                    for (k, p) in chunk.enumerated() {
+                        let one: ((GenerationEvent) -> Void)? = onEvent.map { f in { f(Self.reindex($0, [slots[k]])) } }
+                        results[slots[k]] = Result { try run([p], options: options, onEvent: one)[0] }
+                    }
                 }
             }
         }

@@ -12,7 +12,8 @@ final class GreedyFixtureTests: GenerationTestCase {
 
     func testGreedyMemoryPathMatchesOriginal() throws { try checkAll(path: .memory) }
 
-    /// All prompts of a fixture as ONE batch (ragged contexts: padding masked out) give the same results.
+    /// All prompts of a fixture as ONE batch (ragged contexts: padding masked out), or in chunks of 3,
+    /// give the same results.
     func testGreedyBatchMatchesOriginal() throws {
         for model in Fixtures.generationModels {
             let j = try Fixtures.json("generate/\(model).json")
@@ -20,7 +21,9 @@ final class GreedyFixtureTests: GenerationTestCase {
             let g = try Fixtures.generator(model)
             let cases = j.list("greedy")
             let prompts = cases.map { $0.string("prompt")! }
-            for path in [DecodingPath.kvCache, .memory] {
+            for (path, rows) in [(DecodingPath.kvCache, 16), (.memory, 16), (.kvCache, 3)] {
+                g.maxBatchRows = rows
+                defer { g.maxBatchRows = 16 }
                 let options = GenerationOptions(strategy: .greedy, maxLength: settings.greedyMaxLength, path: path)
                 var tokenEvents = 0
                 let results = g.generate(prompts, options: options) { if case .token = $0 { tokenEvents += 1 } }
