@@ -1,1 +1,17 @@
-// The Generation module. See README.md (Architecture) for what it owns.
+// The Generation module: blank filling with GLM, exactly as THUDM/GLM's generate_samples.py and the
+// seq2seq evaluator (tasks/seq2seq/evaluate.py) do it, on a K/V cache.
+//
+//   GLMGenerator          load once (model + tokenizer + packed weights), generate many times:
+//                         generate(prompt) / generate(prompts) (batched) / stream(prompt) (AsyncThrowingStream)
+//                         / fillBlanks(ids) / seq2seqBeamSearch(source ids) ; prepare(prompt) for the checks
+//   GenerationOptions     strategy (greedy | sample | beam), max/min length, no-repeat n-gram, seed,
+//                         real tokens only, decoding path (K/V cache | the original's memories)
+//   GenerationResult      per blank ids + text, the final token sequence, the original's printed output,
+//                         the filled-in text, a warning when nothing could be filled
+//   GenerationJSONLines   the `glm generate --jsonl` protocol
+//   DecodeBenchmark       the `glm bench decode` workload
+//   DefaultModel          where the built-in default model lives (one constant)
+//
+// Internals: BlankFiller (the per-blank loops), BeamSearchLoop + BeamSearchScorer/BeamHypotheses (the
+// original's scorer), LogitsProcessing (argmax, top_k_logits, torch-like log-softmax, constraints),
+// DecodingBackend (KVCacheBackend, MemoryBackend).
