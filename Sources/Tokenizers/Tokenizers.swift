@@ -1,1 +1,0 @@
-// The Tokenizers module. See README.md (Architecture) for what it owns.
