@@ -171,7 +171,10 @@ static int create_matmul(const cache_key *k, dnnl_primitive_desc_t *pd_out, dnnl
     dnnl_primitive_t prim = NULL;
     for (int t = 0; t < 3; t++) {
         dnnl_data_type_t dt = t == 2 ? dnnl_f32 : dnnl_type(k->dtype);
-        DN(dnnl_memory_desc_init_by_strides(&md[t], k->ndims, k->dims[t], dt, k->strides[t]), "memory_desc_init_by_strides");
+        dnnl_dims_t dims = {0}, strides = {0};
+        memcpy(dims, k->dims[t], sizeof k->dims[t]);
+        memcpy(strides, k->strides[t], sizeof k->strides[t]);
+        DN(dnnl_memory_desc_init_by_strides(&md[t], k->ndims, dims, dt, strides), "memory_desc_init_by_strides");
     }
     DN(dnnl_matmul_desc_init(&desc, &md[0], &md[1], NULL, &md[2]), "matmul_desc_init");
     DN(dnnl_primitive_attr_create(&attr), "primitive_attr_create");
@@ -250,6 +253,35 @@ done:
     for (int t = 0; t < 3; t++)
         if (mem[t]) dnnl_memory_destroy(mem[t]);
     return rc;
+}
+
+int glmd_copy_strided(const int64_t dims[4], const float *src, const int64_t srcStride[4], float *dst,
+                      const int64_t dstStride[4], float beta) {
+    if (!dims || !src || !dst || !srcStride || !dstStride) return fail(-2, "glmd_copy_strided: NULL argument");
+    for (int i = 0; i < 4; i++) {
+        if (dims[i] < 0) return fail(-2, "glmd_copy_strided: negative dimension %lld", (long long)dims[i]);
+        if (dims[i] == 0) return 0;
+    }
+    // A plain loop: head blocks are short contiguous rows (d floats), which a generic strided reorder
+    // handles slowly; memcpy / a vectorised add per row runs at memory speed.
+    const int contiguous = srcStride[3] == 1 && dstStride[3] == 1;
+    for (int64_t i0 = 0; i0 < dims[0]; i0++)
+        for (int64_t i1 = 0; i1 < dims[1]; i1++)
+            for (int64_t i2 = 0; i2 < dims[2]; i2++) {
+                const float *s = src + i0 * srcStride[0] + i1 * srcStride[1] + i2 * srcStride[2];
+                float *d = dst + i0 * dstStride[0] + i1 * dstStride[1] + i2 * dstStride[2];
+                if (contiguous && beta == 0.0f) {
+                    memcpy(d, s, (size_t)dims[3] * sizeof(float));
+                } else if (contiguous && beta == 1.0f) {
+                    for (int64_t j = 0; j < dims[3]; j++) d[j] += s[j];
+                } else {
+                    for (int64_t j = 0; j < dims[3]; j++) {
+                        float v = s[j * srcStride[3]];
+                        d[j * dstStride[3]] = beta == 0.0f ? v : v + beta * d[j * dstStride[3]];
+                    }
+                }
+            }
+    return 0;
 }
 
 int glmd_matmul(int dtype, const glmd_matmul_shape *shape, const void *A, const void *B, float *C, float alpha,

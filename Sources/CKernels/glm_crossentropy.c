@@ -1,35 +1,92 @@
-// glm_crossentropy.c — log-softmax fused with cross-entropy; the backward can run in place over logits.
+// glm_crossentropy.c — log-softmax fused with cross-entropy. Forward: per row max, Σexp (the row is
+// re-read from L2), lse. Backward: one streaming pass exp(x − lse)·dloss − onehot·dloss, elementwise, so
+// it can run in place over the logits buffer and no second [N × V] buffer is ever needed.
+// Rows are independent: threads split the rows. Targets outside [0, V) are "ignored" rows.
+#ifndef GLMK_PASS
 #include "glm_internal.h"
+
+typedef struct {
+    float *loss, *lse, *dlogits;
+    const float *logits, *lse_in, *dloss;
+    const int32_t *targets;
+    size_t V;
+} ce_args;
+
+typedef void (*ce_fn)(const ce_args *a, size_t r0, size_t r1);
+
+static inline int target_valid(int32_t t, size_t V) { return t >= 0 && (size_t)t < V; }
+
+#define GLMK_SELF "glm_crossentropy.c"
+#include "glm_foreach_isa.h"
+
+typedef struct {
+    ce_fn fn;
+    const ce_args *args;
+} ce_job;
+
+static void ce_range(void *ctx, size_t r0, size_t r1) {
+    const ce_job *j = ctx;
+    j->fn(j->args, r0, r1);
+}
 
 // logits (N, V), targets (N) → loss (N), lse (N, optional).
 void glmk_cross_entropy_forward(float *loss, float *lse, const float *logits, const int32_t *targets,
                                 size_t N, size_t V) {
-    for (size_t n = 0; n < N; n++) {
-        const float *x = logits + n * V;
-        float mx = -INFINITY;
-        for (size_t v = 0; v < V; v++) mx = x[v] > mx ? x[v] : mx;
-        float sum = 0.0f;
-        for (size_t v = 0; v < V; v++) sum += expf(x[v] - mx);
-        float l = mx + logf(sum);
-        if (lse) lse[n] = l;
-        int32_t t = targets[n];
-        loss[n] = (t >= 0 && (size_t)t < V) ? l - x[t] : 0.0f;
-    }
+    ce_args a = {loss, lse, NULL, logits, NULL, NULL, targets, V};
+    ce_job j = {GLMK_PICK(ce_fwd_rows), &a};
+    glmk_parallel_for(N, 4 * N * V, 1, ce_range, &j);
 }
 
 // logits (N, V), lse, dloss (N), targets (N) → dlogits (N, V) = (softmax − onehot)·dloss; may alias logits.
 void glmk_cross_entropy_backward(float *dlogits, const float *logits, const float *lse,
                                  const int32_t *targets, const float *dloss, size_t N, size_t V) {
-    for (size_t n = 0; n < N; n++) {
-        const float *x = logits + n * V;
-        float *d = dlogits + n * V;
-        int32_t t = targets[n];
-        if (t < 0 || (size_t)t >= V) {
+    ce_args a = {NULL, NULL, dlogits, logits, lse, dloss, targets, V};
+    ce_job j = {GLMK_PICK(ce_bwd_rows), &a};
+    glmk_parallel_for(N, 4 * N * V, 1, ce_range, &j);
+}
+
+#else // ---- generic bodies ------------------------------------------------------------------------------
+
+static void NAME(ce_fwd_rows)(const ce_args *a, size_t r0, size_t r1) {
+    const size_t V = a->V;
+    const vf ninf = v_set1(-INFINITY), zero = v_zero();
+    for (size_t r = r0; r < r1; r++) {
+        const float *x = a->logits + r * V;
+        vf m0 = ninf, m1 = ninf;
+        size_t c = 0;
+        for (; c + 2 * VW <= V; c += 2 * VW) m0 = v_max(m0, v_ld(x + c)), m1 = v_max(m1, v_ld(x + c + VW));
+        for (; c < V; c += VW) m0 = v_max(m0, v_ldn_or(x + c, glmk_min(VW, V - c), ninf));
+        const float mx = v_hmax(v_max(m0, m1));
+        const vf vmx = v_set1(mx);
+        vf s0 = zero, s1 = zero;
+        for (c = 0; c + 2 * VW <= V; c += 2 * VW) {
+            s0 = v_add(s0, v_exp(v_sub(v_ld(x + c), vmx)));
+            s1 = v_add(s1, v_exp(v_sub(v_ld(x + c + VW), vmx)));
+        }
+        for (; c < V; c += VW) // missing lanes load −Inf: exp gives 0
+            s0 = v_add(s0, v_exp(v_sub(v_ldn_or(x + c, glmk_min(VW, V - c), ninf), vmx)));
+        const float l = mx + logf(v_hsum(v_add(s0, s1)));
+        if (a->lse) a->lse[r] = l;
+        const int32_t t = a->targets[r];
+        a->loss[r] = target_valid(t, V) ? l - x[t] : 0.0f;
+    }
+}
+
+static void NAME(ce_bwd_rows)(const ce_args *a, size_t r0, size_t r1) {
+    const size_t V = a->V;
+    for (size_t r = r0; r < r1; r++) {
+        const float *x = a->logits + r * V;
+        float *d = a->dlogits + r * V;
+        const int32_t t = a->targets[r];
+        if (!target_valid(t, V)) {
             memset(d, 0, V * sizeof(float));
             continue;
         }
-        float l = lse[n], g = dloss[n];
-        for (size_t v = 0; v < V; v++) d[v] = expf(x[v] - l) * g;
+        const float g = a->dloss[r];
+        const vf vl = v_set1(a->lse_in[r]), vg = v_set1(g);
+        V_LOOP(c, k, V, v_stk(d + c, v_mul(v_exp(v_sub(v_ldk(x + c, k), vl)), vg), k));
         d[t] -= g;
     }
 }
+
+#endif

@@ -20,18 +20,22 @@ int glmk_level(void);
 typedef void (*glmk_range_fn)(void *ctx, size_t begin, size_t end);
 
 /// Runs fn over [0, n), split into contiguous pieces (multiples of `align`, except the last) over the
-/// threads. Runs fn(ctx, 0, n) inline when n < min_parallel or only one thread is configured.
+/// threads. Runs fn(ctx, 0, n) inline when `work` (floats touched in all) is below the parallel threshold
+/// (glmk_set_parallel_min_work) or only one thread is configured.
 /// Callers whose result is a reduction must make each index's work independent of the split (fixed
 /// chunks indexed by the range), so that the result never depends on the thread count.
-void glmk_parallel_for(size_t n, size_t min_parallel, size_t align, glmk_range_fn fn, void *ctx);
+void glmk_parallel_for(size_t n, size_t work, size_t align, glmk_range_fn fn, void *ctx);
 
-/// Thresholds (in floats touched) below which a fork/join costs more than it saves. See glm_runtime.c.
-#define GLMK_PAR_MIN_FLOATS ((size_t)32768)
+/// malloc for a kernel's temporary buffer; NULL when out of memory or when a test simulates that
+/// (glmk_test_fail_scratch). Every caller has an allocation-free path that gives the same bits.
+void *glmk_scratch_alloc(size_t bytes);
 
 static inline size_t glmk_min(size_t a, size_t b) { return a < b ? a : b; }
 
-#define GLMK_AVX512_FN __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))
-#define GLMK_AVX2_FN __attribute__((target("avx2,fma")))
+/// The body compiled for the level the kernels use now (see glm_foreach_isa.h). Level 3 (AVX512_BF16)
+/// runs the AVX-512 bodies: its one extra instruction (vcvtne2ps2bf16) flushes denormals, so it is not used.
+#define GLMK_PICK(fn) \
+    (glmk_level() >= GLMK_AVX512 ? fn##_avx512 : glmk_level() >= GLMK_AVX2 ? fn##_avx2 : fn##_scalar)
 
 /// GLM's "blocked" attention score (−65504 = −max finite fp16).
 #define GLMK_MASK_NEG (-65504.0f)

@@ -85,18 +85,37 @@ static void parallel_trampoline(void *data) {
     if (begin < end) job->fn(job->ctx, begin, end);
 }
 
-void glmk_parallel_for(size_t n, size_t min_parallel, size_t align, glmk_range_fn fn, void *ctx) {
+// Below this many floats touched, a kernel stays on the calling thread. Measured: see PAR_MIN_WORK_DEFAULT.
+#define PAR_MIN_WORK_DEFAULT ((size_t)32768)
+static _Atomic size_t g_par_min_work = PAR_MIN_WORK_DEFAULT;
+
+size_t glmk_set_parallel_min_work(size_t floats) {
+    return atomic_exchange_explicit(&g_par_min_work, floats, memory_order_relaxed);
+}
+
+void glmk_parallel_for(size_t n, size_t work, size_t align, glmk_range_fn fn, void *ctx) {
     if (n == 0) return;
     if (align == 0) align = 1;
     int threads = glmk_num_threads();
     size_t units = (n + align - 1) / align;
-    if (threads <= 1 || n < min_parallel || units < 2) {
+    if (threads <= 1 || work < atomic_load_explicit(&g_par_min_work, memory_order_relaxed) || units < 2) {
         fn(ctx, 0, n);
         return;
     }
     if ((size_t)threads > units) threads = (int)units;
     parallel_job job = {fn, ctx, n, align};
     GOMP_parallel(parallel_trampoline, &job, (unsigned)threads, 0);
+}
+
+// ---- scratch ------------------------------------------------------------------------------------------
+
+static _Atomic int g_fail_scratch = 0;
+
+void glmk_test_fail_scratch(int fail) { atomic_store_explicit(&g_fail_scratch, fail != 0, memory_order_relaxed); }
+
+void *glmk_scratch_alloc(size_t bytes) {
+    if (atomic_load_explicit(&g_fail_scratch, memory_order_relaxed)) return NULL;
+    return malloc(bytes ? bytes : 1);
 }
 
 // ---- timing -------------------------------------------------------------------------------------------

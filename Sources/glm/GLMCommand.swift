@@ -7,6 +7,9 @@ struct GLMCommand: AsyncParsableCommand {
         commandName: "glm",
         abstract: "GLM (General Language Model) in Swift: blank filling, generation, training, tools.",
         subcommands: [
+            ConvertCommand.self,
+            InspectCommand.self,
+            BenchCommand.self,
         ]
     )
 }

@@ -91,3 +91,48 @@ final class TorchFileTests: XCTestCase {
         XCTAssertEqual(try f.tensor(offsetView, name: "x[1:]").floats(), [1, 2, 3, 4])
     }
 }
+
+/// Files written by real PyTorch (see TorchWrittenFiles.swift): zip (torch 2.x), legacy, protocol 4.
+final class TorchInteropTests: XCTestCase {
+    let expected: [String: ([Int], [Float], DType)] = [
+        "t": ([6, 4], (0..<6).flatMap { c in (0..<4).map { r in Float(r * 6 + c) } }, .float32),
+        "s": ([2, 3], [8, 9, 10, 14, 15, 16], .float32),
+        "h": ([3, 5], (0..<15).map { Float($0) * 0.25 - 2 }, .float16),
+        "b": ([7], (0..<7).map { Float($0) * 0.5 - 1 }, .bfloat16),
+        "i": ([3], [1, -2, 3], .int64),
+        "p": ([2, 2], [1, 1, 1, 1], .float32),
+    ]
+
+    func check(_ bytes: [UInt8], name: String, module: Bool) throws -> TorchFile {
+        let f = try TorchFile(file: MappedFile(bytes: bytes, name: name))
+        let sd = try f.stateDict(module ? f.root["module"]! : f.root, context: "sd")
+        XCTAssertEqual(sd.map(\.0), ["t", "s", "h", "b", "i", "p"], name)
+        for (k, t) in sd {
+            let (shape, values, dtype) = expected[k]!
+            XCTAssertEqual(t.shape, shape, "\(name) \(k)")
+            XCTAssertEqual(t.dtype, dtype, "\(name) \(k)")
+            XCTAssertEqual(t.floats(), values, "\(name) \(k)")
+        }
+        return f
+    }
+
+    func testZipWrittenByTorch2WithDeepSpeedStyleExtras() throws {
+        let f = try check(TorchWritten.zipTorch2, name: "zip-torch2.pt", module: true)
+        XCTAssertEqual(f.root["iteration"]?.intValue, 3)
+        guard case .object(let type, _, let state?)? = f.root["args"] else { return XCTFail("args not an inert object") }
+        XCTAssertEqual(type, "argparse.Namespace")
+        guard case .float(let lr)? = state["lr"] else { return XCTFail("no lr") }
+        XCTAssertEqual(lr, 0.1)
+        guard case .list(let skipped)? = f.root["skipped"] else { return XCTFail("set not read as list") }
+        XCTAssertEqual(skipped.compactMap(\.intValue), [1, 2])
+    }
+
+    func testLegacyFormatWrittenByTorch() throws {
+        let f = try check(TorchWritten.legacy, name: "legacy.pt", module: true)
+        XCTAssertEqual(f.root["iteration"]?.intValue, 3)
+    }
+
+    func testProtocol4WrittenByTorch() throws {
+        _ = try check(TorchWritten.protocol4, name: "protocol4.pt", module: false)
+    }
+}

@@ -94,13 +94,22 @@ final class OpGradTests: XCTestCase {
     }
 
     func testCrossEntropyBackwardReusesLogitsBuffer() throws {
-        // logits produced by an op and consumed only by the loss: the gradient IS the logits buffer.
+        // logits produced by an op and consumed only by the loss: the backward overwrites the logits buffer
+        // with d loss/d logits = (softmax − onehot)/N instead of allocating a second [N × V] buffer.
         let tape = Tape()
         let h = Variable(randn([4, 6], seed: 15), requiresGrad: true), w = Parameter(name: "w", value: randn([9, 6], seed: 16))
         let logits = try tape.linear(h, weight: w)
-        let loss = try tape.crossEntropy(logits, targets: try Tensor(shape: [4], ints: [1, 2, 3, 8])).loss
+        let orig = doubles(logits.value)
+        let targets = try Tensor(shape: [4], ints: [1, 2, 3, 8])
+        let loss = try tape.crossEntropy(logits, targets: targets).loss
         try tape.backward(loss)
-        XCTAssertTrue(logits.value.storage === logits.grad?.storage, "cross-entropy backward should reuse the logits buffer")
+        var want = [Double]()
+        for r in 0..<4 {
+            let row = Array(orig[(r * 9)..<(r * 9 + 9)])
+            let z = row.map { exp($0 - row.max()!) }.reduce(0, +)
+            for j in 0..<9 { want.append((exp(row[j] - row.max()!) / z - (j == Int(targets.toInts()[r]) ? 1 : 0)) / 4) }
+        }
+        assertClose(doubles(logits.value), want, tol: 1e-5, "logits buffer holds the gradient after backward")
         XCTAssertNotNil(h.grad)
     }
 

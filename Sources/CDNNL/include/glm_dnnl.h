@@ -50,6 +50,14 @@ int glmd_matmul(int dtype, const glmd_matmul_shape *shape, const void *A, const 
 /// use it to make sure no slow reference implementation is picked. NULL (and last error) on failure.
 const char *glmd_matmul_impl(int dtype, const glmd_matmul_shape *shape, float alpha, float beta);
 
+/// Strided float32 copy: dst = src + beta·dst over a 4-D index space dims[4] with element strides
+/// srcStride[4] and dstStride[4] (beta 0 overwrites). The attention op uses it to gather heads of a fused
+/// QKV tensor into dense head-major blocks — oneDNN 2.6 picks its fast brgemm batched matmul only for dense
+/// right-hand operands, and falls back to a slower gemm-per-matrix path for strided ones — and to scatter
+/// gradients back (beta = 1 accumulates). Single-threaded plain loops: it moves a few MB per layer.
+int glmd_copy_strided(const int64_t dims[4], const float *src, const int64_t srcStride[4], float *dst,
+                      const int64_t dstStride[4], float beta);
+
 /// bf16 inputs, fp32 accumulate and output: C (M, N) = op(A) · op(B) (+ C if accumulate). AVX512_BF16 path.
 /// A is (M, K) or (K, M) if transA; B is (K, N) or (N, K) if transB; dense rows.
 int glmd_gemm_bf16(int transA, int transB, int64_t M, int64_t N, int64_t K, const uint16_t *A,

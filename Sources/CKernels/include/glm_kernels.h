@@ -27,6 +27,13 @@ int glmk_num_threads(void);
 /// Tests and benchmarks: use at most `level` (same numbering as glmk_cpu_level) from now on, in every
 /// thread; -1 removes the cap. A level above what the CPU (and GLM_CPU_LEVEL) allows is ignored.
 void glmk_force_cpu_level(int level);
+/// Work (in floats touched) below which kernels stay on the calling thread because a fork/join costs more
+/// than it saves (default measured on this machine kind, see glm_runtime.c). Tests set 0 to force every
+/// kernel through its multi-threaded split even on tiny inputs. Returns the previous value.
+size_t glmk_set_parallel_min_work(size_t floats);
+/// Tests only: nonzero makes the kernels' temporary-buffer allocations fail, to exercise the allocation-free
+/// paths (which must give the same bits).
+void glmk_test_fail_scratch(int fail);
 /// A monotonic clock in seconds, for benchmarks.
 double glmk_now_seconds(void);
 
