@@ -10,6 +10,7 @@ struct GLMCommand: AsyncParsableCommand {
             ConvertCommand.self,
             InspectCommand.self,
             BenchCommand.self,
+            PretrainCommand.self,
         ]
     )
 }
