@@ -27,10 +27,10 @@ struct ByteLevelBPEModel: Sendable {
     /// `len(encoder)`.
     let count: Int
     /// Interned symbol of each byte's stand-in character.
-    private let byteSymbol: [Int32]
+    let byteSymbol: [Int32]
     /// Output id of each interned symbol: `encoder.get(string, 0)`.
-    private let symbolOutputId: [Int32]
-    private let pairs: PairTable
+    let symbolOutputId: [Int32]
+    let pairs: PairTable
     private let cachePool = PieceCachePool()
     let vocabPath: String
 

@@ -9,8 +9,10 @@ struct GLMCommand: AsyncParsableCommand {
         subcommands: [
             ConvertCommand.self,
             InspectCommand.self,
-            BenchCommand.self,
+            TokenizeCommand.self,
+            DataCommand.self,
             PretrainCommand.self,
+            BenchCommand.self,
         ]
     )
 }

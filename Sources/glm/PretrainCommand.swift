@@ -43,20 +43,8 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Prepared training dataset folder (glm data prepare).") var data: String?
     @Option(help: "Separate prepared validation dataset (instead of the split's second part).") var validData: String?
     @Option(help: "Train/valid/test weights over the training dataset's documents (default 949,50,1).") var split: String?
-    @Option(help: "Data flags of a published model's script (glm-base, glm-large, glm-10b, ...).") var dataPreset: String?
-    @Option(help: "Probability of the token-span objective per batch (default 0.5).") var bertProb: Double?
-    @Option(help: "Probability of the sentence objective.") var gapSentenceProb: Double?
-    @Option(help: "gpt objective: probability of the suffix layout.") var gptInfillProb: Double?
-    @Option(help: "gpt objective: minimum share of the sample generated.") var gptMinRatio: Double?
-    @Option(help: "Share of tokens in token-level spans (default 0.15).") var bertRatio: Double?
-    @Option(help: "Share of tokens in sentence spans (default 0.15).") var gapSentenceRatio: Double?
-    @Option(help: "Poisson λ of span lengths (default 3).") var avgBlockLength: Double?
-    @Option(help: "Part-B tokens replaced by [dBLOCK] with this probability.") var blockMaskProb: Double?
-    @Option(help: "Part-A context share replaced by [dBLOCK].") var contextMaskRatio: Double?
-    @Option(help: "Probability of cutting a batch into shorter samples.") var shortSeqProb: Double?
-    @Option(help: "Probability of a one-span-per-sample batch.") var singleSpanProb: Double?
-    @Flag(inversion: .prefixedNo, help: "[sMASK]/[gMASK] for sentence/document spans.") var taskMask: Bool?
-    @Flag(inversion: .prefixedNo, help: "Shuffle the order of part-B spans (default on).") var shuffleBlocks: Bool?
+    @OptionGroup(title: "Blank-infilling objective (as glm data sample; default: --preset's script, else the original's defaults)")
+    var objective: BlankInfillingOptions
 
     // MARK: optimizer and schedule
     @Option(help: "Peak learning rate (default 1e-4).") var lr: Double?
@@ -171,25 +159,31 @@ struct PretrainCommand: ParsableCommand {
         add("tokenizer", tokenizer) { $0.model.tokenizer = $1 }
         add("hidden-dropout", hiddenDropout) { $0.model.embeddingDropoutProb = $1; $0.model.outputDropoutProb = $1 }
         add("attention-dropout", attentionDropout) { $0.model.attentionDropoutProb = $1 }
-        if let dataPreset {
-            guard let c = BlankInfillingConfig.preset(dataPreset) else {
-                throw ValidationError("--data-preset \(dataPreset) is unknown (known: \(BlankInfillingConfig.presetNames.joined(separator: ", ")))")
+        let o = objective
+        if let name = o.objectivePreset {
+            guard let c = BlankInfillingConfig.preset(name) else {
+                throw ValidationError("--objective-preset \(name) is unknown (known: \(BlankInfillingConfig.presetNames.joined(separator: ", ")))")
             }
-            e.append(SpecEdit("--data-preset \(dataPreset)") { let s = $0.data.seqLength; $0.data = c; $0.data.seqLength = s })
+            e.append(SpecEdit("--objective-preset \(name)") { let s = $0.data.seqLength; $0.data = c; $0.data.seqLength = s })
         }
-        add("bert-prob", bertProb) { $0.data.bertProb = $1 }
-        add("gap-sentence-prob", gapSentenceProb) { $0.data.gapSentenceProb = $1 }
-        add("gpt-infill-prob", gptInfillProb) { $0.data.gptInfillProb = $1 }
-        add("gpt-min-ratio", gptMinRatio) { $0.data.gptMinRatio = $1 }
-        add("bert-ratio", bertRatio) { $0.data.bertRatio = $1 }
-        add("gap-sentence-ratio", gapSentenceRatio) { $0.data.gapSentenceRatio = $1 }
-        add("avg-block-length", avgBlockLength) { $0.data.avgBlockLength = $1 }
-        add("block-mask-prob", blockMaskProb) { $0.data.blockMaskProb = $1 }
-        add("context-mask-ratio", contextMaskRatio) { $0.data.contextMaskRatio = $1 }
-        add("short-seq-prob", shortSeqProb) { $0.data.shortSeqProb = $1 }
-        add("single-span-prob", singleSpanProb) { $0.data.singleSpanProb = $1 }
-        add("task-mask", taskMask) { $0.data.taskMask = $1 }
-        add("shuffle-blocks", shuffleBlocks) { $0.data.shuffleBlocks = $1 }
+        add("bert-prob", o.bertProb) { $0.data.bertProb = $1 }
+        add("gap-sentence-prob", o.gapSentenceProb) { $0.data.gapSentenceProb = $1 }
+        add("gpt-infill-prob", o.gptInfillProb) { $0.data.gptInfillProb = $1 }
+        add("gpt-min-ratio", o.gptMinRatio) { $0.data.gptMinRatio = $1 }
+        add("bert-ratio", o.bertRatio) { $0.data.bertRatio = $1 }
+        add("gap-sentence-ratio", o.gapSentenceRatio) { $0.data.gapSentenceRatio = $1 }
+        add("avg-block-length", o.avgBlockLength) { $0.data.avgBlockLength = $1 }
+        add("block-mask-prob", o.blockMaskProb) { $0.data.blockMaskProb = $1 }
+        add("context-mask-ratio", o.contextMaskRatio) { $0.data.contextMaskRatio = $1 }
+        add("short-seq-prob", o.shortSeqProb) { $0.data.shortSeqProb = $1 }
+        add("single-span-prob", o.singleSpanProb) { $0.data.singleSpanProb = $1 }
+        // Flags count as given only when set (they cannot be told apart from "not given" otherwise).
+        if o.taskMask { e.append(SpecEdit("--task-mask") { $0.data.taskMask = true }) }
+        if o.noShuffleBlock { e.append(SpecEdit("--no-shuffle-block") { $0.data.shuffleBlocks = false }) }
+        if o.noBlockPosition {
+            e.append(SpecEdit("--no-block-position") { $0.data.blockPositionEncoding = false })
+        }
+        if o.sampleOneDocument { e.append(SpecEdit("--sample-one-document") { $0.data.sampleAcrossDocuments = false }) }
         add("lr", lr) { $0.schedule.peak = $1 }
         add("warmup", warmup) { $0.schedule.warmup = $1 }
         if let lrDecayStyle {
@@ -251,7 +245,7 @@ struct PretrainCommand: ParsableCommand {
                                maxSequenceLength: maxPosition ?? seqLength ?? 512)
         }
         if config.tokenizer == nil { config.tokenizer = tokenizerInfo.preset }
-        var dataConfig = BlankInfillingConfig.preset(dataPreset ?? preset ?? "") ?? BlankInfillingConfig()
+        var dataConfig = BlankInfillingConfig.preset(preset ?? "") ?? BlankInfillingConfig()
         dataConfig.seqLength = seqLength ?? config.maxSequenceLength
         let base = TrainingSpec(model: config, data: dataConfig, seed: 1234, batchSize: 4, gradientAccumulation: 1,
                                 schedule: LearningRateSchedule(peak: 1e-4, decayIterations: max(1, steps)),

@@ -33,8 +33,10 @@ final class BlockStatisticsTests: XCTestCase {
         var masked = 0, tokens = 0, spans = 0
         var expectedMasked = 0.0
         var histogram = [Int](repeating: 0, count: c.maxBlockLength)
+        var stats = BlankingStatistics()
         for k in 0..<250 {
             let batch = try batcher.batch(k, size: 4)
+            stats.add(batch, commands: testCommands)
             for row in batch.rows {
                 let d = decodeRow(row, commands: testCommands)
                 let n = d.sample.count
@@ -47,6 +49,7 @@ final class BlockStatisticsTests: XCTestCase {
                 for l in d.spanLengths { histogram[l] += 1 }
             }
         }
+        XCTAssertEqual([stats.blankedTokens, stats.spans, stats.sampleTokens], [masked, spans, tokens], "BlankingStatistics agrees with the decoded rows")
         let ratio = Double(masked) / Double(tokens)
         let meanSpan = Double(masked) / Double(spans)
         print("token-level: masked share \(ratio) (configured bert-ratio \(c.bertRatio); overshoot-exact expectation \(expectedMasked / Double(tokens))), mean span \(meanSpan) (expected \(c.expectedSpanLength)), spans \(spans), tokens \(tokens)")
@@ -94,8 +97,10 @@ final class BlockStatisticsTests: XCTestCase {
         let batcher = try makeBatcher(c)
         var suffixSingle = 0, single = 0, multi = 0
         var generated = 0, tokens = 0
+        var stats = BlankingStatistics()
         for k in 0..<300 {
             let batch = try batcher.batch(k, size: 2)
+            stats.add(batch, commands: testCommands)
             XCTAssertEqual(batch.mode, .gpt)
             let samples = (0..<2).map { batcher.source.sample(k * 2 + $0) }
             let shortest = samples.map(\.count).min()!
@@ -122,6 +127,7 @@ final class BlockStatisticsTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(L, Int(c.gptMinRatio * Double(shortest)))
             for (l, s) in zip(lengths, samples) { XCTAssertEqual(l, min(L, s.count - 2)) }
         }
+        XCTAssertEqual([stats.blankedTokens, stats.spans, stats.sampleTokens], [generated, 600, tokens], "BlankingStatistics agrees with the decoded rows")
         let suffixShare = Double(suffixSingle) / Double(single)
         print("document-level: generated share \(Double(generated) / Double(tokens)), suffix share of single-document samples \(suffixShare) (gpt-infill-prob \(c.gptInfillProb)), single \(single), multi \(multi)")
         XCTAssertGreaterThan(single, 100); XCTAssertGreaterThan(multi, 50)

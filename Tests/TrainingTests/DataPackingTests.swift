@@ -130,3 +130,68 @@ final class DataPackingTests: XCTestCase {
         XCTAssertEqual(c.expectedSpanLength, 3 / (1 - exp(-3)), accuracy: 1e-9)
     }
 }
+
+/// The straightforward port of BlockDataset.__getitem__ (whole documents read, then cut), kept as the
+/// naive twin of `PackedSampleSource.sample`, which reads only the window it needs.
+private func referenceSample(_ store: InMemoryDocuments, seqLength: Int, seed: UInt64, index: Int) -> PackedSample {
+    var rng = DataRandom(seed: seed, stream: .packedSample, index: UInt64(index))
+    let lengths = store.documents.map(\.count)
+    let total = lengths.reduce(0, +)
+    var cumulative: [Int] = []
+    var acc = 0
+    for l in lengths { acc += l; cumulative.append(acc) }
+    typealias Seq = (tokens: [Int32], mask: [Int32], flags: [UInt8])
+    func draw() -> Seq {
+        let x = rng.below(total)
+        let d = cumulative.firstIndex { $0 > x }!
+        let t = store.documents[d] + [testCommands.eos]
+        return (t, [Int32](repeating: 1, count: t.count), store.flags[d] + [0])
+    }
+    func rightStrip(_ s: inout Seq, _ length: Int) {
+        let n = s.tokens.count
+        var strip = n - length
+        guard strip > 0 else { return }
+        while strip < n - 1 && s.flags[n - strip - 1] & SentenceEnd.windowBit == 0 { strip += 1 }
+        if n - strip < length / 2 { strip = n - length }
+        s.tokens.removeLast(strip); s.mask.removeLast(strip); s.flags.removeLast(strip)
+    }
+    let doc = draw()
+    let toStrip = doc.tokens.count - seqLength + 1
+    if toStrip > 0 {
+        var start = rng.below(toStrip), moved = 0
+        func ends(_ i: Int) -> Bool { doc.flags[i < 0 ? doc.flags.count + i : i] & SentenceEnd.windowBit != 0 }
+        if rng.random() > 0 {
+            if rng.random() < 0.5 {
+                while moved < seqLength / 2 && start > 0 && !ends(start - 1) { start -= 1; moved += 1 }
+            } else {
+                while moved < seqLength / 2 && start < doc.tokens.count && !ends(start - 1) { start += 1; moved += 1 }
+            }
+        }
+        var s: Seq = ([testCommands.enc] + doc.tokens[start...], [0] + doc.mask[start...], [0] + doc.flags[start...])
+        rightStrip(&s, seqLength)
+        return PackedSample(tokens: s.tokens, lossMask: s.mask, sentenceFlags: s.flags)
+    }
+    var s: Seq = ([testCommands.enc] + doc.tokens, [0] + doc.mask, [0] + doc.flags)
+    while s.tokens.count < seqLength {
+        let next = draw()
+        var p: Seq = ([testCommands.enc] + next.tokens, [0] + next.mask, [0] + next.flags)
+        let room = seqLength - s.tokens.count
+        let isLast = p.tokens.count >= room
+        rightStrip(&p, room)
+        s.tokens += p.tokens; s.mask += p.mask; s.flags += p.flags
+        if isLast { break }
+    }
+    return PackedSample(tokens: s.tokens, lossMask: s.mask, sentenceFlags: s.flags)
+}
+
+extension DataPackingTests {
+    func testWindowedReadingEqualsTheNaiveTwin() throws {
+        let store = syntheticDocuments(lengths: syntheticLengths(count: 40, range: 1...400), sentenceEvery: 9)
+        for seqLength in [8, 33, 64] {
+            let source = try PackedSampleSource(store: store, seqLength: seqLength, commands: testCommands, seed: 21)
+            for k in 0..<300 {
+                XCTAssertEqual(source.sample(k), referenceSample(store, seqLength: seqLength, seed: 21, index: k), "seq \(seqLength) sample \(k)")
+            }
+        }
+    }
+}

@@ -120,7 +120,12 @@ final class DataPrepareTests: XCTestCase {
         XCTAssertThrowsError(try TokenDataset(directory: directory.appendingPathComponent("resumed").path)) {
             XCTAssertTrue("\($0)".contains("preparation did not finish"), "\($0)")
         }
+        // What a run killed in the middle of a write leaves behind.
+        let stale = [directory.appendingPathComponent("resumed/tokens.bin.tmp-99999"),
+                     directory.appendingPathComponent("resumed/.prepare/chunk-0000009.part.tmp-99999")]
+        for url in stale { try Data([1, 2, 3]).write(to: url) }
         let second = try prepare([input, textInput], output: "resumed", workers: 2, chunkBytes: 2000)
+        for url in stale { XCTAssertFalse(FileManager.default.fileExists(atPath: url.path), "\(url.lastPathComponent) removed") }
         XCTAssertTrue(second.complete)
         XCTAssertEqual(second.chunksReused, 3)
         XCTAssertEqual(second.documents, whole.documents)
@@ -169,6 +174,16 @@ final class DataPrepareTests: XCTestCase {
         XCTAssertThrowsError(try TokenDataset(directory: out.path)) { XCTAssertTrue("\($0)".contains("version 9"), "\($0)") }
         try "{".write(to: metaURL, atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try TokenDataset(directory: out.path)) { XCTAssertTrue("\($0)".contains("unreadable header"), "\($0)") }
+    }
+
+    func testByteOrderMarkAndCRLF() throws {
+        let jsonl = try file("bom.jsonl", [0xEF, 0xBB, 0xBF] + Array("{\"text\": \"moses said .\"}\r\n{\"text\": \"day\"}\r\n".utf8))
+        let text = try file("bom.txt", [0xEF, 0xBB, 0xBF] + Array("the lord\r\n\r\nsaid .\r\n".utf8))
+        let summary = try prepare([jsonl, text], output: "bom")
+        XCTAssertEqual(summary.documents, 4)
+        XCTAssertTrue(summary.skippedByReason.isEmpty, "\(summary.skippedByReason)")
+        let ds = try TokenDataset(directory: directory.appendingPathComponent("bom").path)
+        XCTAssertEqual((0..<4).map { ds.documentTokens($0) }, ["moses said .", "day", "the lord", "said ."].map { tokenizer.encodeIDs($0).map(Int32.init) })
     }
 
     /// Vocabularies over 65536 ids are stored as uint32.

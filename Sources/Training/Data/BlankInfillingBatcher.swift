@@ -3,6 +3,19 @@
 
 /// Turns packed samples into training batches.
 ///
+/// Typical use by a trainer:
+/// ```swift
+/// let ds = try TokenDataset(directory: "data/kjv")                      // from `glm data prepare`
+/// var config = BlankInfillingConfig.preset("glm-large")!               // or flags (BlankInfillingOptions)
+/// config.seqLength = 256
+/// let parts = DocumentSplit.split(documentCount: ds.documentCount, weights: [949, 50, 1])
+/// let train = try BlankInfillingBatcher(
+///     source: PackedSampleSource(store: ds, documents: parts[0], config: config, commands: ds.commandTokens, seed: seed),
+///     config: config, seed: seed)
+/// let batch = try train.batch(step, size: 8)   // resume = same seed, next step index
+/// // batch.tokens, .targets, .lossMask: [batchSize × length]; .positionIDs: [batchSize × 2 × length]; .sep: [batchSize]
+/// ```
+///
 /// Batch `k` of size `b` is built from samples `k·b ..< (k+1)·b` of `source` with a generator derived
 /// from `(seed, k)`: it is a pure function of (dataset, config, seed, k, b), so training resumes exactly
 /// at any batch and any batch can be computed on its own.

@@ -75,6 +75,8 @@ enum CorpusReader {
     static func records(bytes: UnsafeRawBufferPointer, chunk: CorpusChunk, format: CorpusFormat,
                         body: (CorpusRecord) throws -> Void) rethrows {
         var lineStart = chunk.byteRange.lowerBound
+        // A UTF-8 byte-order mark at the start of a file is not text.
+        if lineStart == 0, bytes.count >= 3, bytes[0] == 0xEF, bytes[1] == 0xBB, bytes[2] == 0xBF { lineStart = 3 }
         var line = chunk.firstLine
         // Plain text: the lines of the document being collected.
         var documentLines: [Range<Int>] = []

@@ -95,6 +95,7 @@ public struct DatasetPreparer: Sendable {
         let fingerprint = job.hex
 
         try fm.createDirectory(atPath: options.output, withIntermediateDirectories: true)
+        removeStaleTemporaries()
         if let summary = try checkExistingOutput(fingerprint: fingerprint) { return summary }
         try prepareWorkDirectory(fingerprint: fingerprint)
 
@@ -135,6 +136,16 @@ public struct DatasetPreparer: Sendable {
         summary.complete = true
         summary.seconds = Date().timeIntervalSince(started)
         return summary
+    }
+
+    /// Temporary files a killed run left behind (`<name>.tmp-<pid>`, see `AtomicFileWriter`).
+    private func removeStaleTemporaries() {
+        let fm = FileManager.default
+        for dir in [options.output, workDirectory] {
+            for name in (try? fm.contentsOfDirectory(atPath: dir)) ?? [] where name.contains(".tmp-") {
+                try? fm.removeItem(atPath: (dir as NSString).appendingPathComponent(name))
+            }
+        }
     }
 
     /// A finished dataset in the output: the same job is a no-op; another one needs `force`.
@@ -182,7 +193,9 @@ public struct DatasetPreparer: Sendable {
                 let chunk = chunks[index]
                 var part = ChunkPart(input: chunk.input)
                 let file = options.inputs[chunk.input]
-                var documents = 0, tokens = 0
+                // Progress is reported every 256 documents; bytes are approximated by the text sizes
+                // until the chunk is done (for the ETA).
+                var documents = 0, tokens = 0, bytes = 0, bytesReported = 0
                 func note(_ line: Int, _ reason: String, skipped: Bool, warn: Bool) {
                     part.notes.append(.init(line: line, reason: reason, skipped: skipped))
                     if warn { state.warn("\(file):\(line): \(reason)" + (skipped ? " — skipped" : ""), reason: reason,
@@ -206,13 +219,16 @@ public struct DatasetPreparer: Sendable {
                                 part.tokens.append(UInt32(id))
                                 part.flags.append(flagTable[id])
                             }
-                            documents += 1; tokens += ids.count
-                            if documents % 256 == 0 { state.add(documents: 256, tokens: tokens); tokens = 0 }
+                            documents += 1; tokens += ids.count; bytes += text.utf8.count + 1
+                            if documents % 256 == 0 {
+                                state.add(documents: 256, tokens: tokens, bytes: bytes)
+                                tokens = 0; bytesReported += bytes; bytes = 0
+                            }
                         }
                     }
                 }
                 try part.write(to: partPath(index))
-                state.add(documents: documents % 256, tokens: tokens, bytes: chunk.byteRange.count, chunks: 1)
+                state.add(documents: documents % 256, tokens: tokens, bytes: max(0, chunk.byteRange.count - bytesReported), chunks: 1)
             }
         } catch {
             state.fail(error)

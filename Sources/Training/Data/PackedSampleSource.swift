@@ -56,66 +56,81 @@ public struct PackedSampleSource: Sendable {
 
     public var totalTokens: Int { cumulativeLengths.last ?? 0 }
 
-    /// A document of `store` with its trailing eos, drawn proportionally to length (`get_weighted_samples`).
-    private func drawDocument(_ rng: inout DataRandom) -> (tokens: [Int32], mask: [Int32], flags: [UInt8]) {
+    /// A document of `store`, drawn with probability proportional to its length (`get_weighted_samples`).
+    private func drawDocument(_ rng: inout DataRandom) -> Int {
         let x = rng.below(totalTokens)
         var lo = 0, hi = cumulativeLengths.count - 1   // bisect_right: first total > x
         while lo < hi {
             let mid = (lo + hi) / 2
             if cumulativeLengths[mid] > x { hi = mid } else { lo = mid + 1 }
         }
-        let d = documents[lo]
-        let tokens = store.documentTokens(d) + [commands.eos]
-        return (tokens, [Int32](repeating: 1, count: tokens.count), store.documentSentenceFlags(d) + [0])
+        return documents[lo]
+    }
+
+    private typealias Piece = (tokens: [Int32], mask: [Int32], flags: [UInt8])
+
+    /// `[CLS]` + positions `from ..< from+count` of document `d` followed by its eos (position `length`).
+    /// Only the needed window is read: a sample never needs more than `seqLength` tokens of a document.
+    private func piece(_ d: Int, from: Int, count: Int) -> Piece {
+        let length = store.documentLength(d)
+        let end = min(length + 1, from + count)
+        let textEnd = min(end, length)
+        var tokens = [commands.enc], flags = [UInt8(0)]
+        if from < textEnd {
+            tokens += store.documentTokens(d, in: from..<textEnd)
+            flags += store.documentSentenceFlags(d, in: from..<textEnd)
+        }
+        if end == length + 1 { tokens.append(commands.eos); flags.append(0) }
+        return (tokens, [0] + [Int32](repeating: 1, count: tokens.count - 1), flags)
     }
 
     public func sample(_ index: Int) -> PackedSample {
         var rng = DataRandom(seed: seed, stream: .packedSample, index: UInt64(index))
-        let (tokens, mask, flags) = drawDocument(&rng)
-        func endsWindowSentence(_ i: Int) -> Bool {
-            // Python's tokens[-1] at i = -1 is the last token (the eos: never a sentence end).
-            let j = i < 0 ? flags.count + i : i
-            return flags[j] & SentenceEnd.windowBit != 0
-        }
-        let toStrip = tokens.count - seqLength + 1
+        let first = drawDocument(&rng)
+        let n = store.documentLength(first) + 1   // with its eos
+        let toStrip = n - seqLength + 1
         if toStrip > 0 {
+            func endsWindowSentence(_ i: Int) -> Bool {
+                // Python's tokens[-1] at i = -1 is the last token: the eos, never a sentence end.
+                let j = i < 0 ? n + i : i
+                return j < n - 1 && store.documentSentenceFlags(first, in: j..<(j + 1))[0] & SentenceEnd.windowBit != 0
+            }
             var start = rng.below(toStrip)
             var moved = 0
             if rng.random() > nonSentenceStart {
                 if rng.random() < 0.5 {
                     while moved < seqLength / 2 && start > 0 && !endsWindowSentence(start - 1) { start -= 1; moved += 1 }
                 } else {
-                    while moved < seqLength / 2 && start < tokens.count && !endsWindowSentence(start - 1) { start += 1; moved += 1 }
+                    while moved < seqLength / 2 && start < n && !endsWindowSentence(start - 1) { start += 1; moved += 1 }
                 }
             }
-            var sample = (tokens: [commands.enc] + tokens[start...], mask: [Int32(0)] + mask[start...],
-                          flags: [UInt8(0)] + flags[start...])
-            Self.rightStrip(&sample, to: seqLength)
+            var sample = piece(first, from: start, count: seqLength - 1)
+            Self.cut(&sample, fullCount: 1 + n - start, to: seqLength)
             return PackedSample(tokens: sample.tokens, lossMask: sample.mask, sentenceFlags: sample.flags)
         }
-        var sample = (tokens: [commands.enc] + tokens, mask: [Int32(0)] + mask, flags: [UInt8(0)] + flags)
+        var sample = piece(first, from: 0, count: n)
         if sampleAcrossDocuments {
             while sample.tokens.count < seqLength {
-                let next = drawDocument(&rng)
-                var piece = (tokens: [commands.enc] + next.tokens, mask: [Int32(0)] + next.mask, flags: [UInt8(0)] + next.flags)
+                let d = drawDocument(&rng)
+                let fullCount = store.documentLength(d) + 2   // [CLS] tokens eos
                 let room = seqLength - sample.tokens.count
-                let isLast = piece.tokens.count >= room
-                Self.rightStrip(&piece, to: room)
-                sample.tokens += piece.tokens; sample.mask += piece.mask; sample.flags += piece.flags
-                if isLast { break }
+                var next = piece(d, from: 0, count: room - 1)
+                Self.cut(&next, fullCount: fullCount, to: room)
+                sample.tokens += next.tokens; sample.mask += next.mask; sample.flags += next.flags
+                if fullCount >= room { break }
             }
         }
         return PackedSample(tokens: sample.tokens, lossMask: sample.mask, sentenceFlags: sample.flags)
     }
 
-    /// `right_strip_seq`: cut to `length` tokens, preferably just after a sentence end if that keeps at
-    /// least half of `length`.
-    private static func rightStrip(_ s: inout (tokens: [Int32], mask: [Int32], flags: [UInt8]), to length: Int) {
-        let n = s.tokens.count
-        var strip = n - length
-        guard strip > 0 else { return }
-        while strip < n - 1 && s.flags[n - strip - 1] & SentenceEnd.windowBit == 0 { strip += 1 }
-        if n - strip < length / 2 { strip = n - length }
-        s.tokens.removeLast(strip); s.mask.removeLast(strip); s.flags.removeLast(strip)
+    /// `right_strip_seq` of a sequence of `fullCount` tokens of which `s` holds the first
+    /// `min(fullCount, length)`: cut to `length` tokens, preferably just after a sentence end if that
+    /// keeps at least half of `length`.
+    private static func cut(_ s: inout Piece, fullCount: Int, to length: Int) {
+        guard fullCount > length else { return }
+        var keep = length
+        while keep > 1 && s.flags[keep - 1] & SentenceEnd.windowBit == 0 { keep -= 1 }
+        if keep < length / 2 { keep = length }
+        s.tokens.removeLast(s.tokens.count - keep); s.mask.removeLast(s.mask.count - keep); s.flags.removeLast(s.flags.count - keep)
     }
 }

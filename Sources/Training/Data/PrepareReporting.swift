@@ -21,7 +21,7 @@ public struct PrepareProgress: Sendable {
     /// One line: documents, docs/s, tokens, tokens/s, share done and ETA.
     public var line: String {
         let t = max(elapsed, 1e-6)
-        let share = bytesToDo > 0 ? Double(bytesDone) / Double(bytesToDo) : 1
+        let share = bytesToDo > 0 ? min(1, Double(bytesDone) / Double(bytesToDo)) : 1
         let eta = share > 0 && share < 1 ? elapsed / share - elapsed : 0
         return "prepare: \(documents.grouped) docs (\(Int(Double(documents) / t).grouped)/s), \(tokens.grouped) tokens (\(Int(Double(tokens) / t).grouped)/s), chunks \(chunksDone)/\(chunksToDo), \(Int(share * 100)) %, ETA \(formatDuration(eta))"
     }
@@ -98,7 +98,11 @@ public struct PrepareSummary: Sendable {
             lines.append("stopped after \(chunksDone) of \(chunksTotal - chunksReused) chunks; run the same command again to resume")
             return lines.joined(separator: "\n")
         }
-        lines.append("documents: \(documents.grouped), tokens: \(tokens.grouped) (\(tokenDType)), chunks: \(chunksTotal) (\(chunksReused) reused from an earlier run), \(String(format: "%.1f", seconds)) s")
+        if alreadyPrepared {
+            lines.append("documents: \(documents.grouped), tokens: \(tokens.grouped) (\(tokenDType))")
+        } else {
+            lines.append("documents: \(documents.grouped), tokens: \(tokens.grouped) (\(tokenDType)), chunks: \(chunksTotal) (\(chunksReused) reused from an earlier run), \(String(format: "%.1f", seconds)) s")
+        }
         if skippedByReason.isEmpty {
             lines.append("skipped lines: none")
         } else {

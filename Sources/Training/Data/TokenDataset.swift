@@ -8,6 +8,14 @@ public protocol DocumentStore: Sendable {
     func documentTokens(_ index: Int) -> [Int32]
     /// `SentenceEnd` flag byte of each token of the document.
     func documentSentenceFlags(_ index: Int) -> [UInt8]
+    /// Tokens `range` of a document (positions inside the document).
+    func documentTokens(_ index: Int, in range: Range<Int>) -> [Int32]
+    func documentSentenceFlags(_ index: Int, in range: Range<Int>) -> [UInt8]
+}
+
+extension DocumentStore {
+    public func documentTokens(_ index: Int, in range: Range<Int>) -> [Int32] { Array(documentTokens(index)[range]) }
+    public func documentSentenceFlags(_ index: Int, in range: Range<Int>) -> [UInt8] { Array(documentSentenceFlags(index)[range]) }
 }
 
 /// A memory-mapped dataset written by `DatasetPreparer`. Opening validates the header and every file
@@ -90,6 +98,18 @@ public final class TokenDataset: DocumentStore, @unchecked Sendable {
         return Array(flags.bytes[r])
     }
 
+    public func documentTokens(_ index: Int, in range: Range<Int>) -> [Int32] {
+        let r = documentRange(index)
+        precondition(range.lowerBound >= 0 && range.upperBound <= r.count, "range \(range) outside document \(index) of \(r.count) tokens")
+        return tokens(in: (r.lowerBound + range.lowerBound)..<(r.lowerBound + range.upperBound))
+    }
+
+    public func documentSentenceFlags(_ index: Int, in range: Range<Int>) -> [UInt8] {
+        let r = documentRange(index)
+        precondition(range.lowerBound >= 0 && range.upperBound <= r.count, "range \(range) outside document \(index) of \(r.count) tokens")
+        return Array(flags.bytes[(r.lowerBound + range.lowerBound)..<(r.lowerBound + range.upperBound)])
+    }
+
     /// Token ids of a global token range.
     public func tokens(in range: Range<Int>) -> [Int32] {
         precondition(range.lowerBound >= 0 && range.upperBound <= tokenCount, "token range \(range) out of 0..<\(tokenCount)")
@@ -142,4 +162,6 @@ public struct InMemoryDocuments: DocumentStore {
     public func documentLength(_ index: Int) -> Int { documents[index].count }
     public func documentTokens(_ index: Int) -> [Int32] { documents[index] }
     public func documentSentenceFlags(_ index: Int) -> [UInt8] { flags[index] }
+    public func documentTokens(_ index: Int, in range: Range<Int>) -> [Int32] { Array(documents[index][range]) }
+    public func documentSentenceFlags(_ index: Int, in range: Range<Int>) -> [UInt8] { Array(flags[index][range]) }
 }
