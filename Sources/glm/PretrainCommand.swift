@@ -42,7 +42,7 @@ struct PretrainCommand: ParsableCommand {
     // MARK: data
     @Option(help: "Prepared training dataset folder (glm data prepare).") var data: String?
     @Option(help: "Separate prepared validation dataset (instead of the split's second part).") var validData: String?
-    @Option(help: "Train/valid/test weights over the training dataset's documents (default 949,50,1).") var split: String?
+    @Option(help: "Train/valid/test weights over the training dataset's documents (default 949,50,1; with --valid-data: 1, all for training).") var split: String?
     @OptionGroup(title: "Blank-infilling objective (as glm data sample; default: --preset's script, else the original's defaults)")
     var objective: BlankInfillingOptions
 
@@ -68,10 +68,10 @@ struct PretrainCommand: ParsableCommand {
     var threads: Int?
 
     // MARK: validation, checkpoints, logging
-    @Option(help: "Validate every N steps (0 = never).") var evalInterval: Int = 1000
-    @Option(help: "Validation batches per evaluation (always the same ones).") var evalIters: Int = 20
+    @Option(help: "Validate every N steps, 0 = never (default 1000; resume: the run's).") var evalInterval: Int?
+    @Option(help: "Validation batches per evaluation, always the same ones (default 20; resume: the run's).") var evalIters: Int?
     @Option(help: "Checkpoint folder.") var save: String?
-    @Option(help: "Save every N steps (0 = only at the end).") var saveInterval: Int = 1000
+    @Option(help: "Save every N steps, 0 = only at the end (default 1000; resume: the run's).") var saveInterval: Int?
     @Option(help: "Checkpoints to keep (0 = all).") var keep: Int = 3
     @Flag(help: "Continue the run whose latest checkpoint is in --save.") var resume = false
     @Option(help: "JSON-lines log file (step, loss, lr, grad_norm, tokens_per_s, valid_loss).") var log: String?
@@ -87,7 +87,8 @@ struct PretrainCommand: ParsableCommand {
     func validate() throws {
         if resume && save == nil { throw ValidationError("--resume needs --save DIR (the folder of the run's checkpoints)") }
         if resume && load != nil { throw ValidationError("--resume continues the run in --save; --load starts a new run from weights — use one") }
-        for (name, v) in [("--eval-interval", evalInterval), ("--save-interval", saveInterval), ("--keep", keep), ("--clozeCount", clozeCount)] where v < 0 {
+        for (name, v) in [("--eval-interval", evalInterval ?? 0), ("--eval-iters", evalIters ?? 0), ("--save-interval", saveInterval ?? 0),
+                          ("--keep", keep), ("--cloze-count", clozeCount)] where v < 0 {
             throw ValidationError("\(name) must be ≥ 0")
         }
         if let t = threads, t < 1 { throw ValidationError("--threads must be ≥ 1") }
@@ -101,7 +102,7 @@ struct PretrainCommand: ParsableCommand {
         let edits = try specEdits()
 
         let trainer: Trainer
-        let target: Int
+        var options = RunOptions(steps: steps ?? 0, evalInterval: 1000, evalIters: 20, saveInterval: 1000)
         var resumedAt: Int?
         if resume, let store {
             guard let folder = try store.latestFolder() else {
@@ -112,14 +113,17 @@ struct PretrainCommand: ParsableCommand {
             let opened = try TrainingBatches.open(spec: ck.state.spec)
             trainer = try Trainer(spec: ck.state.spec, model: ck.model, batches: opened.batches)
             try trainer.restore(step: ck.state.step, optimizerStep: ck.state.optimizerStep, expAvg: ck.expAvg, expAvgSq: ck.expAvgSq)
-            target = steps ?? ck.state.targetSteps
+            options = ck.state.run
+            if let steps { options.steps = steps }
             resumedAt = ck.state.step
-            progress.message("resuming \(folder): step \(ck.state.step) of \(target)")
+            progress.message("resuming \(folder): step \(ck.state.step) of \(options.steps)")
         } else {
             guard let steps else { throw ValidationError("--steps is required for a new run") }
-            target = steps
             trainer = try newTrainer(edits: edits, steps: steps, progress: progress)
         }
+        if let v = evalInterval { options.evalInterval = v }
+        if let v = evalIters { options.evalIters = v }
+        if let v = saveInterval { options.saveInterval = v }
         let spec = trainer.spec
         progress.message("model: \(spec.model.numLayers) layers, hidden \(spec.model.hiddenSize), \(spec.model.numAttentionHeads) heads, vocab \(spec.model.vocabSize), max position \(spec.model.maxSequenceLength): \(trainer.model.parameters.reduce(0) { $0 + $1.value.count }) parameters")
         progress.message("data: \(spec.trainData.directory) (\(spec.trainData.tokens) tokens), seq \(spec.data.seqLength), batch \(spec.batchSize) × \(spec.gradientAccumulation), objectives bert \(spec.data.bertProb) / sentence \(spec.data.gapSentenceProb) / gpt \(String(format: "%.2f", spec.data.gptProb)); lr \(spec.schedule.peak) \(spec.schedule.style.rawValue) to ×\(spec.schedule.decayRatio) over \(spec.schedule.decayIterations) (warm-up \(spec.schedule.warmup)); \(Runtime.threads) thread(s)")
@@ -129,13 +133,11 @@ struct PretrainCommand: ParsableCommand {
 
         let logFile = try log.map { try TrainingLog(path: $0, resumingAtStep: resumedAt) }
         logFile?.write([("event", .string(resumedAt == nil ? "start" : "resume")), ("step", .int(trainer.step)),
-                        ("target_steps", .int(target)), ("threads", .int(Runtime.threads))])
+                        ("target_steps", .int(options.steps)), ("threads", .int(Runtime.threads))])
         let stop = StopSignal { sig in
             print("\n\(sig == SIGINT ? "SIGINT" : "SIGTERM"): finishing this step, then saving and exiting (signal again to exit at once)")
         }
-        let runner = TrainingRun(trainer: trainer, options: RunOptions(steps: target, evalInterval: evalInterval, evalIters: evalIters,
-                                                                       saveInterval: saveInterval),
-                                 store: store, log: logFile, progress: progress, stop: stop)
+        let runner = TrainingRun(trainer: trainer, options: options, store: store, log: logFile, progress: progress, stop: stop)
         let summary = try runner.run()
         report(summary, trainer: trainer, progress: progress)
         if summary.stoppedBy != nil { return }
@@ -249,7 +251,7 @@ struct PretrainCommand: ParsableCommand {
         dataConfig.seqLength = seqLength ?? config.maxSequenceLength
         let base = TrainingSpec(model: config, data: dataConfig, seed: 1234, batchSize: 4, gradientAccumulation: 1,
                                 schedule: LearningRateSchedule(peak: 1e-4, decayIterations: max(1, steps)),
-                                optimizer: OptimizerSpec(), split: [949, 50, 1], trainData: identity, validData: nil,
+                                optimizer: OptimizerSpec(), split: validData == nil ? [949, 50, 1] : [1], trainData: identity, validData: nil,
                                 initialization: initialization)
         let spec = PretrainSetup.applying(edits, to: base)
         guard tokenizerInfo.tokenCount <= spec.model.vocabSize else {

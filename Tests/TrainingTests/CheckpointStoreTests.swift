@@ -26,9 +26,9 @@ final class CheckpointStoreTests: XCTestCase {
             let store = CheckpointStore(directory: dir, keep: 2)
             let t = try tinyTrainer(spec, corpus: corpus)
             for _ in 0..<2 { try t.trainStep() }
-            try store.save(t, targetSteps: 6)
+            try store.save(t, run: RunOptions(steps: 6))
             for _ in 0..<2 { try t.trainStep() }
-            XCTAssertThrowsError(try store.save(t, targetSteps: 6, crashAt: stage)) { XCTAssertTrue($0 is CheckpointStore.SimulatedCrash) }
+            XCTAssertThrowsError(try store.save(t, run: RunOptions(steps: 6), crashAt: stage)) { XCTAssertTrue($0 is CheckpointStore.SimulatedCrash) }
 
             let folder = try XCTUnwrap(store.latestFolder(), "\(stage): no pointer")
             let state = try CheckpointStore.readState(folder: folder)
@@ -37,7 +37,7 @@ final class CheckpointStoreTests: XCTestCase {
             let resumed = try resumedTrainer(folder: folder, corpus: corpus)
             let rest = try (resumed.step..<6).map { _ in try resumed.trainStep().loss }
             XCTAssertEqual(rest, Array(reference[expected...]), "\(stage): resumed losses differ")
-            try store.save(resumed, targetSteps: 6)
+            try store.save(resumed, run: RunOptions(steps: 6))
             let names = try FileManager.default.contentsOfDirectory(atPath: dir)
             XCTAssertFalse(names.contains { $0.hasPrefix(".") }, "\(stage): leftovers after the next save: \(names)")
             XCTAssertEqual(try CheckpointStore.readState(folder: try XCTUnwrap(store.latestFolder())).step, 6)
@@ -51,7 +51,7 @@ final class CheckpointStoreTests: XCTestCase {
         let store = CheckpointStore(directory: dir)
         let t = try tinyTrainer(spec, corpus: corpus)
         try t.trainStep()
-        try store.save(t, targetSteps: 6)
+        try store.save(t, run: RunOptions(steps: 6))
         try FileManager.default.createDirectory(atPath: dir + "/.tmp-step-00000002-999", withIntermediateDirectories: true)
         try Data(repeating: 7, count: 100).write(to: URL(fileURLWithPath: dir + "/.tmp-step-00000002-999/model.safetensors"))
         try Data("step-0000".utf8).write(to: URL(fileURLWithPath: dir + "/.latest_checkpoint.tmp-999-1"))
@@ -67,7 +67,7 @@ final class CheckpointStoreTests: XCTestCase {
         let store = CheckpointStore(directory: dir)
         let t = try tinyTrainer(spec, corpus: corpus)
         try t.trainStep()
-        let folder = try store.save(t, targetSteps: 6)
+        let folder = try store.save(t, run: RunOptions(steps: 6))
         let weights = folder + "/model.safetensors"
         var bytes = try Data(contentsOf: URL(fileURLWithPath: weights))
         bytes[bytes.count - 3] ^= 0x40
@@ -86,7 +86,7 @@ final class CheckpointStoreTests: XCTestCase {
         let dir = try temporaryFolder(self)
         let store = CheckpointStore(directory: dir, keep: 2)
         let t = try tinyTrainer(spec, corpus: corpus)
-        for _ in 0..<4 { try t.trainStep(); try store.save(t, targetSteps: 6) }
+        for _ in 0..<4 { try t.trainStep(); try store.save(t, run: RunOptions(steps: 6)) }
         XCTAssertEqual(store.stepFolders().map(\.step), [3, 4])
         XCTAssertEqual(try store.latestFolder(), dir + "/step-00000004")
         let model = try GLMModel.load(dir + "/step-00000004")
@@ -96,7 +96,7 @@ final class CheckpointStoreTests: XCTestCase {
         XCTAssertEqual(parameterBits(model), parameterBits(t.model))
         let state = try CheckpointStore.readState(folder: dir + "/step-00000004")
         XCTAssertEqual(state.microBatchesConsumed, 4)
-        XCTAssertEqual(state.targetSteps, 6)
+        XCTAssertEqual(state.run, RunOptions(steps: 6))
         XCTAssertEqual(state.spec, t.spec)
     }
 }

@@ -36,8 +36,9 @@ public struct TrainerState: Codable, Sendable, Equatable {
     public var step: Int
     /// AdamW's own step counter (bias correction); equals `step` unless steps were skipped.
     public var optimizerStep: Int64
-    /// The run's target (`--steps`); a resumed run without `--steps` trains up to it.
-    public var targetSteps: Int
+    /// How the run was driven (`--steps`, eval and save intervals): a resumed run uses these unless
+    /// the command line gives others (they do not change the numbers of the training steps).
+    public var run: RunOptions
     /// The data position: micro-batches consumed (= step × gradient accumulation).
     public var microBatchesConsumed: Int
     /// Random state. Every stream is derived from the run seed and a position, so the seed and the
@@ -155,7 +156,7 @@ public struct CheckpointStore: Sendable {
     /// Saves the trainer's current state as checkpoint `step-<trainer.step>` and moves the pointer to it.
     /// `crashAt` stops the save at that stage as a kill -9 would (nothing cleaned up), for tests.
     @discardableResult
-    public func save(_ trainer: Trainer, targetSteps: Int, crashAt: SaveStage? = nil) throws -> String {
+    public func save(_ trainer: Trainer, run: RunOptions, crashAt: SaveStage? = nil) throws -> String {
         func stage(_ s: SaveStage) throws { if s == crashAt { throw SimulatedCrash() } }
         try Checkpoint.AtomicFileWriter.makeDirectories(directory)
         removeLeftovers()
@@ -186,7 +187,7 @@ public struct CheckpointStore: Sendable {
                               metadata: ["format": "swiftglm-adamw", "step": String(trainer.optimizer.step)])
         try record(Self.optimizerFile)
         try stage(.afterOptimizer)
-        let state = TrainerState(step: trainer.step, optimizerStep: trainer.optimizer.step, targetSteps: targetSteps,
+        let state = TrainerState(step: trainer.step, optimizerStep: trainer.optimizer.step, run: run,
                                  microBatchesConsumed: trainer.microBatchesConsumed, seed: trainer.spec.seed,
                                  spec: trainer.spec, files: records, savedAt: ISO8601DateFormatter().string(from: Date()))
         let e = JSONEncoder()

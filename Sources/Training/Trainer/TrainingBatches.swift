@@ -69,10 +69,13 @@ public struct TrainingBatches: Sendable {
         return ds
     }
 
-    /// The identity of a prepared dataset folder.
+    /// The identity of a prepared dataset folder (its path made absolute, so that a run can be resumed
+    /// from any working directory).
     public static func identity(of directory: String) throws -> (DataIdentity, TokenDataset) {
         let ds = try TokenDataset(directory: directory)
-        return (DataIdentity(directory: directory, fingerprint: ds.meta.jobFingerprint, tokens: ds.tokenCount,
+        let absolute = directory.hasPrefix("/") ? directory
+            : URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent(directory).standardizedFileURL.path
+        return (DataIdentity(directory: absolute, fingerprint: ds.meta.jobFingerprint, tokens: ds.tokenCount,
                              documents: ds.documentCount), ds)
     }
 }

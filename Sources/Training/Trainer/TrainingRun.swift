@@ -2,7 +2,7 @@
 import Foundation
 
 /// How a run is driven (none of this changes the numbers it computes).
-public struct RunOptions: Sendable {
+public struct RunOptions: Codable, Sendable, Equatable {
     /// Train until this many optimizer steps are done in total.
     public var steps: Int
     /// Validate every this many steps (0: never) on the first `evalIters` validation batches.
@@ -95,7 +95,7 @@ public final class TrainingRun {
     }
 
     private func save(_ store: CheckpointStore) throws -> String {
-        let folder = try store.save(trainer, targetSteps: options.steps)
+        let folder = try store.save(trainer, run: options)
         log?.write([("event", .string("checkpoint")), ("step", .int(trainer.step)), ("path", .string(folder))])
         progress?.message("step \(trainer.step): saved \(folder)")
         return folder
