@@ -141,7 +141,16 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
         guard other.dtype == dtype, other.count == count else {
             throw EngineError.shapeMismatch(op: "Tensor.copy(from:)", message: "\(other) into \(self)")
         }
-        if count > 0 { rawPointer.copyMemory(from: other.rawPointer, byteCount: byteCount) }
+        Tensor.copyBytes(to: rawPointer, from: other.rawPointer, byteCount: byteCount)
+    }
+
+    /// WHY a separate, never-inlined function: with the copy inlined, Swift 6.3.1 -O compiled
+    /// `copy(from:)` so that for a rank-0 tensor the swifterror register (r12) kept a scratch value (1)
+    /// when it tail-called memmove, and callers saw a bogus thrown error (a crash in `Tape.backward` of
+    /// release builds). Keeping the copy out of line keeps the error register out of that code.
+    @inline(never)
+    static func copyBytes(to destination: UnsafeMutableRawPointer, from source: UnsafeRawPointer, byteCount: Int) {
+        if byteCount > 0 { destination.copyMemory(from: source, byteCount: byteCount) }
     }
 
     // MARK: views (no copies)

@@ -1,11 +1,10 @@
 import ArgumentParser
 
-/// `glm bench …`: performance measurements (never tests). Each job is a subcommand; later issues add
-/// `train`, `forward` and `decode` next to `ops`.
+/// `glm bench …`: performance measurements (never tests). Each job is a subcommand.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Benchmarks: kernels and GEMMs (ops); model benchmarks come with their issues.",
-        subcommands: [BenchOpsCommand.self, BenchDecodeCommand.self]
+        abstract: "Benchmarks (release builds): kernels and GEMMs (ops), training, forward and decoding throughput.",
+        subcommands: [BenchOpsCommand.self, BenchTrainCommand.self, BenchForwardCommand.self, BenchDecodeCommand.self]
     )
 }

@@ -13,6 +13,7 @@ struct GLMCommand: AsyncParsableCommand {
             TokenizeCommand.self,
             DataCommand.self,
             GenerateCommand.self,
+            PretrainCommand.self,
         ]
     )
 }
