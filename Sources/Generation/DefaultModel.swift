@@ -7,12 +7,12 @@ import Foundation
 /// location, so a binary built from a checkout finds it), overridable with `GLM_DEFAULT_MODEL`.
 public enum DefaultModel {
     /// The one place the default model's location is written down (relative to the package root).
-    public static let relativePath = "Models/default"
+    public static let relativePath = "Models/glm-kjv-small"
 
     /// Environment variable that points to another default model (absolute path).
     public static let environmentVariable = "GLM_DEFAULT_MODEL"
 
-    /// <package root>/Models/default, from this file's path (<root>/Sources/Generation/DefaultModel.swift).
+    /// <package root>/Models/glm-kjv-small, from this file's path (<root>/Sources/Generation/DefaultModel.swift).
     public static var packagePath: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent(relativePath).path
