@@ -12,6 +12,7 @@ struct GLMCommand: AsyncParsableCommand {
             BenchCommand.self,
             TokenizeCommand.self,
             DataCommand.self,
+            PretrainCommand.self,
         ]
     )
 }
