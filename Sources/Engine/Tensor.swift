@@ -141,7 +141,17 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
         guard other.dtype == dtype, other.count == count else {
             throw EngineError.shapeMismatch(op: "Tensor.copy(from:)", message: "\(other) into \(self)")
         }
-        if count > 0 { rawPointer.copyMemory(from: other.rawPointer, byteCount: byteCount) }
+        Self.copyBytes(to: rawPointer, from: other.rawPointer, byteCount: byteCount)
+    }
+
+    /// The byte copy of `copy(from:)`, kept out of the throwing function ON PURPOSE: Swift 6.3's LLVM may
+    /// turn a memmove at the end of a `throws` function into a tail call that skips restoring the error
+    /// register (r12 on x86-64), so the caller sees a phantom error and crashes (swiftlang/swift#90477,
+    /// fixed by llvm/llvm-project#214590). Release builds hit it in `Tape.backward(loss)` (scalar seed).
+    /// A call to this non-throwing function is never a tail call out of a throwing one.
+    @inline(never)
+    static func copyBytes(to dst: UnsafeMutableRawPointer, from src: UnsafeRawPointer, byteCount: Int) {
+        if byteCount > 0 { dst.copyMemory(from: src, byteCount: byteCount) }
     }
 
     // MARK: views (no copies)
