@@ -6,6 +6,6 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks: kernels and GEMMs (ops); model benchmarks come with their issues.",
-        subcommands: [BenchOpsCommand.self, BenchTrainCommand.self, BenchForwardCommand.self]
+        subcommands: [BenchOpsCommand.self, BenchTrainCommand.self, BenchForwardCommand.self, BenchProfileCommand.self]
     )
 }
