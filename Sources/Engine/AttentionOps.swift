@@ -65,6 +65,7 @@ extension Tape {
                           heads: Int, hidden: Int, queryLength q: Int, keyLength k: Int, mask: Tensor,
                           dropout p: Float = 0) throws -> Variable {
         let op = "attention"
+        let started = profileStart()
         let ops = [query, key, value]
         let names = ["query", "key", "value"]
         for (o, name) in zip(ops, names) {
@@ -116,7 +117,12 @@ extension Tape {
         try stridedProduct(batch: b, batch1: heads, m: q, n: d, k: k, a: (UnsafeRawPointer(used.floats), sS),
                            b: (UnsafeRawPointer(vPtr()), sv), c: (ctx.floats, sCtx), beta: 0)
 
-        return output(ctx, op, inputs: [query.variable, key.variable, value.variable]) { [unowned self] _, dctx in
+        // Work: two products forward, up to four backward (2·q·k·d FLOPs each per (batch, head)).
+        let product = 2 * Double(b * heads) * Double(q) * Double(k) * Double(d)
+        let backwardProducts = 1 + ops.filter { $0.variable.requiresGrad }.count
+        return output(ctx, op, inputs: [query.variable, key.variable, value.variable], started: started,
+                      detail: "b\(b) heads \(heads) q\(q) k\(k) d\(d)", work: OpWork(flops: 2 * product),
+                      backwardWork: OpWork(flops: Double(backwardProducts) * product)) { [unowned self] _, dctx in
             let targets = Self.gradientTargets(ops, hidden: hidden, q: q, k: k)
             let dP = Tensor(uninitialized: [b, heads, q, k])
             try self.stridedProduct(batch: b, batch1: heads, m: q, n: k, k: d, a: (UnsafeRawPointer(dctx.floats), sCtx),

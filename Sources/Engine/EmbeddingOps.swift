@@ -10,6 +10,7 @@ extension Tape {
     /// All id tensors have the same shape, all tables the same width C.
     public func embeddingSum(_ lookups: [(ids: Tensor, table: Variable)]) throws -> Variable {
         let op = "embedding"
+        let started = profileStart()
         guard let first = lookups.first else { throw EngineError.invalidArgument(op: op, message: "no lookups") }
         let idShape = first.ids.shape
         let c = first.table.shape.last ?? 0
@@ -28,7 +29,12 @@ extension Tape {
                 throw Self.badId(l.ids, v: v, op: op, which: i)
             }
         }
-        return output(y, op, inputs: lookups.map(\.table)) { _, dy in
+        // Bytes: each lookup reads n rows and writes (first) or updates the output; backward reads dy and
+        // updates n rows of each table.
+        let trained = lookups.filter { $0.table.requiresGrad }.count
+        return output(y, op, inputs: lookups.map(\.table), started: started, detail: "\(lookups.count)×\(idShape)",
+                      work: .floats(n * c, passes: 3 * lookups.count - 1),
+                      backwardWork: .floats(n * c, passes: 3 * trained)) { _, dy in
             for l in lookups where l.table.requiresGrad {
                 glmk_embedding_backward(l.table.zeroedGrad().floats, dy.floats, l.ids.int32s, n, c, l.table.shape[0])
             }
@@ -63,6 +69,7 @@ extension Tape {
     /// gradient buffer is used instead, so correctness never depends on that.)
     public func crossEntropy(_ logits: Variable, targets: Tensor, lossMask: Tensor? = nil) throws -> CrossEntropyResult {
         let op = "crossEntropy"
+        let started = profileStart()
         try checkFloat(logits, op, "logits")
         let vocab = logits.shape.last ?? 0
         let n = logits.value.count / max(vocab, 1)
@@ -89,7 +96,8 @@ extension Tape {
             throw EngineError.invalidArgument(op: op, message: "the loss mask sums to zero: no token contributes to the loss")
         }
         let loss = Tensor(scalar: Float(total / maskSum))
-        let out = output(loss, op, inputs: [logits]) { _, dy in
+        let out = output(loss, op, inputs: [logits], started: started, detail: "\(n)×\(vocab)",
+                         work: .floats(n * vocab, passes: 1), backwardWork: .floats(n * vocab, passes: 2)) { _, dy in
             // dloss_i = upstream · mask_i / Σ mask
             let upstream = Double(dy.floats[0])
             let dloss = Tensor(uninitialized: [n])

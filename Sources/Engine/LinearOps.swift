@@ -7,6 +7,7 @@ extension Tape {
     /// use backend-packed weights instead (see `packedLinearMaxRows`).
     public func linear(_ x: Variable, weight: Variable, bias: Variable? = nil) throws -> Variable {
         let op = "linear"
+        let started = profileStart()
         try checkFloat(x, op, "input"); try checkFloat(weight, op, "weight")
         try check(weight.value.rank == 2, op, "weight must be [out, in], got \(weight.shape)")
         let n = weight.shape[0], k = weight.shape[1]
@@ -18,12 +19,19 @@ extension Tape {
            bias == nil || bias is Parameter {
             let packed = try w.packed(bias: bias as? Parameter, type: packedLinearType, backend: backend)
             try packed.apply(x: x.value.floats, rows: m, y: y.floats)
+            if let profiler, let started {
+                profiler.finish(started, name: op, detail: "\(m)×\(k)·(\(n)×\(k))ᵀ packed", phase: .forward,
+                                work: OpWork(flops: 2 * Double(m) * Double(n) * Double(k)))
+            }
             return Variable(result: y, requiresGrad: false)
         }
         try backend.gemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: x.value.floats, lda: k,
                          b: weight.value.floats, ldb: k, beta: 0, c: y.floats, ldc: n)
         if let bias { glmk_bias_add(y.floats, bias.value.floats, m, n) }
-        return output(y, op, inputs: [x, weight, bias]) { [backend] _, dy in
+        let products = Double((x.requiresGrad ? 1 : 0) + (weight.requiresGrad ? 1 : 0))
+        return output(y, op, inputs: [x, weight, bias], started: started, detail: "\(m)×\(k)·(\(n)×\(k))ᵀ",
+                      work: OpWork(flops: 2 * Double(m) * Double(n) * Double(k)),
+                      backwardWork: OpWork(flops: products * 2 * Double(m) * Double(n) * Double(k))) { [backend] _, dy in
             if x.requiresGrad {
                 let (gx, acc) = x.gradTarget()
                 try backend.gemm(transA: false, transB: false, m: m, n: k, k: n, alpha: 1, a: dy.floats, lda: n,
@@ -70,6 +78,7 @@ extension Tape {
     /// its operand, so a transposed operand's gradient is produced transposed for free.
     public func matmul(_ a: Variable, _ b: Variable, transposeA: Bool = false, transposeB: Bool = false) throws -> Variable {
         let op = "matmul"
+        let started = profileStart()
         try checkFloat(a, op, "A"); try checkFloat(b, op, "B")
         try check(a.value.rank == b.value.rank && (a.value.rank == 2 || a.value.rank == 3), op,
                   "operands must both be rank 2 or both rank 3, got \(a.shape) and \(b.shape)")
@@ -87,7 +96,10 @@ extension Tape {
         let c = Tensor(uninitialized: batched ? [batch, m, n] : [m, n])
         try stridedProduct(batch: batch, m: m, n: n, k: k, a: (UnsafeRawPointer(a.value.floats), sa),
                            b: (UnsafeRawPointer(b.value.floats), sb), c: (c.floats, sc), beta: 0)
-        return output(c, op, inputs: [a, b]) { [unowned self] _, dy in
+        let flops = 2 * Double(batch) * Double(m) * Double(n) * Double(k)
+        let products = Double((a.requiresGrad ? 1 : 0) + (b.requiresGrad ? 1 : 0))
+        return output(c, op, inputs: [a, b], started: started, detail: "\(batch)×\(m)×\(k)·\(k)×\(n)",
+                      work: OpWork(flops: flops), backwardWork: OpWork(flops: products * flops)) { [unowned self] _, dy in
             let sdy = sc
             if a.requiresGrad {  // d op(A) (m, k) = dC (m, n) · op(B)ᵀ, stored with A's strides
                 let (ga, acc) = a.gradTarget()

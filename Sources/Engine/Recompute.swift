@@ -13,15 +13,18 @@ extension Tape {
     public func recompute(_ name: String, inputs: [Variable], parameters: [Variable],
                           _ body: @escaping (Tape, [Variable]) throws -> Variable) throws -> Variable {
         guard isRecording else { return try body(self, inputs) }
+        let started = profileStart()
         let offsetBefore = dropoutOffset
         let quiet = Tape(recording: false, training: false, backend: backend, dropoutSeed: dropoutSeed)
+        quiet.profiler = profiler
         quiet.training = training
         quiet.dropoutOffset = offsetBefore
         let value = try body(quiet, inputs.map { Variable($0.value) }).value
         dropoutOffset = quiet.dropoutOffset
-        let training = self.training, seed = dropoutSeed, backend = self.backend
-        return output(value, name, inputs: inputs + parameters) { _, dy in
+        let training = self.training, seed = dropoutSeed, backend = self.backend, profiler = self.profiler
+        return output(value, name, inputs: inputs + parameters, started: started) { _, dy in
             let replay = Tape(recording: true, training: training, backend: backend, dropoutSeed: seed)
+            replay.profiler = profiler
             replay.dropoutOffset = offsetBefore
             let leaves = inputs.map { Variable($0.value, requiresGrad: $0.requiresGrad) }
             let out = try body(replay, leaves)

@@ -23,11 +23,17 @@ public final class Tape {
     public var packedLinearMaxRows = 8
     /// Storage of those packed weights: `.bfloat16` halves the bytes read per token.
     public var packedLinearType: GEMMInputType = .float32
+    /// When set, every op's forward and backward time is filed there (see `Profiler`); nil costs nothing
+    /// but one check per op. Recomputation tapes inherit it.
+    public var profiler: Profiler?
 
     struct Record {
         let name: String
         let output: Variable
         let backward: () throws -> Void
+        /// Only filled when profiling: the op's shape summary and the work of its backward pass.
+        var profileDetail = ""
+        var backwardWork = OpWork.none
     }
     private var records: [Record] = []
 
@@ -54,18 +60,35 @@ public final class Tape {
         isRecording && inputs.contains { $0?.requiresGrad == true }
     }
 
+    /// Opens the profiling interval of an op's forward pass (nil, and no clock read, when not profiling).
+    /// Every op calls this first and hands the token to `output`, which closes it.
+    func profileStart() -> Profiler.Token? { profiler?.start() }
+
     /// Makes the output variable of an op and, if any input needs a gradient, records `backward`.
     /// `backward` runs only if a gradient reached the output; the output's gradient is released after.
-    func output(_ value: Tensor, _ name: String, inputs: [Variable?],
+    /// Profiling: `started` (from `profileStart`) closes the forward interval here; `detail`, `work` and
+    /// `backwardWork` are evaluated only when a profiler is attached.
+    func output(_ value: Tensor, _ name: String, inputs: [Variable?], started: Profiler.Token? = nil,
+                detail: @autoclosure () -> String = "", work: @autoclosure () -> OpWork = .none,
+                backwardWork: @autoclosure () -> OpWork = .none,
                 backward: @escaping (_ out: Variable, _ dy: Tensor) throws -> Void) -> Variable {
         let grad = needsGrad(inputs)
         let out = Variable(result: value, requiresGrad: grad)
         if grad {
             for v in inputs { v?.uses += 1 }
-            records.append(Record(name: name, output: out) { [unowned out] in
+            var record = Record(name: name, output: out) { [unowned out] in
                 guard let dy = out.gradStorage else { return }
                 try backward(out, dy)
-            })
+            }
+            if profiler != nil {
+                record.profileDetail = detail()
+                record.backwardWork = backwardWork()
+            }
+            records.append(record)
+        }
+        if let profiler, let started {
+            profiler.finish(started, name: name, detail: grad ? records[records.count - 1].profileDetail : detail(),
+                            phase: .forward, work: work())
         }
         return out
     }
@@ -94,7 +117,13 @@ public final class Tape {
         if accumulate { glmk_add_inplace(g.floats, gradient.floats, g.count) } else { try g.copy(from: gradient) }
         defer { records.removeAll() }
         while let r = records.popLast() {
-            try r.backward()
+            if let profiler {
+                let t = profiler.start()
+                try r.backward()
+                profiler.finish(t, name: r.name, detail: r.profileDetail, phase: .backward, work: r.backwardWork)
+            } else {
+                try r.backward()
+            }
             r.output.releaseGrad()
         }
     }

@@ -141,16 +141,17 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
         guard other.dtype == dtype, other.count == count else {
             throw EngineError.shapeMismatch(op: "Tensor.copy(from:)", message: "\(other) into \(self)")
         }
-        Tensor.copyBytes(to: rawPointer, from: other.rawPointer, byteCount: byteCount)
+        Self.copyBytes(to: rawPointer, from: other.rawPointer, byteCount: byteCount)
     }
 
-    /// WHY a separate, never-inlined function: with the copy inlined, Swift 6.3.1 -O compiled
-    /// `copy(from:)` so that for a rank-0 tensor the swifterror register (r12) kept a scratch value (1)
-    /// when it tail-called memmove, and callers saw a bogus thrown error (a crash in `Tape.backward` of
-    /// release builds). Keeping the copy out of line keeps the error register out of that code.
+    /// The byte copy of `copy(from:)`, kept out of the throwing function ON PURPOSE: Swift 6.3's LLVM may
+    /// turn a memmove at the end of a `throws` function into a tail call that skips restoring the error
+    /// register (r12 on x86-64), so the caller sees a phantom error and crashes (swiftlang/swift#90477,
+    /// fixed by llvm/llvm-project#214590). Release builds hit it in `Tape.backward(loss)` (scalar seed).
+    /// A call to this non-throwing function is never a tail call out of a throwing one.
     @inline(never)
-    static func copyBytes(to destination: UnsafeMutableRawPointer, from source: UnsafeRawPointer, byteCount: Int) {
-        if byteCount > 0 { destination.copyMemory(from: source, byteCount: byteCount) }
+    static func copyBytes(to dst: UnsafeMutableRawPointer, from src: UnsafeRawPointer, byteCount: Int) {
+        if byteCount > 0 { dst.copyMemory(from: src, byteCount: byteCount) }
     }
 
     // MARK: views (no copies)

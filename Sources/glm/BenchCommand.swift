@@ -4,7 +4,8 @@ import ArgumentParser
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Benchmarks (release builds): kernels and GEMMs (ops), training, forward and decoding throughput.",
-        subcommands: [BenchOpsCommand.self, BenchTrainCommand.self, BenchForwardCommand.self, BenchDecodeCommand.self]
+        abstract: "Benchmarks (release builds): kernels and GEMMs (ops), training, forward and decoding throughput, a training-step profile.",
+        subcommands: [BenchOpsCommand.self, BenchTrainCommand.self, BenchForwardCommand.self, BenchDecodeCommand.self,
+                      BenchProfileCommand.self]
     )
 }
