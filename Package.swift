@@ -35,7 +35,7 @@ let package = Package(
         // Blank filling: prompt processing, greedy/sampling/beam search, K/V cache, streaming.
         .target(name: "Generation", dependencies: ["GLM", "Tokenizers"]),
         // Blank-infilling data, the trainer, LR schedules, resumable checkpoints.
-        .target(name: "Training", dependencies: ["GLM", "Tokenizers"]),
+        .target(name: "Training", dependencies: ["GLM", "Tokenizers", "CKernels"]),
         // The command-line tool: a thin shell, one file per subcommand.
         .executableTarget(name: "glm", dependencies: [
             "Engine", "Checkpoint", "GLM", "Tokenizers", "Generation", "Training",

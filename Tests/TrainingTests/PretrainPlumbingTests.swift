@@ -43,15 +43,21 @@ final class PretrainPlumbingTests: XCTestCase {
         XCTAssertEqual(PretrainSetup.paddedVocabulary(128), 128)
     }
 
-    /// A real signal reaches the flag through the dispatch source (SIGUSR1, so the test runner's own
-    /// SIGINT/SIGTERM handling is untouched).
+    /// A real process-directed signal reaches the flag whichever thread the kernel hands it to (SIGUSR1,
+    /// so the test runner's own SIGINT/SIGTERM handling is untouched), and `onFirst` is called once.
+    /// Threads that do not block the signal are started first: a DispatchSource-based version lost it.
     func testSignalSetsTheStopFlag() throws {
-        let stop = StopSignal(signals: [SIGUSR1])
+        let announced = LockedCount()
+        let stop = StopSignal(signals: [SIGUSR1]) { sig in if sig == SIGUSR1 { announced.add() } }
         XCTAssertFalse(stop.isRequested)
+        let busy = DispatchGroup()
+        for _ in 0..<4 { DispatchQueue.global().async(group: busy) { usleep(300_000) } }
         kill(getpid(), SIGUSR1)
         let deadline = Date().addingTimeInterval(5)
-        while !stop.isRequested && Date() < deadline { usleep(10_000) }
+        while (!stop.isRequested || announced.value == 0) && Date() < deadline { usleep(10_000) }
+        busy.wait()
         XCTAssertEqual(stop.receivedSignal, SIGUSR1)
+        XCTAssertEqual(announced.value, 1, "onFirst runs once for the first signal")
     }
 
     func testBenchmarkRecipeBatchAndJSON() throws {
@@ -75,4 +81,12 @@ final class PretrainPlumbingTests: XCTestCase {
         o.mode = .forward
         XCTAssertEqual(o.flopsPerToken, 2 * 4096 + 4 * 16 * 8)
     }
+}
+
+/// A counter that a signal callback (another queue) may bump.
+private final class LockedCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func add() { lock.withLock { n += 1 } }
+    var value: Int { lock.withLock { n } }
 }
