@@ -36,7 +36,7 @@ struct PretrainCommand: ParsableCommand {
     var load: String?
     @Option(help: "Dropout on embeddings and residual branches (the original's --hidden-dropout, default 0.1).")
     var hiddenDropout: Double?
-    @Option(help: "Recorded only: the engine has no attention-probability dropout (default 0.1).")
+    @Option(help: "Recorded only: the engine has no attention-probability dropout (new models default to 0).")
     var attentionDropout: Double?
 
     // MARK: data
@@ -118,6 +118,9 @@ struct PretrainCommand: ParsableCommand {
             resumedAt = ck.state.step
             progress.message("resuming \(folder): step \(ck.state.step) of \(options.steps)")
         } else {
+            if let store, let existing = try? store.latestFolder() {
+                throw ValidationError("\(store.directory) already holds a run's checkpoint (\(existing)): add --resume to continue it, or choose another --save folder")
+            }
             guard let steps else { throw ValidationError("--steps is required for a new run") }
             trainer = try newTrainer(edits: edits, steps: steps, progress: progress)
         }
@@ -245,6 +248,8 @@ struct PretrainCommand: ParsableCommand {
             config = GLMConfig(numLayers: layers, hiddenSize: hidden, numAttentionHeads: heads,
                                vocabSize: PretrainSetup.paddedVocabulary(tokenizerInfo.tokenCount),
                                maxSequenceLength: maxPosition ?? seqLength ?? 512)
+            // A new model records the dropout it is trained with: none on attention probabilities.
+            config.attentionDropoutProb = 0
         }
         if config.tokenizer == nil { config.tokenizer = tokenizerInfo.preset }
         var dataConfig = BlankInfillingConfig.preset(preset ?? "") ?? BlankInfillingConfig()

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Reproduces the built-in default model Models/glm-kjv-small (see its MODEL_CARD.md):
+#   1. the King James Bible from Debian's bible-kjv-text (read with the `bible` program of bible-kjv),
+#      one chapter per document; every 40th chapter is held out (validation + cloze test verses);
+#   2. `glm data prepare` with the glm-large (BERT WordPiece) tokenizer;
+#   3. `glm pretrain` (release build) with glm-large's blank-infilling objective;
+#   4. export in bf16, single-token [MASK] accuracy on 500 held-out verses, copy into Models/.
+# Re-running continues an interrupted run from its last checkpoint (the run is bit-identical either way).
+#
+#   scripts/train-default-model.sh                  # everything (about 40 minutes on 2 cores)
+#   WORK=/tmp/kjv-run STEPS=100 scripts/train-default-model.sh   # a quick trial elsewhere
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=${WORK:-$ROOT/.build/kjv-default-model}
+OUT=${OUT:-$ROOT/Models/glm-kjv-small}
+STEPS=${STEPS:-2000}
+THREADS=${THREADS:-2}
+GLM=$ROOT/.build/release/glm
+
+if ! command -v bible >/dev/null; then
+    echo "needs the KJV text: apt-get install bible-kjv bible-kjv-text" >&2
+    exit 1
+fi
+(cd "$ROOT" && swift build -c release --product glm)
+mkdir -p "$WORK"
+
+# 1. Corpus: "Book N" header lines start chapters, "  V text" lines are verses.
+if [ ! -s "$WORK/valid-verses.txt" ]; then
+    bible -l10000 "Genesis 1:1-Revelation 22:21" 2>/dev/null | awk \
+        -v train="$WORK/train.txt" -v valid="$WORK/valid.txt" -v verses="$WORK/valid-verses.txt" -v chapter=-1 '
+        function flush() {
+            if (text != "") { if (chapter % 40 == 39) print text "\n" > valid; else print text "\n" > train }
+            text = ""
+        }
+        /^[A-Za-z0-9 ]+ [0-9]+$/ { flush(); chapter++; next }
+        /^ *[0-9]+ / {
+            line = $0; sub(/^ *[0-9]+ /, "", line)
+            text = (text == "" ? line : text " " line)
+            if (chapter % 40 == 39) print line > verses
+            next
+        }
+        END { flush() }'
+fi
+echo "corpus: $(grep -c . "$WORK/train.txt") training chapters, $(grep -c . "$WORK/valid.txt") held-out chapters, $(wc -l < "$WORK/valid-verses.txt") held-out verses"
+
+# 2. Token datasets (resumable, deterministic).
+"$GLM" data prepare --preset glm-large --input "$WORK/train.txt" --output "$WORK/train-ds"
+"$GLM" data prepare --preset glm-large --input "$WORK/valid.txt" --output "$WORK/valid-ds"
+
+# 3. Pre-training. The model: 6 layers, hidden 192, 6 heads, positions 256 (≈ 8.7 M parameters, 17 MB in bf16).
+RUN=(--save "$WORK/run" --log "$WORK/run/log.jsonl" --threads "$THREADS" --log-interval 50)
+if [ -f "$WORK/run/latest_checkpoint" ]; then
+    RUN+=(--resume)
+else
+    RUN+=(--data "$WORK/train-ds" --valid-data "$WORK/valid-ds" --tokenizer glm-large
+          --layers 6 --hidden 192 --heads 6 --seq-length 256 --max-position 256
+          --objective-preset glm-large --batch-size 16 --steps "$STEPS"
+          --lr 1e-3 --warmup 0.02 --lr-decay-style cosine --lr-decay-ratio 0.05 --weight-decay 0.1
+          --hidden-dropout 0.1 --seed 1234 --eval-interval 200 --eval-iters 10 --save-interval 200 --keep 2)
+fi
+"$GLM" pretrain "${RUN[@]}" \
+    --export "$WORK/export" --export-dtype bf16 \
+    --cloze-eval "$WORK/valid-verses.txt" --cloze-count 500 \
+    --cloze-prompt "In the beginning God created the [MASK] and the earth." \
+    --cloze-prompt "And God said, Let there be [MASK]: and there was light." \
+    --cloze-prompt "The LORD is my [MASK]; I shall not want." \
+    2>&1 | tee "$WORK/pretrain.out"
+
+# 4. The model folder (the vocabulary is the shipped BERT vocab, Sources/Tokenizers/Vocab, via tokenizer_preset).
+mkdir -p "$OUT"
+cp "$WORK/export/config.json" "$WORK/export/model.safetensors" "$OUT/"
+SIZE=$(stat -c %s "$OUT/model.safetensors")
+echo "wrote $OUT: model.safetensors $SIZE bytes"
+if [ "$SIZE" -gt 20000000 ]; then echo "model.safetensors exceeds 20 MB" >&2; exit 1; fi
