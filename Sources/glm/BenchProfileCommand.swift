@@ -146,7 +146,8 @@ final class ProfiledTrainingStep {
             guard let profiler else { return try body() }
             return try profiler.measure(name, work: work, body)
         }
-        phase("zeroGrad", OpWork(bytes: 4 * p)) { optimizer.zeroGrad() }
+        // zeroGrad only marks the gradients as zero (the first backward write replaces them): no bytes moved.
+        phase("zeroGrad", .none) { optimizer.zeroGrad() }
         let tape = Tape(recording: true, training: false)
         tape.profiler = profiler
         let ce: CrossEntropyResult
