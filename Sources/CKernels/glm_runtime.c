@@ -10,6 +10,7 @@ extern int omp_get_thread_num(void);
 extern int omp_get_num_threads(void);
 extern void omp_set_num_threads(int);
 extern int omp_get_max_threads(void);
+extern int omp_in_parallel(void);
 
 // ---- CPU level --------------------------------------------------------------------------------------
 
@@ -101,7 +102,10 @@ void glmk_parallel_for(size_t n, size_t work, size_t align, glmk_range_fn fn, vo
     if (align == 0) align = 1;
     int threads = glmk_num_threads();
     size_t units = (n + align - 1) / align;
-    if (threads <= 1 || work < atomic_load_explicit(&g_par_min_work, memory_order_relaxed) || units < 2) {
+    // Inside a parallel region (a kernel called per task of an outer parallel loop, e.g. the per-head
+    // attention), run inline: nested teams would only add fork/join cost.
+    if (threads <= 1 || work < atomic_load_explicit(&g_par_min_work, memory_order_relaxed) || units < 2 ||
+        omp_in_parallel()) {
         fn(ctx, 0, n);
         return;
     }

@@ -88,6 +88,12 @@ extension Tape {
         let bm = mshape[0]
         let d = hidden / heads
         let scale = 1 / Float(d).squareRoot()
+        try check(p >= 0 && p < 1, op, "attention dropout \(p) must be in [0, 1)")
+        if q >= attentionByHeadsMinQueries && backend is OneDNNBackend {
+            return try attentionByHeads(query: query, key: key, value: value, batch: b, heads: heads, hidden: hidden,
+                                        queryLength: q, keyLength: k, mask: mask, maskBatch: bm, scale: scale,
+                                        dropout: p, started: started)
+        }
 
         let sq = query.headStrides(headDim: d), sk = key.headStrides(headDim: d), sv = value.headStrides(headDim: d)
         let qPtr = { query.variable.value.floats + query.elementOffset }
@@ -104,7 +110,6 @@ extension Tape {
         // Attention dropout (the original's attention_dropout on the probabilities): P' = dropout(P) feeds
         // the product with V; P itself is kept for the softmax backward. The mask is regenerated from the
         // counter-based stream in backward, so nothing but P' is stored.
-        try check(p >= 0 && p < 1, op, "attention dropout \(p) must be in [0, 1)")
         let dropping = training && p > 0
         let dropSeed = dropoutSeed, dropOffset = dropoutOffset, n = b * heads * q * k
         var used = probs

@@ -51,6 +51,7 @@ public final class AdamW {
     /// `clipGradNorm(_:maxNorm:)` here: clipping then costs no extra pass over the gradients).
     public func step(learningRate lr: Float? = nil, gradScale: Float = 1) {
         step += 1
+        for p in parameters { p.materializedGradient() }  // a parameter that got no gradient reads zeros
         let decay = parameters.map { $0.weightDecay ? weightDecay : 0 }
         paramPtrs.withUnsafeBufferPointer { p in
             gradPtrs.withUnsafeBufferPointer { g in

@@ -23,6 +23,10 @@ public final class Tape {
     public var packedLinearMaxRows = 8
     /// Storage of those packed weights: `.bfloat16` halves the bytes read per token.
     public var packedLinearType: GEMMInputType = .float32
+    /// `attention` with at least this many queries (training, prefill) runs head by head with each head's
+    /// scores kept in cache (`attentionByHeads`); shorter queries (decode) run as three batched products
+    /// over all heads. `Int.max` always uses the batched products. Both compute the same function.
+    public var attentionByHeadsMinQueries = 16
     /// When set, every op's forward and backward time is filed there (see `Profiler`); nil costs nothing
     /// but one check per op. Recomputation tapes inherit it.
     public var profiler: Profiler?

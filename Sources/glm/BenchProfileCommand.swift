@@ -28,6 +28,8 @@ struct BenchProfileCommand: ParsableCommand {
     @Option(help: "How many individual ops to list.") var top = 10
     @Option(help: "Seed of the random weights and batch.") var seed: UInt64 = 1234
     @Flag(help: "Recompute each layer in backward (--checkpoint-activations).") var checkpointActivations = false
+    @Flag(help: "Vocabulary logits only at the loss positions (part B), as the trainer computes them, instead of at every position as the bench/README.md recipe (and the PyTorch baseline) does.")
+    var lossRowsOnly = false
     @Flag(help: "Print one JSON object instead of the tables.") var json = false
 
     func validate() throws {
@@ -55,7 +57,7 @@ struct BenchProfileCommand: ParsableCommand {
         config.checkpointActivations = checkpointActivations
         let step = try ProfiledTrainingStep(model: try GLMModel.random(config: config, seed: seed),
                                             batch: ProfileBatch(batch: batchSize, seq: seqLength, vocab: vocab, seed: seed &+ 7),
-                                            clip: clip)
+                                            clip: clip, lossRowsOnly: lossRowsOnly)
         for i in 0..<warmup {
             let ms = try step.run(profiler: nil)
             if !json { print(String(format: "  warm-up %d/%d: %.1f ms", i + 1, warmup, ms)) }
@@ -77,6 +79,7 @@ struct BenchProfileCommand: ParsableCommand {
 
     var header: String {
         "L\(layers) H\(hidden) A\(heads) S\(seqLength) B\(batchSize) V\(vocab), fp32" + (checkpointActivations ? ", recompute" : "")
+            + (lossRowsOnly ? ", logits at loss rows" : "")
     }
 }
 
@@ -91,6 +94,8 @@ func median(_ xs: [Double]) -> Double {
 struct ProfileBatch {
     let ids: Tensor, positionIds: Tensor, targets: Tensor, lossMask: Tensor
     let seps: [Int]
+    /// Flat indices (into b·s) of the loss positions and their targets, for logits at loss rows only.
+    let lossRows: Tensor, lossTargets: Tensor
 
     init(batch b: Int, seq s: Int, vocab: Int, seed: UInt64) throws {
         var g = SeededGenerator(seed: seed)
@@ -108,6 +113,9 @@ struct ProfileBatch {
         positionIds = try Tensor(shape: [b, 2, s], ints: pos)
         lossMask = try Tensor(shape: [b, s], values: mask)
         seps = [sep]
+        let rows = mask.indices.filter { mask[$0] != 0 }
+        lossRows = try Tensor(shape: [rows.count], ints: rows.map { Int32($0) })
+        lossTargets = try Tensor(shape: [rows.count], ints: rows.map { targets[$0] })
     }
 }
 
@@ -117,13 +125,15 @@ final class ProfiledTrainingStep {
     let model: GLMModel
     let batch: ProfileBatch
     let clip: Float
+    let lossRowsOnly: Bool
     let optimizer: AdamW
     let parameterCount: Int
 
-    init(model: GLMModel, batch: ProfileBatch, clip: Float) throws {
+    init(model: GLMModel, batch: ProfileBatch, clip: Float, lossRowsOnly: Bool) throws {
         self.model = model
         self.batch = batch
         self.clip = clip
+        self.lossRowsOnly = lossRowsOnly
         optimizer = AdamW(parameters: model.parameters, learningRate: 1e-4, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.1)
         parameterCount = model.parameters.reduce(0) { $0 + $1.value.count }
     }
@@ -136,11 +146,21 @@ final class ProfiledTrainingStep {
             guard let profiler else { return try body() }
             return try profiler.measure(name, work: work, body)
         }
-        phase("zeroGrad", OpWork(bytes: 4 * p)) { optimizer.zeroGrad() }
+        // zeroGrad only marks the gradients as zero (the first backward write replaces them): no bytes moved.
+        phase("zeroGrad", .none) { optimizer.zeroGrad() }
         let tape = Tape(recording: true, training: false)
         tape.profiler = profiler
-        let out = try model.forward(ids: batch.ids, positionIds: batch.positionIds, mask: .sep(batch.seps), logits: .all, tape: tape)
-        let ce = try tape.crossEntropy(out.logits!, targets: batch.targets, lossMask: batch.lossMask)
+        let ce: CrossEntropyResult
+        if lossRowsOnly {
+            // The trainer's way: gather the loss positions' hidden states, logits only there (mask all 1).
+            let out = try model.forward(ids: batch.ids, positionIds: batch.positionIds, mask: .sep(batch.seps), logits: .none, tape: tape)
+            let flat = try tape.reshape(out.hidden, [batch.ids.count, model.config.hiddenSize])
+            let logits = try tape.linear(try tape.embedding(batch.lossRows, table: flat), weight: model.word_embeddings.weight)
+            ce = try tape.crossEntropy(logits, targets: batch.lossTargets)
+        } else {
+            let out = try model.forward(ids: batch.ids, positionIds: batch.positionIds, mask: .sep(batch.seps), logits: .all, tape: tape)
+            ce = try tape.crossEntropy(out.logits!, targets: batch.targets, lossMask: batch.lossMask)
+        }
         try tape.backward(ce.loss)
         let scale = phase("clipGradNorm", OpWork(bytes: 4 * p)) {
             clip > 0 ? clipGradNorm(model.parameters, maxNorm: clip).scale : { _ = gradientNorm(model.parameters); return 1 }()

@@ -84,6 +84,41 @@ void glmk_masked_softmax_forward(float *P, const float *S, const float *mask, si
 void glmk_masked_softmax_backward(float *dS, const float *dP, const float *P, const float *mask,
                                   size_t B, size_t H, size_t Q, size_t K, size_t Bm, float scale);
 
+// ---- multi-head attention, one (batch, head) at a time --------------------------------------------------
+/// Row-major C (M, N) = alpha·op(A)·op(B) + beta·C, op(X) = Xᵀ when trans* != 0: the signature of CDNNL's
+/// glmd_sgemm, which the Engine passes in (the kernels do not link oneDNN themselves). Must run
+/// single-threaded when called inside a parallel region. Returns 0 on success.
+typedef int (*glmk_sgemm_fn)(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                             int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
+/// The operands of GLM attention for B batches × H heads of width D: head h of batch b of Q is the (Q, D)
+/// matrix at q + b·q_batch + h·D with row stride q_row (a column block of a fused QKV tensor, or a dense
+/// [B, rows, H·D] tensor); K and V likewise with K rows. mask (Bm, Q, K), Bm ∈ {1, B}, 1 = attend.
+/// ctx and dctx (B, Q, H·D-wide rows) use ctx_batch / ctx_row. Dropout on the probabilities with
+/// probability dropout_p (0: none) from the counter-based stream (seed, offset + flat index in (B, H, Q, K)).
+typedef struct glmk_attention_args {
+    size_t B, H, Q, K, D;
+    const float *q, *k, *v;
+    size_t q_batch, q_row, k_batch, k_row, v_batch, v_row, ctx_batch, ctx_row;
+    const float *mask;
+    size_t Bm;
+    float scale, dropout_p;
+    uint64_t seed, offset;
+    glmk_sgemm_fn gemm;
+} glmk_attention_args;
+
+/// Per head: S = Q·Kᵀ, P = masked softmax(S) (as glmk_masked_softmax_forward), P' = dropout(P), ctx = P'·V.
+/// Writes P (B, H, Q, K), P' into Pdrop (NULL iff dropout_p == 0) and ctx. Heads are split over the
+/// threads; each head's score matrix stays in cache between its products. Returns 0 or the GEMM's error.
+int glmk_attention_heads_forward(const glmk_attention_args *a, float *P, float *Pdrop, float *ctx);
+/// The backward of glmk_attention_heads_forward from dctx: per head dP = dctx·Vᵀ, dV = P'ᵀ·dctx,
+/// dS = softmax'(dropout'(dP)), dQ = dS·K, dK = dSᵀ·Q. dq/dk/dv (NULL = not needed) have the layout of
+/// q/k/v and get C = product + beta·C (beta 0 overwrites). scratch: scratch_slots × Q·K floats, one slot per
+/// thread (scratch_slots ≥ glmk_num_threads()). Returns 0, the GEMM's error, or -3 if slots are too few.
+int glmk_attention_heads_backward(const glmk_attention_args *a, const float *P, const float *Pdrop,
+                                  const float *dctx, float *dq, float beta_q, float *dk, float beta_k, float *dv,
+                                  float beta_v, float *scratch, size_t scratch_slots);
+
 // ---- embedding ----------------------------------------------------------------------------------
 /// ids (N) int32 in [0, V) → y (N, C) = table[ids] (or += when accumulate != 0).
 /// Returns -1 and writes nothing if an id is out of range, else 0.
