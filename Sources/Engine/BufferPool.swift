@@ -39,18 +39,37 @@ public final class BufferPool: @unchecked Sendable {
         return ((b + quarter - 1) / quarter) * quarter
     }
 
+    /// The size class just above `cls` (a class itself).
+    static func nextClass(_ cls: Int) -> Int {
+        if cls < 4096 { return cls + 64 }
+        let top = Int.bitWidth - 1 - (cls - 1).leadingZeroBitCount
+        return cls + (1 << (top - 2))
+    }
+
+    /// How many classes above its own a request may take a cached buffer from (at most ≈ 1.6× too big).
+    ///
+    /// WHY: in pre-training the row length of a batch varies (part B grows with the number of spans), so
+    /// the same tensor falls into neighbouring classes from step to step; with exact-class reuse only,
+    /// every class it ever visited kept its own copy cached.
+    static let largerClassesServed = 2
+
     /// A buffer of at least `bytes` bytes, 64-byte aligned, contents undefined. Returns its class size.
     public func acquire(bytes: Int) -> (UnsafeMutableRawPointer, Int) {
-        let cls = Self.sizeClass(bytes)
+        var cls = Self.sizeClass(bytes)
         lock.lock()
-        if var list = free[cls], let p = list.popLast() {
-            free[cls] = list
-            _reuses += 1
-            _cachedBytes -= cls
-            _liveBytes += cls
-            lock.unlock()
-            return (p, cls)
+        for _ in 0...Self.largerClassesServed {
+            if var list = free[cls], let p = list.popLast() {
+                free[cls] = list
+                _reuses += 1
+                _cachedBytes -= cls
+                _liveBytes += cls
+                lock.unlock()
+                return (p, cls)
+            }
+            if cls <= 4096 { break }  // small buffers: exact class only (cheap to allocate)
+            cls = Self.nextClass(cls)
         }
+        cls = Self.sizeClass(bytes)
         _allocations += 1
         _liveBytes += cls
         lock.unlock()

@@ -1,3 +1,4 @@
+import Foundation
 import Checkpoint
 import Engine
 
@@ -40,15 +41,44 @@ extension GLMModel {
         return try GLMModel(config: loaded.config, stateDict: loaded.weights)
     }
 
+    /// How a new model's two position tables start.
+    public enum PositionInitialization: String, Sendable, CaseIterable {
+        /// N(0, initializer_range), as the original's get_model.
+        case normal
+        /// Sinusoids (Vaswani et al.): row p, columns 2i and 2i+1 = sin and cos of p / 10000^(2i/h),
+        /// scaled to the RMS of the normal initialisation. WHY: the tables stay learned parameters, but
+        /// the dot product of two rows then already depends on their distance, so attention to nearby
+        /// tokens is learnable at once; with random rows every pair of positions must be learned
+        /// separately, which on a small corpus leaves a model blind to its context for thousands of steps.
+        case sinusoidal
+    }
+
+    /// A sinusoidal table [rows, h] with per-element RMS `rms`.
+    static func sinusoidalTable(rows: Int, hidden: Int, rms: Float) -> Tensor {
+        var v = [Float](repeating: 0, count: rows * hidden)
+        let amplitude = Double(rms) * 2.0.squareRoot()
+        for p in 0..<rows {
+            for i in stride(from: 0, to: hidden, by: 2) {
+                let angle = Double(p) / pow(10000, Double(i) / Double(hidden))
+                v[p * hidden + i] = Float(amplitude * sin(angle))
+                if i + 1 < hidden { v[p * hidden + i + 1] = Float(amplitude * cos(angle)) }
+            }
+        }
+        return try! Tensor(shape: [rows, hidden], values: v)
+    }
+
     /// A freshly initialised model as the original's get_model: embeddings and weights N(0, 0.02), the
     /// output projections of each layer (attention.dense, dense_4h_to_h) N(0, 0.02/√(2·layers)),
-    /// biases 0, LayerNorm weights 1.
-    public static func random(config: GLMConfig, seed: UInt64) throws -> GLMModel {
+    /// biases 0, LayerNorm weights 1; the position tables as `positions` says.
+    public static func random(config: GLMConfig, seed: UInt64, positions: PositionInitialization = .normal) throws -> GLMModel {
         var index: UInt64 = 0
         let std = Float(config.initializerRange)
         let scaled = std / Float(2 * config.numLayers).squareRoot()
         return try GLMModel(config: config) { name, shape in
             index += 1
+            if positions == .sinusoidal, name.hasSuffix("position_embeddings.weight"), shape.count == 2 {
+                return sinusoidalTable(rows: shape[0], hidden: shape[1], rms: std)
+            }
             if name.hasSuffix("layernorm.weight") { let t = Tensor(uninitialized: shape); t.fill(1); return t }
             if name.hasSuffix(".bias") { return Tensor(zeros: shape) }
             let s = name.hasSuffix("attention.dense.weight") || name.hasSuffix("dense_4h_to_h.weight") ? scaled : std

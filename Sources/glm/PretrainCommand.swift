@@ -36,7 +36,9 @@ struct PretrainCommand: ParsableCommand {
     var load: String?
     @Option(help: "Dropout on embeddings and residual branches (the original's --hidden-dropout, default 0.1).")
     var hiddenDropout: Double?
-    @Option(help: "Recorded only: the engine has no attention-probability dropout (new models default to 0).")
+    @Option(help: "Position tables of a new model: normal (N(0, 0.02), the original's) or sinusoidal (learned tables that start as sinusoids: context is usable far sooner on small corpora).")
+    var positionInit: String = "normal"
+    @Option(help: "Dropout on attention probabilities (the original's --attention-dropout; new models default to 0, a loaded model keeps its config's).")
     var attentionDropout: Double?
 
     // MARK: data
@@ -130,9 +132,6 @@ struct PretrainCommand: ParsableCommand {
         let spec = trainer.spec
         progress.message("model: \(spec.model.numLayers) layers, hidden \(spec.model.hiddenSize), \(spec.model.numAttentionHeads) heads, vocab \(spec.model.vocabSize), max position \(spec.model.maxSequenceLength): \(trainer.model.parameters.reduce(0) { $0 + $1.value.count }) parameters")
         progress.message("data: \(spec.trainData.directory) (\(spec.trainData.tokens) tokens), seq \(spec.data.seqLength), batch \(spec.batchSize) × \(spec.gradientAccumulation), objectives bert \(spec.data.bertProb) / sentence \(spec.data.gapSentenceProb) / gpt \(String(format: "%.2f", spec.data.gptProb)); lr \(spec.schedule.peak) \(spec.schedule.style.rawValue) to ×\(spec.schedule.decayRatio) over \(spec.schedule.decayIterations) (warm-up \(spec.schedule.warmup)); \(Runtime.threads) thread(s)")
-        if spec.model.attentionDropoutProb > 0 {
-            progress.message("note: attention dropout \(spec.model.attentionDropoutProb) is recorded but not applied (the engine has no attention-probability dropout)")
-        }
 
         let logFile = try log.map { try TrainingLog(path: $0, resumingAtStep: resumedAt) }
         logFile?.write([("event", .string(resumedAt == nil ? "start" : "resume")), ("step", .int(trainer.step)),
@@ -228,7 +227,10 @@ struct PretrainCommand: ParsableCommand {
         let tokenizerInfo = dataset.meta.tokenizer
         var weights: StateDict?
         var config: GLMConfig
-        var initialization = "random (seed \(seed ?? 1234))"
+        guard let positions = GLMModel.PositionInitialization(rawValue: positionInit) else {
+            throw ValidationError("--position-init must be normal or sinusoidal (got \(positionInit))")
+        }
+        var initialization = "random (seed \(seed ?? 1234)" + (positions == .normal ? ")" : ", sinusoidal positions)")
         if let load {
             var path = load
             if let folder = try? CheckpointStore(directory: load).latestFolder() { path = folder }
@@ -248,7 +250,7 @@ struct PretrainCommand: ParsableCommand {
             config = GLMConfig(numLayers: layers, hiddenSize: hidden, numAttentionHeads: heads,
                                vocabSize: PretrainSetup.paddedVocabulary(tokenizerInfo.tokenCount),
                                maxSequenceLength: maxPosition ?? seqLength ?? 512)
-            // A new model records the dropout it is trained with: none on attention probabilities.
+            // A new model trains without attention-probability dropout unless --attention-dropout asks for it.
             config.attentionDropoutProb = 0
         }
         if config.tokenizer == nil { config.tokenizer = tokenizerInfo.preset }
@@ -266,7 +268,7 @@ struct PretrainCommand: ParsableCommand {
             progress.message("note: the model's tokenizer preset is \(t), the dataset was prepared with \(tokenizerInfo.preset)")
         }
         try spec.validate()
-        let model = try weights.map { try GLMModel(config: spec.model, stateDict: $0) } ?? GLMModel.random(config: spec.model, seed: spec.seed)
+        let model = try weights.map { try GLMModel(config: spec.model, stateDict: $0) } ?? GLMModel.random(config: spec.model, seed: spec.seed, positions: positions)
         let opened = try TrainingBatches.open(spec: spec)
         progress.message("documents: \(opened.trainDocuments) for training, \(opened.validDocuments) for validation")
         return try Trainer(spec: spec, model: model, batches: opened.batches)

@@ -33,6 +33,25 @@ final class TensorTests: XCTestCase {
         XCTAssertEqual(BufferPool.sizeClass(8193), 10240)
     }
 
+    /// A request may reuse a cached buffer up to two classes larger (pre-training's varying row lengths),
+    /// never a much larger one.
+    func testPoolServesNearbyLargerClassesOnly() {
+        let pool = BufferPool()
+        XCTAssertEqual(BufferPool.nextClass(10240), 12288)
+        XCTAssertEqual(BufferPool.nextClass(14336), 16384)
+        var a: Tensor? = Tensor(uninitialized: [3000], pool: pool)   // 12 000 bytes → class 12 288
+        a = nil
+        let b = Tensor(uninitialized: [2050], pool: pool)            // 8 200 bytes → class 10 240, served by 12 288
+        XCTAssertEqual(pool.allocations, 1)
+        XCTAssertEqual(pool.reuses, 1)
+        var c: Tensor? = Tensor(uninitialized: [4096], pool: pool)   // class 16 384: three classes above 10 240
+        c = nil
+        let d = Tensor(uninitialized: [2050], pool: pool)
+        XCTAssertEqual(pool.allocations, 3, "a buffer three classes larger is not handed out")
+        XCTAssertEqual(pool.cachedBytes, 16384)
+        _ = (b, d)
+    }
+
     func testBFloat16ConversionRoundsToNearestEven() throws {
         // 1 + 2^-8 is a tie between 1 and 1 + 2^-7 → even (1); 1 + 3·2^-8 is a tie → 1 + 2^-6 (even mantissa).
         let vals: [Float] = [1, 1 + 0x1p-8, 1 + 3 * 0x1p-8, 1 + 0x1p-8 + 0x1p-20, -2.5, .infinity, -.infinity, .nan, 0, -0.0]
