@@ -123,7 +123,9 @@ public final class Parameter: Variable {
         self.name = name
         self.weightDecay = weightDecay
         super.init(value, requiresGrad: true)
-        gradStorage = Tensor(zeros: value.shape)
+        // The gradient buffer is allocated by the first backward pass (or reader) that needs it: a model
+        // used only for inference (generation, forward and decode benchmarks) never pays a second copy
+        // of its weights for gradients.
     }
 
     /// Bumped whenever the values change through the engine (optimizer steps, `markModified()`); packed
@@ -168,6 +170,10 @@ public final class Parameter: Variable {
     /// The gradient buffer with a pending zero applied (for code that reads it through raw pointers).
     @discardableResult
     func materializedGradient() -> Tensor {
+        if gradStorage == nil {
+            gradStorage = Tensor(zeros: value.shape)
+            gradPendingZero = false
+        }
         if gradPendingZero {
             gradPendingZero = false
             gradStorage!.zero()
@@ -176,6 +182,12 @@ public final class Parameter: Variable {
     }
 
     override func gradTarget() -> (tensor: Tensor, accumulate: Bool) {
+        if gradStorage == nil {
+            gradPendingZero = false
+            let g = Tensor(uninitialized: value.shape, dtype: .float32)
+            gradStorage = g
+            return (g, false)
+        }
         if gradPendingZero {
             gradPendingZero = false
             return (gradStorage!, false)

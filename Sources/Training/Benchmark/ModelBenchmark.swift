@@ -85,13 +85,17 @@ public enum ModelBenchmark {
         config.embeddingDropoutProb = 0; config.outputDropoutProb = 0; config.attentionDropoutProb = 0
         let model = try GLMModel.random(config: config, seed: o.seed)
         let batch = try recipeBatch(o)
-        let optimizer = AdamW(parameters: model.parameters, learningRate: 1e-4, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.1)
+        // Only a train step needs the optimizer: its moment buffers are two more copies of the weights,
+        // which would otherwise count in the forward benchmark's peak RSS.
+        let optimizer = o.mode == .train
+            ? AdamW(parameters: model.parameters, learningRate: 1e-4, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.1) : nil
         var times: [Double] = []
         var losses: [Double] = []
         for i in 0..<(o.warmup + o.steps) {
             let start = DispatchTime.now().uptimeNanoseconds
             switch o.mode {
             case .train:
+                guard let optimizer else { preconditionFailure("train mode has an optimizer") }
                 optimizer.zeroGrad()
                 let tape = Tape(recording: true, training: false)
                 let ce = try model.blankInfillingLossFullLogits(batch, tape: tape)
