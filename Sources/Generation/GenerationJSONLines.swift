@@ -1,4 +1,5 @@
 import Foundation
+import Tokenizers
 
 /// The `glm generate --jsonl` protocol: one JSON object per input line `{"prompt": "..."}`, one JSON
 /// object per output line. Kept in the library so the CLI, the HTTP server and the tests share it.
@@ -16,22 +17,8 @@ public enum GenerationJSONLines {
         return .success(prompt)
     }
 
-    /// A JSON string literal (quotes, backslashes and control characters escaped; other characters as is).
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
+    /// A JSON string literal (the tokenizers' escaper: quotes, backslashes, control characters; UTF-8 as is).
+    static func quoted(_ s: String) -> String { JSONLite.quote(s) }
 
     static func array(_ ids: [Int]) -> String { "[" + ids.map(String.init).joined(separator: ",") + "]" }
 
