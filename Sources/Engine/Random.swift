@@ -1,12 +1,10 @@
 import Foundation
 
-/// A small seeded generator (SplitMix64) for initialising tensors reproducibly. Not for dropout: dropout
-/// uses the kernels' counter-based Philox so that masks do not depend on the thread count.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
+/// SplitMix64 (Steele, Lea, Flood 2014): the one implementation of the step, shared by tensor
+/// initialisation (`SeededGenerator`) and the training data and dropout seeds (Training's `DataRandom`).
+public struct SplitMix64: Sendable {
     private var state: UInt64
-
-    public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-
+    public init(seed: UInt64) { state = seed }
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
@@ -14,6 +12,17 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+}
+
+/// A small seeded generator (SplitMix64) for initialising tensors reproducibly. Not for dropout: dropout
+/// uses the kernels' counter-based Philox so that masks do not depend on the thread count.
+public struct SeededGenerator: RandomNumberGenerator, Sendable {
+    private var core: SplitMix64
+
+    /// The stream starts one golden-ratio step after `seed` (kept: existing seeds give the same weights).
+    public init(seed: UInt64) { core = SplitMix64(seed: seed &+ 0x9E37_79B9_7F4A_7C15) }
+
+    public mutating func next() -> UInt64 { core.next() }
 
     /// Uniform in [0, 1) with 53 random bits.
     public mutating func nextUniform() -> Double { Double(next() >> 11) * 0x1.0p-53 }

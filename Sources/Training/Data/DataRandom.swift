@@ -5,21 +5,9 @@
 // algorithm may change. Python's `random` is NOT reproduced bit for bit (not required); the helpers
 // below mirror its *semantics* (`random()`, `randrange`, `randint`, `shuffle`, `choices`, `sample`) so
 // the port of the original code reads the same.
+import Engine
 
-/// SplitMix64 (Steele, Lea, Flood 2014): used only to expand seeds into generator state.
-public struct SplitMix64: Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
-/// xoshiro256** 1.0 (Blackman & Vigna 2018), seeded through SplitMix64.
+/// xoshiro256** 1.0 (Blackman & Vigna 2018), seeded through SplitMix64 (Engine).
 ///
 /// A generator is derived from `(seed, stream, index)`, so e.g. batch `k` of a run gets its own
 /// independent generator and can be computed without computing batches `0..<k`.
