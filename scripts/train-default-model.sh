@@ -3,18 +3,20 @@
 #   1. the King James Bible from Debian's bible-kjv-text (read with the `bible` program of bible-kjv),
 #      one chapter per document; every 40th chapter is held out (validation + cloze test verses);
 #   2. `glm data prepare` with the glm-large (BERT WordPiece) tokenizer;
-#   3. `glm pretrain` (release build) with glm-large's blank-infilling objective;
-#   4. export in bf16, single-token [MASK] accuracy on 500 held-out verses, copy into Models/.
+#   3. `glm pretrain` stage 1: a positional warm-up on a synthetic word-cycle corpus (2 000 steps);
+#   4. `glm pretrain` stage 2: glm-large's blank-infilling objective on the Bible (8 000 steps);
+#   5. export in bf16, single-token [MASK] accuracy on 500 held-out verses, copy into Models/.
 # Re-running continues an interrupted run from its last checkpoint (the run is bit-identical either way).
 #
-#   scripts/train-default-model.sh                  # everything (about 40 minutes on 2 cores)
-#   WORK=/tmp/kjv-run STEPS=100 scripts/train-default-model.sh   # a quick trial elsewhere
+#   scripts/train-default-model.sh                  # everything (about 60 minutes on 2 cores)
+#   WORK=/tmp/kjv-run WARM_STEPS=100 STEPS=100 scripts/train-default-model.sh   # a quick trial elsewhere
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${WORK:-$ROOT/.build/kjv-default-model}
 OUT=${OUT:-$ROOT/Models/glm-kjv-small}
-STEPS=${STEPS:-2000}
+STEPS=${STEPS:-8000}
+WARM_STEPS=${WARM_STEPS:-2000}
 THREADS=${THREADS:-2}
 GLM=$ROOT/.build/release/glm
 
@@ -48,16 +50,51 @@ echo "corpus: $(grep -c . "$WORK/train.txt") training chapters, $(grep -c . "$WO
 "$GLM" data prepare --preset glm-large --input "$WORK/train.txt" --output "$WORK/train-ds"
 "$GLM" data prepare --preset glm-large --input "$WORK/valid.txt" --output "$WORK/valid-ds"
 
-# 3. Pre-training. The model: 6 layers, hidden 192, 6 heads, positions 256 (≈ 8.7 M parameters, 17 MB in bf16).
+# 3. Stage 1, positional warm-up (see MODEL_CARD "Why two stages"): a synthetic corpus in which every
+#    word is followed by the same next word (400 words of the vocabulary that the Bible does not use, in a
+#    fixed cycle; 3 000 documents of 120 words from pseudo-random starting points, Park–Miller generator, so
+#    the file is the same with any awk). A blank's first word is then fixed by its left neighbour, which
+#    makes the model learn to look at the positions next to a [MASK] — what it cannot learn from the Bible
+#    text in the steps this machine affords.
+if [ ! -s "$WORK/cycle.txt" ]; then
+    awk -v docs=3000 -v len=120 '
+        NR > 8000 && NR <= 12000 && $0 ~ /^[a-z][a-z][a-z]+$/ && n < 400 { w[n++] = $0 }
+        END {
+            s = 12345
+            for (d = 0; d < docs; d++) {
+                s = (s * 16807) % 2147483647; start = s % n; line = ""
+                for (i = 0; i < len; i++) line = line (i ? " " : "") w[(start + i) % n]
+                print line "\n"
+            }
+        }' "$ROOT/Sources/Tokenizers/Vocab/bert-base-uncased-vocab.txt" > "$WORK/cycle.tmp"
+    mv "$WORK/cycle.tmp" "$WORK/cycle.txt"
+fi
+"$GLM" data prepare --preset glm-large --input "$WORK/cycle.txt" --output "$WORK/cycle-ds"
+awk 'NR % 2 == 1' "$WORK/cycle.txt" | head -300 | cut -d' ' -f1-12 > "$WORK/cycle-cloze.txt"
+
+# The model: 6 layers, hidden 192, 6 heads, 128 positions (≈ 8.6 M parameters, 17 MB in bf16); position
+# tables start as sinusoids. Token-level spans as glm-large (15 %, Poisson(3)), no dropout, constant LR.
+WARM=(--save "$WORK/warm" --log "$WORK/warm/log.jsonl" --threads "$THREADS" --log-interval 50)
+if [ -f "$WORK/warm/latest_checkpoint" ]; then
+    WARM+=(--resume)
+else
+    WARM+=(--data "$WORK/cycle-ds" --split 1 --tokenizer glm-large
+           --layers 6 --hidden 192 --heads 6 --seq-length 128 --max-position 128 --position-init sinusoidal
+           --objective-preset glm-large --batch-size 16 --steps "$WARM_STEPS"
+           --lr 1e-3 --warmup 0.02 --lr-decay-iters 1500 --lr-decay-style constant --weight-decay 0.1
+           --hidden-dropout 0 --seed 1234 --eval-interval 0 --save-interval 250 --keep 2)
+fi
+"$GLM" pretrain "${WARM[@]}" --cloze-eval "$WORK/cycle-cloze.txt" --cloze-count 300 2>&1 | tee "$WORK/warm.out"
+
+# 4. Stage 2, the Bible: glm-large's blank-infilling objective from the warmed-up weights.
 RUN=(--save "$WORK/run" --log "$WORK/run/log.jsonl" --threads "$THREADS" --log-interval 50)
 if [ -f "$WORK/run/latest_checkpoint" ]; then
     RUN+=(--resume)
 else
-    RUN+=(--data "$WORK/train-ds" --valid-data "$WORK/valid-ds" --tokenizer glm-large
-          --layers 6 --hidden 192 --heads 6 --seq-length 256 --max-position 256
-          --objective-preset glm-large --batch-size 16 --steps "$STEPS"
-          --lr 1e-3 --warmup 0.02 --lr-decay-style cosine --lr-decay-ratio 0.05 --weight-decay 0.1
-          --hidden-dropout 0.1 --seed 1234 --eval-interval 200 --eval-iters 10 --save-interval 200 --keep 2)
+    RUN+=(--load "$WORK/warm" --data "$WORK/train-ds" --valid-data "$WORK/valid-ds" --tokenizer glm-large
+          --seq-length 128 --objective-preset glm-large --batch-size 16 --steps "$STEPS"
+          --lr 1e-3 --warmup 0.01 --lr-decay-style cosine --lr-decay-ratio 0.05 --weight-decay 0.1
+          --hidden-dropout 0.1 --seed 1234 --eval-interval 500 --eval-iters 20 --save-interval 500 --keep 2)
 fi
 "$GLM" pretrain "${RUN[@]}" \
     --export "$WORK/export" --export-dtype bf16 \
@@ -65,9 +102,10 @@ fi
     --cloze-prompt "In the beginning God created the [MASK] and the earth." \
     --cloze-prompt "And God said, Let there be [MASK]: and there was light." \
     --cloze-prompt "The LORD is my [MASK]; I shall not want." \
+    --cloze-prompt "And it came to [MASK], when the king heard it." \
     2>&1 | tee "$WORK/pretrain.out"
 
-# 4. The model folder (the vocabulary is the shipped BERT vocab, Sources/Tokenizers/Vocab, via tokenizer_preset).
+# 5. The model folder (the vocabulary is the shipped BERT vocab, Sources/Tokenizers/Vocab, via tokenizer_preset).
 mkdir -p "$OUT"
 cp "$WORK/export/config.json" "$WORK/export/model.safetensors" "$OUT/"
 SIZE=$(stat -c %s "$OUT/model.safetensors")

@@ -19,8 +19,8 @@ struct PretrainCommand: ParsableCommand {
         the numbers (model, data flags, optimizer, schedule, batch, seed) are stored in every checkpoint; \
         `--save DIR --resume` continues that run bit for bit and refuses such options if they differ. \
         SIGINT/SIGTERM finish the current step, save, and exit 0 (a second signal exits at once).
-        Attention-probability dropout is not implemented by the engine: --attention-dropout is recorded in \
-        config.json but not applied; --hidden-dropout is applied to the embeddings and both residual branches.
+        --hidden-dropout applies to the embeddings and both residual branches, --attention-dropout to the \
+        attention probabilities (both as the original; off at validation and export).
         """)
 
     // MARK: model
