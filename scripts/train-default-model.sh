@@ -5,11 +5,12 @@
 #   2. `glm data prepare` with the glm-large (BERT WordPiece) tokenizer;
 #   3. `glm pretrain` stage 1: a positional warm-up on a synthetic word-cycle corpus (2 000 steps);
 #   4. `glm pretrain` stage 2: glm-large's blank-infilling objective on the Bible (8 000 steps);
-#   5. export in bf16, single-token [MASK] accuracy on 500 held-out verses, copy into Models/.
+#   5. `glm pretrain` stage 3: the same with shorter blanks, Poisson(λ = 1) (4 500 steps);
+#   6. export in bf16, single-token [MASK] accuracy on 500 held-out verses, copy into Models/.
 # Re-running continues an interrupted run from its last checkpoint (the run is bit-identical either way).
 #
-#   scripts/train-default-model.sh                  # everything (about 60 minutes on 2 cores)
-#   WORK=/tmp/kjv-run WARM_STEPS=100 STEPS=100 scripts/train-default-model.sh   # a quick trial elsewhere
+#   scripts/train-default-model.sh                  # everything (about 80 minutes on 2 cores)
+#   WORK=/tmp/kjv-run WARM_STEPS=100 STEPS=100 STEPS3=100 scripts/train-default-model.sh   # a quick trial elsewhere
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +18,7 @@ WORK=${WORK:-$ROOT/.build/kjv-default-model}
 OUT=${OUT:-$ROOT/Models/glm-kjv-small}
 STEPS=${STEPS:-8000}
 WARM_STEPS=${WARM_STEPS:-2000}
+STEPS3=${STEPS3:-4500}
 THREADS=${THREADS:-2}
 GLM=$ROOT/.build/release/glm
 
@@ -50,7 +52,7 @@ echo "corpus: $(grep -c . "$WORK/train.txt") training chapters, $(grep -c . "$WO
 "$GLM" data prepare --preset glm-large --input "$WORK/train.txt" --output "$WORK/train-ds"
 "$GLM" data prepare --preset glm-large --input "$WORK/valid.txt" --output "$WORK/valid-ds"
 
-# 3. Stage 1, positional warm-up (see MODEL_CARD "Why two stages"): a synthetic corpus in which every
+# 3. Stage 1, positional warm-up (see MODEL_CARD "Why the warm-up stage"): a synthetic corpus in which every
 #    word is followed by the same next word (400 words of the vocabulary that the Bible does not use, in a
 #    fixed cycle; 3 000 documents of 120 words from pseudo-random starting points, Park–Miller generator, so
 #    the file is the same with any awk). A blank's first word is then fixed by its left neighbour, which
@@ -97,7 +99,7 @@ else
           --hidden-dropout 0.1 --seed 1234 --eval-interval 500 --eval-iters 20 --save-interval 500 --keep 2)
 fi
 "$GLM" pretrain "${RUN[@]}" \
-    --export "$WORK/export" --export-dtype bf16 \
+    --export "$WORK/export2" --export-dtype bf16 \
     --cloze-eval "$WORK/valid-verses.txt" --cloze-count 500 \
     --cloze-prompt "In the beginning God created the [MASK] and the earth." \
     --cloze-prompt "And God said, Let there be [MASK]: and there was light." \
@@ -105,7 +107,27 @@ fi
     --cloze-prompt "And it came to [MASK], when the king heard it." \
     2>&1 | tee "$WORK/pretrain.out"
 
-# 5. The model folder (the vocabulary is the shipped BERT vocab, Sources/Tokenizers/Vocab, via tokenizer_preset).
+# 5. Stage 3, shorter blanks: the same objective with Poisson(λ = 1) span lengths (a blank is then most
+#    often one or two words, as in a cloze question), from the stage-2 weights, at half the learning rate.
+RUN3=(--save "$WORK/run3" --log "$WORK/run3/log.jsonl" --threads "$THREADS" --log-interval 50)
+if [ -f "$WORK/run3/latest_checkpoint" ]; then
+    RUN3+=(--resume)
+else
+    RUN3+=(--load "$WORK/run" --data "$WORK/train-ds" --valid-data "$WORK/valid-ds" --tokenizer glm-large
+           --seq-length 128 --objective-preset glm-large --avg-block-length 1 --batch-size 16 --steps "$STEPS3"
+           --lr 5e-4 --warmup 0.01 --lr-decay-style cosine --lr-decay-ratio 0.1 --weight-decay 0.1
+           --hidden-dropout 0.1 --seed 1234 --eval-interval 500 --eval-iters 20 --save-interval 500 --keep 2)
+fi
+"$GLM" pretrain "${RUN3[@]}" \
+    --export "$WORK/export" --export-dtype bf16 \
+    --cloze-eval "$WORK/valid-verses.txt" --cloze-count 500 \
+    --cloze-prompt "In the beginning God created the [MASK] and the earth." \
+    --cloze-prompt "And God said, Let there be [MASK]: and there was light." \
+    --cloze-prompt "The LORD is my [MASK]; I shall not want." \
+    --cloze-prompt "And it came to [MASK], when the king heard it." \
+    2>&1 | tee "$WORK/pretrain3.out"
+
+# 6. The model folder (the vocabulary is the shipped BERT vocab, Sources/Tokenizers/Vocab, via tokenizer_preset).
 mkdir -p "$OUT"
 cp "$WORK/export/config.json" "$WORK/export/model.safetensors" "$OUT/"
 SIZE=$(stat -c %s "$OUT/model.safetensors")
