@@ -72,7 +72,7 @@ if [ ! -s "$WORK/cycle.txt" ]; then
     mv "$WORK/cycle.tmp" "$WORK/cycle.txt"
 fi
 "$GLM" data prepare --preset glm-large --input "$WORK/cycle.txt" --output "$WORK/cycle-ds"
-awk 'NR % 2 == 1' "$WORK/cycle.txt" | head -300 | cut -d' ' -f1-12 > "$WORK/cycle-cloze.txt"
+awk 'NR % 2 == 1 && n++ < 300' "$WORK/cycle.txt" | cut -d' ' -f1-12 > "$WORK/cycle-cloze.txt"
 
 # The model: 6 layers, hidden 192, 6 heads, 128 positions (≈ 8.6 M parameters, 17 MB in bf16); position
 # tables start as sinusoids. Token-level spans as glm-large (15 %, Poisson(3)), no dropout, constant LR.
@@ -89,6 +89,12 @@ fi
 "$GLM" pretrain "${WARM[@]}" --cloze-eval "$WORK/cycle-cloze.txt" --cloze-count 300 2>&1 | tee "$WORK/warm.out"
 
 # 4. Stage 2, the Bible: glm-large's blank-infilling objective from the warmed-up weights.
+# Stages 2 and 3 end with the same quality report: exact match on 500 held-out verses and four prompts.
+CLOZE=(--cloze-eval "$WORK/valid-verses.txt" --cloze-count 500
+       --cloze-prompt "In the beginning God created the [MASK] and the earth."
+       --cloze-prompt "And God said, Let there be [MASK]: and there was light."
+       --cloze-prompt "The LORD is my [MASK]; I shall not want."
+       --cloze-prompt "And it came to [MASK], when the king heard it.")
 RUN=(--save "$WORK/run" --log "$WORK/run/log.jsonl" --threads "$THREADS" --log-interval 50)
 if [ -f "$WORK/run/latest_checkpoint" ]; then
     RUN+=(--resume)
@@ -100,11 +106,7 @@ else
 fi
 "$GLM" pretrain "${RUN[@]}" \
     --export "$WORK/export2" --export-dtype bf16 \
-    --cloze-eval "$WORK/valid-verses.txt" --cloze-count 500 \
-    --cloze-prompt "In the beginning God created the [MASK] and the earth." \
-    --cloze-prompt "And God said, Let there be [MASK]: and there was light." \
-    --cloze-prompt "The LORD is my [MASK]; I shall not want." \
-    --cloze-prompt "And it came to [MASK], when the king heard it." \
+    "${CLOZE[@]}" \
     2>&1 | tee "$WORK/pretrain.out"
 
 # 5. Stage 3, shorter blanks: the same objective with Poisson(λ = 1) span lengths (a blank is then most
@@ -120,11 +122,7 @@ else
 fi
 "$GLM" pretrain "${RUN3[@]}" \
     --export "$WORK/export" --export-dtype bf16 \
-    --cloze-eval "$WORK/valid-verses.txt" --cloze-count 500 \
-    --cloze-prompt "In the beginning God created the [MASK] and the earth." \
-    --cloze-prompt "And God said, Let there be [MASK]: and there was light." \
-    --cloze-prompt "The LORD is my [MASK]; I shall not want." \
-    --cloze-prompt "And it came to [MASK], when the king heard it." \
+    "${CLOZE[@]}" \
     2>&1 | tee "$WORK/pretrain3.out"
 
 # 6. The model folder (the vocabulary is the shipped BERT vocab, Sources/Tokenizers/Vocab, via tokenizer_preset).
