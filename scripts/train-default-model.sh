@@ -95,35 +95,27 @@ CLOZE=(--cloze-eval "$WORK/valid-verses.txt" --cloze-count 500
        --cloze-prompt "And God said, Let there be [MASK]: and there was light."
        --cloze-prompt "The LORD is my [MASK]; I shall not want."
        --cloze-prompt "And it came to [MASK], when the king heard it.")
-RUN=(--save "$WORK/run" --log "$WORK/run/log.jsonl" --threads "$THREADS" --log-interval 50)
-if [ -f "$WORK/run/latest_checkpoint" ]; then
-    RUN+=(--resume)
-else
-    RUN+=(--load "$WORK/warm" --data "$WORK/train-ds" --valid-data "$WORK/valid-ds" --tokenizer glm-large
-          --seq-length 128 --objective-preset glm-large --batch-size 16 --steps "$STEPS"
-          --lr 1e-3 --warmup 0.01 --lr-decay-style cosine --lr-decay-ratio 0.05 --weight-decay 0.1
-          --hidden-dropout 0.1 --seed 1234 --eval-interval 500 --eval-iters 20 --save-interval 500 --keep 2)
-fi
-"$GLM" pretrain "${RUN[@]}" \
-    --export "$WORK/export2" --export-dtype bf16 \
-    "${CLOZE[@]}" \
-    2>&1 | tee "$WORK/pretrain.out"
+# Runs (or, when its folder has a checkpoint, resumes) one Bible stage: $1 run folder, $2 export folder,
+# $3 console log, then the options of a new run.
+bible_stage() {
+    local dir="$WORK/$1" export="$WORK/$2" out="$WORK/$3"; shift 3
+    local args=(--save "$dir" --log "$dir/log.jsonl" --threads "$THREADS" --log-interval 50)
+    if [ -f "$dir/latest_checkpoint" ]; then args+=(--resume); else args+=("$@"); fi
+    "$GLM" pretrain "${args[@]}" --export "$export" --export-dtype bf16 "${CLOZE[@]}" 2>&1 | tee "$out"
+}
+bible_stage run export2 pretrain.out \
+    --load "$WORK/warm" --data "$WORK/train-ds" --valid-data "$WORK/valid-ds" --tokenizer glm-large \
+    --seq-length 128 --objective-preset glm-large --batch-size 16 --steps "$STEPS" \
+    --lr 1e-3 --warmup 0.01 --lr-decay-style cosine --lr-decay-ratio 0.05 --weight-decay 0.1 \
+    --hidden-dropout 0.1 --seed 1234 --eval-interval 500 --eval-iters 20 --save-interval 500 --keep 2
 
 # 5. Stage 3, shorter blanks: the same objective with Poisson(λ = 1) span lengths (a blank is then most
 #    often one or two words, as in a cloze question), from the stage-2 weights, at half the learning rate.
-RUN3=(--save "$WORK/run3" --log "$WORK/run3/log.jsonl" --threads "$THREADS" --log-interval 50)
-if [ -f "$WORK/run3/latest_checkpoint" ]; then
-    RUN3+=(--resume)
-else
-    RUN3+=(--load "$WORK/run" --data "$WORK/train-ds" --valid-data "$WORK/valid-ds" --tokenizer glm-large
-           --seq-length 128 --objective-preset glm-large --avg-block-length 1 --batch-size 16 --steps "$STEPS3"
-           --lr 5e-4 --warmup 0.01 --lr-decay-style cosine --lr-decay-ratio 0.1 --weight-decay 0.1
-           --hidden-dropout 0.1 --seed 1234 --eval-interval 500 --eval-iters 20 --save-interval 500 --keep 2)
-fi
-"$GLM" pretrain "${RUN3[@]}" \
-    --export "$WORK/export" --export-dtype bf16 \
-    "${CLOZE[@]}" \
-    2>&1 | tee "$WORK/pretrain3.out"
+bible_stage run3 export pretrain3.out \
+    --load "$WORK/run" --data "$WORK/train-ds" --valid-data "$WORK/valid-ds" --tokenizer glm-large \
+    --seq-length 128 --objective-preset glm-large --avg-block-length 1 --batch-size 16 --steps "$STEPS3" \
+    --lr 5e-4 --warmup 0.01 --lr-decay-style cosine --lr-decay-ratio 0.1 --weight-decay 0.1 \
+    --hidden-dropout 0.1 --seed 1234 --eval-interval 500 --eval-iters 20 --save-interval 500 --keep 2
 
 # 6. The model folder (the vocabulary is the shipped BERT vocab, Sources/Tokenizers/Vocab, via tokenizer_preset).
 mkdir -p "$OUT"
