@@ -13,40 +13,40 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "glm", targets: ["glm"]),
-        .library(name: "SwiftGLM", targets: ["Engine", "Checkpoint", "GLM", "Tokenizers", "Generation", "Training"]),
+        .library(name: "SwiftGLM", targets: ["GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         // SIMD hot loops (AVX-512 / AVX2 / scalar, chosen at run time), forward+backward pairs with naive twins.
-        .target(name: "CKernels", cSettings: cOptimised,
+        .target(name: "CGLMKernels", cSettings: cOptimised,
                 linkerSettings: [.linkedLibrary("m"), .unsafeFlags(["-Xlinker", "-l:libgomp.so.1"])]),
         // The only place that talks to oneDNN: sgemm, matmul primitive (bf16, pre-packed weights).
-        .target(name: "CDNNL", cSettings: cOptimised, linkerSettings: [.linkedLibrary("dnnl")]),
+        .target(name: "CGLMOneDNN", cSettings: cOptimised, linkerSettings: [.linkedLibrary("dnnl")]),
         // Tensors, dtypes, ops with hand-written backward passes, the autograd tape, gradcheck.
-        .target(name: "Engine", dependencies: ["CKernels", "CDNNL"]),
+        .target(name: "GLMEngine", dependencies: ["CGLMKernels", "CGLMOneDNN"]),
         // Checkpoint containers: torch zip + allow-list unpickler, safetensors, model-parallel shards.
-        .target(name: "Checkpoint"),
+        .target(name: "GLMCheckpoint"),
         // GLMConfig, presets, the model, loading/saving models in every layout.
-        .target(name: "GLM", dependencies: ["Engine", "Checkpoint"]),
+        .target(name: "GLM", dependencies: ["GLMEngine", "GLMCheckpoint"]),
         // WordPiece, GPT-2/RoBERTa byte-level BPE, SentencePiece, GLM command tokens, presets.
-        .target(name: "Tokenizers", resources: [.copy("Vocab")]),
+        .target(name: "GLMTokenizers", resources: [.copy("Vocab")]),
         // Blank filling: prompt processing, greedy/sampling/beam search, K/V cache, streaming.
-        .target(name: "Generation", dependencies: ["GLM", "Tokenizers"]),
+        .target(name: "GLMGeneration", dependencies: ["GLMEngine", "GLM", "GLMTokenizers"]),
         // Blank-infilling data, the trainer, LR schedules, resumable checkpoints.
-        .target(name: "Training", dependencies: ["GLM", "Tokenizers", "CKernels"]),
+        .target(name: "GLMTraining", dependencies: ["CGLMKernels", "GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers"]),
         // The command-line tool: a thin shell, one file per subcommand.
         .executableTarget(name: "glm", dependencies: [
-            "Engine", "Checkpoint", "GLM", "Tokenizers", "Generation", "Training",
+            "GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "CKernels", "CDNNL"]),
-        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
-        .testTarget(name: "GLMTests", dependencies: ["GLM", "Engine", "Checkpoint"]),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
-        .testTarget(name: "GenerationTests", dependencies: ["Generation", "GLM", "Tokenizers"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "GLM", "Tokenizers"]),
+        .testTarget(name: "GLMEngineTests", dependencies: ["GLMEngine", "CGLMKernels", "CGLMOneDNN"]),
+        .testTarget(name: "GLMCheckpointTests", dependencies: ["GLMCheckpoint"]),
+        .testTarget(name: "GLMTests", dependencies: ["GLM", "GLMEngine", "GLMCheckpoint"]),
+        .testTarget(name: "GLMTokenizersTests", dependencies: ["GLMTokenizers"]),
+        .testTarget(name: "GLMGenerationTests", dependencies: ["GLMGeneration", "GLM", "GLMEngine", "GLMCheckpoint", "GLMTokenizers"]),
+        .testTarget(name: "GLMTrainingTests", dependencies: ["GLMTraining", "GLM", "GLMEngine", "GLMTokenizers"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,5 @@
-import Checkpoint
-import Engine
+import GLMCheckpoint
+import GLMEngine
 import Foundation
 
 /// Runs the model on a case described in the JSON layout of the reference fixtures

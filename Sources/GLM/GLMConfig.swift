@@ -1,4 +1,4 @@
-import Checkpoint
+import GLMCheckpoint
 import Foundation
 
 /// The hyperparameters of a GLM model, Codable to and from the Hugging Face style `config.json` of the

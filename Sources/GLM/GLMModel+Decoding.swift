@@ -1,4 +1,4 @@
-import Engine
+import GLMEngine
 
 /// Fast decoding: a key/value cache instead of the original's hidden-state memories.
 ///

@@ -1,6 +1,6 @@
 import Foundation
-import Checkpoint
-import Engine
+import GLMCheckpoint
+import GLMEngine
 
 extension GLMModel {
     /// Builds the model from a state dict (checkpoint keys → tensors of any float dtype, converted to float32).

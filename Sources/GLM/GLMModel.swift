@@ -1,4 +1,4 @@
-import Engine
+import GLMEngine
 
 /// GLM, the General Language Model (THUDM, ACL 2022): `model/modeling_glm.py` GLMModel over
 /// `mpu/transformer.py` GPT2ParallelTransformer, read top to bottom.

@@ -1,4 +1,4 @@
-import Checkpoint
+import GLMCheckpoint
 import Foundation
 
 /// The ways a GLM model can lie on disk.

@@ -1,4 +1,4 @@
-import Checkpoint
+import GLMCheckpoint
 import Foundation
 
 /// Writes models in the two layouts users exchange: safetensors + config.json (what SwiftGLM and HF

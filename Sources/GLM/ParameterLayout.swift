@@ -1,4 +1,4 @@
-import Checkpoint
+import GLMCheckpoint
 
 /// The state-dict names and shapes of a GLM model, in the original's `named_parameters()` order
 /// (`model/modeling_glm.py GLMModel`, `mpu/transformer.py GPT2ParallelTransformer`). The model code

@@ -1,6 +1,6 @@
 import ArgumentParser
-import Engine
-import Training
+import GLMEngine
+import GLMTraining
 
 /// The options `bench/compare` passes to `glm bench train|forward` (bench/README.md), shared by both.
 struct BenchModelOptions: ParsableArguments {

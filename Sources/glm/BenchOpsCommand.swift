@@ -1,5 +1,5 @@
 import ArgumentParser
-import Engine
+import GLMEngine
 import Foundation
 
 /// `glm bench ops`: GEMM GFLOP/s at GLM shapes and memory-bound kernels in GB/s, each next to its ceiling.

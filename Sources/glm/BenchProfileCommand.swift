@@ -1,5 +1,5 @@
 import ArgumentParser
-import Engine
+import GLMEngine
 import Foundation
 import GLM
 

@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Training
+import GLMTraining
 
 /// `glm data …`: pre-training data tools.
 struct DataCommand: ParsableCommand {

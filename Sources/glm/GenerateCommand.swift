@@ -1,8 +1,8 @@
 import ArgumentParser
-import Engine
+import GLMEngine
 import Foundation
 import GLM
-import Generation
+import GLMGeneration
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Checkpoint
+import GLMCheckpoint
 import GLM
 
 /// `glm inspect`: a command group. `glm inspect MODEL` (the default subcommand `summary`) describes a

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Checkpoint
+import GLMCheckpoint
 import Foundation
 import GLM
 

@@ -1,10 +1,10 @@
 import ArgumentParser
-import Checkpoint
-import Engine
+import GLMCheckpoint
+import GLMEngine
 import Foundation
 import GLM
-import Tokenizers
-import Training
+import GLMTokenizers
+import GLMTraining
 
 /// `glm pretrain`: GLM's autoregressive blank-infilling pre-training (`pretrain_glm.py`) on a prepared
 /// token dataset, with resumable checkpoints. The work is done by `Training` (Trainer, TrainingRun,
@@ -301,7 +301,7 @@ struct PretrainCommand: ParsableCommand {
 
     func cloze(trainer: Trainer, log: TrainingLog?, progress: TrainingProgress) throws {
         let preset = trainer.spec.model.tokenizer ?? "glm-large"
-        let tok = try Tokenizers.load(presetNamed: preset)
+        let tok = try TokenizerLoader.load(presetNamed: preset)
         let evaluator = try ClozeEvaluator(model: trainer.model, tokenizer: tok)
         for prompt in clozePrompt {
             let top = try evaluator.top(try evaluator.item(prompt: prompt))

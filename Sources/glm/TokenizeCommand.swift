@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import Tokenizers
+import GLMTokenizers
 
 /// `glm tokenize`: GLM tokenization from the command line — a JSON-lines filter, a readable table
 /// for one text, or a single-threaded throughput benchmark.
@@ -38,7 +38,7 @@ struct TokenizeCommand: ParsableCommand {
     func run() throws {
         let tokenizer: GLMTokenizer
         do {
-            tokenizer = try Tokenizers.load(presetNamed: preset, vocabDirectory: vocabDir.map { URL(fileURLWithPath: $0) })
+            tokenizer = try TokenizerLoader.load(presetNamed: preset, vocabDirectory: vocabDir.map { URL(fileURLWithPath: $0) })
         } catch let e as TokenizerError {
             throw ValidationError(e.description)
         }

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import Checkpoint
+import GLMCheckpoint
 @testable import GLM
 
 /// Paths of the shared reference fixtures, read in place (never copied into the repository).

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import Checkpoint
+import GLMCheckpoint
 @testable import GLM
 
 final class LoadTests: XCTestCase {

@@ -1,4 +1,4 @@
-import Engine
+import GLMEngine
 import XCTest
 @testable import GLM
 

@@ -1,5 +1,5 @@
-import Checkpoint
-import Engine
+import GLMCheckpoint
+import GLMEngine
 import GLM
 import XCTest
 

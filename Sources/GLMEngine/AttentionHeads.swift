@@ -1,0 +1,67 @@
+import CGLMOneDNN
+import CGLMKernels
+
+extension Tape {
+    /// `attention` one (batch, head) at a time (C: glmk_attention_heads_*): each head's Q×K scores are
+    /// computed, soft-maxed (and dropped out) and multiplied by V while they are still in the core's cache,
+    /// and the heads are split over the threads, with single-threaded oneDNN sgemm calls per head.
+    ///
+    /// Why: as three batched products over all heads, every pass over the [b, heads, q, k] scores goes
+    /// through memory, and oneDNN's batched matmul takes a slower path for column blocks of the fused QKV
+    /// tensor; per head, sgemm reads those blocks in place (row stride 3h). Measured with `glm bench
+    /// profile` at GLM-base shapes (see the commit message). Same function, same stored tensors (P and,
+    /// with dropout, P'), same dropout masks (element-indexed counter stream) as the batched path.
+    func attentionByHeads(query: AttentionOperand, key: AttentionOperand, value: AttentionOperand, batch b: Int,
+                          heads: Int, hidden: Int, queryLength q: Int, keyLength k: Int, mask: Tensor, maskBatch bm: Int,
+                          scale: Float, dropout p: Float, started: Profiler.Token?) throws -> Variable {
+        let op = "attention"
+        let ops = [query, key, value]
+        let d = hidden / heads
+        let dropping = training && p > 0
+        let n = b * heads * q * k
+        var args = glmk_attention_args()
+        args.B = b; args.H = heads; args.Q = q; args.K = k; args.D = d
+        args.q = UnsafePointer(query.variable.value.floats + query.elementOffset)
+        args.k = UnsafePointer(key.variable.value.floats + key.elementOffset)
+        args.v = UnsafePointer(value.variable.value.floats + value.elementOffset)
+        args.q_batch = query.rows * query.width; args.q_row = query.width
+        args.k_batch = key.rows * key.width; args.k_row = key.width
+        args.v_batch = value.rows * value.width; args.v_row = value.width
+        args.ctx_batch = q * hidden; args.ctx_row = hidden
+        args.mask = UnsafePointer(mask.floats); args.Bm = bm
+        args.scale = scale
+        args.dropout_p = dropping ? p : 0
+        args.seed = dropoutSeed; args.offset = dropoutOffset
+        args.gemm = glmd_sgemm
+        if dropping { dropoutOffset &+= UInt64(n) }
+
+        let probs = Tensor(uninitialized: [b, heads, q, k])
+        let dropped = dropping ? Tensor(uninitialized: [b, heads, q, k]) : nil
+        let ctx = Tensor(uninitialized: [b, q, hidden])
+        try Self.checkHeads(glmk_attention_heads_forward(&args, probs.floats, dropped?.floats, ctx.floats), "forward")
+
+        let product = 2 * Double(b * heads) * Double(q) * Double(k) * Double(d)
+        let backwardProducts = 1 + ops.filter { $0.variable.requiresGrad }.count
+        return output(ctx, op, inputs: ops.map(\.variable), started: started,
+                      detail: "b\(b) heads \(heads) q\(q) k\(k) d\(d)", work: OpWork(flops: 2 * product),
+                      backwardWork: OpWork(flops: Double(backwardProducts) * product)) { _, dctx in
+            let targets = Self.gradientTargets(ops, hidden: hidden, q: q, k: k)
+            let slots = max(Runtime.threads, 1)
+            let scratch = Tensor(uninitialized: [slots, q * k])
+            var a = args
+            let rc = withExtendedLifetime((mask, ops.map(\.variable))) {
+                glmk_attention_heads_backward(&a, probs.floats, dropped?.floats, dctx.floats,
+                                              targets[0]?.0, targets[0]?.1 ?? 0, targets[1]?.0, targets[1]?.1 ?? 0,
+                                              targets[2]?.0, targets[2]?.1 ?? 0, scratch.floats, slots)
+            }
+            try Self.checkHeads(rc, "backward")
+        }
+    }
+
+    static func checkHeads(_ rc: Int32, _ pass: String) throws {
+        if rc != 0 {
+            throw EngineError.backend(op: "attention (by heads, \(pass))",
+                                      message: rc == -3 ? "fewer scratch slots than threads" : "a per-head sgemm failed (code \(rc))")
+        }
+    }
+}

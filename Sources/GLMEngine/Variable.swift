@@ -1,0 +1,200 @@
+import CGLMKernels
+
+/// A node of the autograd graph: a value tensor and (after backward) its gradient.
+///
+/// Gradients ACCUMULATE: every op's backward adds into its inputs' gradients. A non-parameter variable's
+/// gradient buffer is taken from the pool the first time something flows into it (the first contribution
+/// WRITES, later ones add — no zero-fill pass needed). A `Parameter` owns a preallocated gradient that is
+/// only ever added to, until `zeroGrad()`.
+///
+/// A variable can be a VIEW of another (`Tape.reshape`): its gradient is then the same view of the base's
+/// gradient, so reshapes cost nothing in backward either.
+public class Variable: CustomStringConvertible {
+    public let value: Tensor
+    /// Whether gradients flow into this variable.
+    public let requiresGrad: Bool
+    /// Set for views: the variable whose storage (and gradient) this one views.
+    let viewBase: Variable?
+    /// Offset (elements) of this view inside the base.
+    let viewOffset: Int
+    var gradStorage: Tensor?
+    /// How many recorded ops read this variable (crossEntropy uses it to know if it may reuse the logits).
+    var uses = 0
+
+    /// A leaf. `requiresGrad: true` makes `grad` available after backward.
+    public init(_ value: Tensor, requiresGrad: Bool = false) {
+        self.value = value
+        self.requiresGrad = requiresGrad
+        viewBase = nil
+        viewOffset = 0
+    }
+
+    init(view value: Tensor, of base: Variable, offset: Int) {
+        self.value = value
+        requiresGrad = base.requiresGrad
+        viewBase = base
+        viewOffset = offset
+    }
+
+    /// Result of an op.
+    init(result value: Tensor, requiresGrad: Bool) {
+        self.value = value
+        self.requiresGrad = requiresGrad
+        viewBase = nil
+        viewOffset = 0
+    }
+
+    public var shape: [Int] { value.shape }
+    public var description: String { "Variable(\(value.dtype), \(value.shape)\(requiresGrad ? ", grad" : ""))" }
+
+    /// The accumulated gradient, or nil if nothing flowed here (yet).
+    public var grad: Tensor? { gradValue }
+
+    /// `grad`, overridable (a Parameter materialises a pending zero first).
+    var gradValue: Tensor? {
+        if let base = viewBase {
+            guard let g = base.grad else { return nil }
+            return Tensor(storage: g.storage, offset: g.offset + viewOffset, shape: value.shape, dtype: .float32)
+        }
+        return gradStorage
+    }
+
+    /// Where backward passes put this variable's gradient. `accumulate == false` means the buffer is fresh
+    /// (uninitialised, or a parameter gradient that is logically zero) and the caller must WRITE every
+    /// element; otherwise it must ADD.
+    func gradTarget() -> (tensor: Tensor, accumulate: Bool) {
+        if let base = viewBase {
+            let g = base.zeroedGrad()
+            return (Tensor(storage: g.storage, offset: g.offset + viewOffset, shape: value.shape, dtype: .float32), true)
+        }
+        if let g = gradStorage { return (g, true) }
+        let g = Tensor(uninitialized: value.shape, dtype: .float32)
+        gradStorage = g
+        return (g, false)
+    }
+
+    /// The gradient buffer, zero-filled if it did not exist (for partial writes: scatter-adds, views).
+    func zeroedGrad() -> Tensor {
+        let (g, accumulate) = gradTarget()
+        if !accumulate { g.zero() }
+        return g
+    }
+
+    /// Gives this variable a gradient buffer that the caller just filled completely (zero-copy handover,
+    /// e.g. cross-entropy's in-place backward). Only valid when no gradient exists yet.
+    func adoptGrad(_ g: Tensor) {
+        precondition(gradStorage == nil && viewBase == nil)
+        gradStorage = g
+    }
+
+    /// Drops the gradient buffer (back to the pool). The tape does this for op outputs once consumed.
+    func releaseGrad() {
+        if viewBase == nil { gradStorage = nil }
+    }
+
+    /// Runs `body` on a float32 buffer that receives the gradient by PLAIN WRITES: the gradient itself if
+    /// fresh, otherwise a pooled temporary that is then added in (for kernels that cannot accumulate).
+    func writeGrad(_ body: (UnsafeMutablePointer<Float>) throws -> Void) rethrows {
+        let (g, accumulate) = gradTarget()
+        if !accumulate {
+            try body(g.floats)
+        } else {
+            let tmp = Tensor(uninitialized: value.shape, dtype: .float32)
+            try body(tmp.floats)
+            glmk_add_inplace(g.floats, tmp.floats, g.count)
+        }
+    }
+}
+
+/// A trainable tensor with a preallocated gradient (zeros) that backward passes add into.
+///
+/// `zeroGrad()` does not clear the buffer: it marks the gradient as logically zero, and the first backward
+/// contribution then WRITES instead of adding (a GEMM with beta 0, no read of the old values), exactly as
+/// for a fresh activation gradient. A full memset of every gradient (0.44 GB at GLM-base) per step is thus
+/// saved; every reader (`gradient`, `grad`, the optimizer, partial writers through `zeroedGrad`) sees zeros
+/// if nothing was written.
+public final class Parameter: Variable {
+    public let name: String
+    /// Whether AdamW applies weight decay to this parameter (GLM: not to biases and LayerNorm weights).
+    public var weightDecay: Bool
+
+    public init(name: String, value: Tensor, weightDecay: Bool = true) {
+        precondition(value.dtype == .float32, "Parameter \(name): float32 only, got \(value.dtype)")
+        self.name = name
+        self.weightDecay = weightDecay
+        super.init(value, requiresGrad: true)
+        // The gradient buffer is allocated by the first backward pass (or reader) that needs it: a model
+        // used only for inference (generation, forward and decode benchmarks) never pays a second copy
+        // of its weights for gradients.
+    }
+
+    /// Bumped whenever the values change through the engine (optimizer steps, `markModified()`); packed
+    /// inference copies are rebuilt when it moves.
+    public private(set) var version = 0
+    private struct PackedKey: Equatable {
+        let version: Int, biasID: ObjectIdentifier?, biasVersion: Int, type: GEMMInputType, backend: ObjectIdentifier
+    }
+    private var packedCache: (key: PackedKey, weights: any PackedLinearWeights)?
+
+    /// Whether a packed inference copy currently exists (tests, memory reports).
+    public var hasPackedCopy: Bool { packedCache != nil }
+
+    /// Call after writing `value` directly (e.g. loading weights into an existing parameter).
+    public func markModified() { version += 1; packedCache = nil }
+
+    /// This [out, in] weight (+ bias) packed by `backend` for decode-sized products; cached until either
+    /// parameter changes.
+    func packed(bias: Parameter?, type: GEMMInputType, backend: any GEMMBackend) throws -> any PackedLinearWeights {
+        let key = PackedKey(version: version, biasID: bias.map(ObjectIdentifier.init), biasVersion: bias?.version ?? 0,
+                            type: type, backend: ObjectIdentifier(backend))
+        if let c = packedCache, c.key == key { return c.weights }
+        packedCache = nil
+        let w = try backend.packLinear(weight: value.floats, bias: bias?.value.floats, outFeatures: value.shape[0],
+                                       inFeatures: value.shape[1], storage: type)
+        packedCache = (key, w)
+        return w
+    }
+
+    /// The gradient is logically zero but its buffer was not cleared (see the type's comment).
+    private var gradPendingZero = false
+
+    /// The gradient accumulated since the last `zeroGrad()`.
+    public var gradient: Tensor { materializedGradient() }
+
+    override var gradValue: Tensor? { materializedGradient() }
+
+    /// Marks the gradient as zero; the buffer is cleared only if something reads it before a backward
+    /// pass writes it.
+    public func zeroGrad() { gradPendingZero = true }
+
+    /// The gradient buffer with a pending zero applied (for code that reads it through raw pointers).
+    @discardableResult
+    func materializedGradient() -> Tensor {
+        if gradStorage == nil {
+            gradStorage = Tensor(zeros: value.shape)
+            gradPendingZero = false
+        }
+        if gradPendingZero {
+            gradPendingZero = false
+            gradStorage!.zero()
+        }
+        return gradStorage!
+    }
+
+    override func gradTarget() -> (tensor: Tensor, accumulate: Bool) {
+        if gradStorage == nil {
+            gradPendingZero = false
+            let g = Tensor(uninitialized: value.shape, dtype: .float32)
+            gradStorage = g
+            return (g, false)
+        }
+        if gradPendingZero {
+            gradPendingZero = false
+            return (gradStorage!, false)
+        }
+        return (gradStorage!, true)
+    }
+
+    override func releaseGrad() {}
+    override public var description: String { "Parameter(\(name), \(value.shape))" }
+}

@@ -1,0 +1,152 @@
+import GLMEngine
+import Foundation
+import GLM
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The decode workload of bench/README.md ("Decode"), on the K/V-cache path the generator uses:
+/// a random-weight GLM, a prompt of P uniform ids (positions 0…P−1, block 0, all visible) — the prefill —
+/// then N steps, step k feeding one token per row at position (P − 1, k): `sop` first, then the previous
+/// step's argmax over the full vocabulary. Batch B decodes B independent rows together.
+public struct DecodeBenchmark {
+    public struct Config: Sendable {
+        public var layers = 12, hidden = 768, heads = 12, vocab = 30592
+        public var promptLength = 128, newTokens = 128, batch = 1
+        public var storage: GEMMInputType = .float32
+        public var warmup = 1, timedRuns = 3
+        public var seed: UInt64 = 1234
+
+        public init() {}
+
+        public var dtypeName: String { storage == .bfloat16 ? "bf16" : "fp32" }
+
+        /// Matrix-multiply parameters (perf-notes' N_mm = 12·L·h² + V·h).
+        public var matmulParameters: Double { 12 * Double(layers) * Double(hidden * hidden) + Double(vocab * hidden) }
+
+        /// FLOPs of one decoded token at context length `ctx`: 2·N_mm + 4·L·h·ctx.
+        public func flopsPerToken(context ctx: Double) -> Double { 2 * matmulParameters + 4 * Double(layers * hidden) * ctx }
+    }
+
+    public struct Result: Sendable {
+        public var config: Config
+        /// Prompt tokens (all rows) per second of the prefill (median run).
+        public var prefillTokensPerSecond: Double
+        public var prefillMsMedian: Double
+        /// Median over the timed runs of (decode time ÷ N): the time of one step (B new tokens).
+        public var stepMsMedian: Double
+        /// New tokens (all rows) per second: B ÷ step time.
+        public var decodeTokensPerSecond: Double
+        /// Bytes of the packed weights every step reads once (whatever the batch).
+        public var weightBytesPerStep: Double
+        public var gflops: Double
+        public var peakRSSMB: Double
+        /// The ids of row 0 of the last run (a cheap determinism check).
+        public var lastTokens: [Int]
+
+        /// B × bandwidth ÷ weight bytes per step: the memory-bound ceiling of `decodeTokensPerSecond`.
+        public func bandwidthBound(gigabytesPerSecond bw: Double) -> Double {
+            Double(config.batch) * bw * 1e9 / weightBytesPerStep
+        }
+    }
+
+    public let config: Config
+    let model: GLMModel
+    let weights: GLMDecodingWeights
+
+    /// Builds the random model (GLM's init) and packs its weights.
+    public init(_ config: Config) throws {
+        guard config.layers > 0, config.hidden > 0, config.heads > 0, config.hidden % config.heads == 0, config.vocab > 0,
+              config.promptLength > 0, config.newTokens > 0, config.batch > 0, config.timedRuns > 0, config.warmup >= 0 else {
+            throw GenerationError.invalidOptions("bench decode: sizes must be positive and hidden divisible by heads")
+        }
+        self.config = config
+        let c = GLMConfig(numLayers: config.layers, hiddenSize: config.hidden, numAttentionHeads: config.heads,
+                          vocabSize: config.vocab, maxSequenceLength: config.promptLength + config.newTokens)
+        model = try GLMModel.random(config: c, seed: config.seed)
+        weights = try GLMDecodingWeights(model: model, storage: config.storage)
+    }
+
+    public func run() throws -> Result {
+        var prefill: [Double] = [], steps: [Double] = []
+        var last: [Int] = []
+        for run in 0..<(config.warmup + config.timedRuns) {
+            let (p, d, tokens) = try generation(seed: config.seed &+ UInt64(run))
+            if run >= config.warmup { prefill.append(p); steps.append(d / Double(config.newTokens)) }
+            last = tokens
+        }
+        let stepMs = median(steps) * 1e3, prefillMs = median(prefill) * 1e3
+        let bytesPerWeight = config.storage == .bfloat16 ? 2.0 : 4.0
+        let weightBytes = config.matmulParameters * bytesPerWeight
+        let decodeRate = Double(config.batch) / (stepMs / 1e3)
+        let meanContext = Double(config.promptLength) + Double(config.newTokens + 1) / 2
+        return Result(config: config, prefillTokensPerSecond: Double(config.batch * config.promptLength) / (prefillMs / 1e3),
+                      prefillMsMedian: prefillMs, stepMsMedian: stepMs, decodeTokensPerSecond: decodeRate,
+                      weightBytesPerStep: weightBytes, gflops: config.flopsPerToken(context: meanContext) * decodeRate / 1e9,
+                      peakRSSMB: Self.peakRSSMB(), lastTokens: last)
+    }
+
+    /// One generation: (prefill seconds, decode seconds, row 0's generated ids).
+    func generation(seed: UInt64) throws -> (Double, Double, [Int]) {
+        let b = config.batch, p = config.promptLength, n = config.newTokens, v = config.vocab
+        var g = SeededGenerator(seed: seed)
+        let cache = GLMKVCache(model: model, batch: b, capacity: p + n)
+        let tape = Tape.inference()
+        let prompt = (0..<(b * p)).map { _ in Int32(truncatingIfNeeded: g.next() % UInt64(v)) }
+        var pos: [Int32] = []
+        for _ in 0..<b { pos += (0..<p).map { Int32($0) } + Array(repeating: 0, count: p) }
+        let ids = try Tensor(shape: [b, p], ints: prompt), positions = try Tensor(shape: [b, 2, p], ints: pos)
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        _ = try model.forward(ids: ids, positionIds: positions, mask: .sep([p]), cache: cache, weights: weights,
+                              logits: .none, tape: tape)
+        let t1 = DispatchTime.now().uptimeNanoseconds
+        var next = [Int](repeating: min(30522, v - 1), count: b)
+        var generated: [Int] = []
+        for k in 1...n {
+            let stepIds = try Tensor(shape: [b, 1], ints: next.map { Int32($0) })
+            var sp: [Int32] = []
+            for _ in 0..<b { sp += [Int32(p - 1), Int32(k)] }
+            let out = try model.forward(ids: stepIds, positionIds: try Tensor(shape: [b, 2, 1], ints: sp), mask: .sep([0]),
+                                        cache: cache, weights: weights, logits: .last, tape: tape)
+            let logits = out.logits!.value
+            for r in 0..<b { next[r] = LogitsProcessing.argmax(logits.floats + r * v, count: v) }
+            generated.append(next[0])
+        }
+        let t2 = DispatchTime.now().uptimeNanoseconds
+        return (Double(t1 - t0) * 1e-9, Double(t2 - t1) * 1e-9, generated)
+    }
+
+    func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+
+    /// The process's peak resident set (getrusage ru_maxrss, KiB on Linux) in MB.
+    public static func peakRSSMB() -> Double {
+        var usage = rusage()
+        #if os(Linux)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        return Double(usage.ru_maxrss) / (1024 * 1024)
+        #endif
+    }
+
+    /// Memory bandwidth in GB/s from copying a 256 MB buffer (bytes read + written; best of 3): the
+    /// denominator of the bandwidth bound.
+    public static func measureBandwidth() -> Double {
+        let bytes = 256 << 20
+        let src = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        let dst = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        defer { src.deallocate(); dst.deallocate() }
+        memset(src, 1, bytes); memset(dst, 0, bytes)
+        var best = Double.infinity
+        for _ in 0..<3 {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            memcpy(dst, src, bytes)
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        }
+        return 2 * Double(bytes) / best / 1e9
+    }
+}

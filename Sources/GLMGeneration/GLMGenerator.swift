@@ -1,0 +1,300 @@
+import GLMEngine
+import Foundation
+import GLM
+import GLMTokenizers
+
+/// A prompt after the original's processing, checked against the model.
+public struct PreparedPrompt: Sendable, Equatable {
+    public var prompt: String
+    public var encoding: GenerationPromptEncoding
+    /// Set when the prompt has no mask token the tokenizer knows: nothing will be generated.
+    public var warning: String?
+
+    public var contextIds: [Int] { encoding.contextIds }
+    public var maskPositions: [Int] { encoding.maskPositions }
+}
+
+/// Blank filling with a GLM model: load once, generate many times. Shared by the CLI, the HTTP server
+/// and task code.
+///
+/// `generate` follows THUDM/GLM `generate_samples.py` exactly (prompt processing, one context pass, the
+/// blanks in increasing mask position, each from `sop` with 2-D positions (mask position, k), ending on
+/// `eop`/`eos` or after `maxLength` tokens), on a K/V cache with pre-packed weights. Greedy decoding
+/// takes the argmax over the full padded vocabulary unless `restrictToRealTokens` is set.
+///
+/// Thread-safe: calls are serialised (the packed weights and caches are not reentrant); run several
+/// generators for parallelism.
+public final class GLMGenerator: @unchecked Sendable {
+    public let model: GLMModel
+    public let tokenizer: any Tokenizer
+    public let specialTokens: SpecialTokens
+    /// Weights packed once for decoding (nil: plain GEMMs on the model's tensors).
+    public let decodingWeights: GLMDecodingWeights?
+    /// Most prompts `generate(_ prompts:)` decodes together; longer lists run in chunks of this size.
+    /// Set it before sharing the generator between threads.
+    public var maxBatchRows = 16
+    private let lock = NSLock()
+
+    /// - packedWeights: storage of the pre-packed decoding weights (`.bfloat16` halves the bytes read per
+    ///   token; outputs then differ from float32 in the low bits), or nil for none.
+    public init(model: GLMModel, tokenizer: any Tokenizer, packedWeights: GEMMInputType? = .float32) throws {
+        guard tokenizer.numTokens <= model.config.vocabSize else {
+            throw GenerationError.tokenizerUnknown(
+                "tokenizer \(tokenizer.name) has \(tokenizer.numTokens) tokens but the model's embedding has only \(model.config.vocabSize) rows: wrong --tokenizer?")
+        }
+        func id(_ name: CommandName) throws -> Int {
+            guard let v = tokenizer.commandToken(name) else {
+                throw GenerationError.tokenizerUnknown("tokenizer \(tokenizer.name) has no \(name.rawValue) token (not a GLM block-LM tokenizer)")
+            }
+            return v
+        }
+        self.model = model
+        self.tokenizer = tokenizer
+        specialTokens = SpecialTokens(sop: try id(.sop), eop: try id(.eop), eos: try id(.eos), pad: try id(.pad))
+        decodingWeights = try packedWeights.map { try GLMDecodingWeights(model: model, storage: $0) }
+    }
+
+    /// Loads a model in any layout `GLMModel.load` reads, and its tokenizer: `options.tokenizer`, else the
+    /// one the config names (vocabulary files in the model folder take precedence over the shipped ones).
+    public static func load(_ path: String, options: ModelLoadOptions = ModelLoadOptions(),
+                            packedWeights: GEMMInputType? = .float32) throws -> GLMGenerator {
+        let model = try GLMModel.load(path, options: options)
+        guard let name = options.tokenizer ?? model.config.tokenizer ?? options.preset else {
+            throw GenerationError.tokenizerUnknown(
+                "the model at \(path) does not name its tokenizer: pass --tokenizer PRESET (e.g. glm-large) or --preset")
+        }
+        var isDirectory: ObjCBool = false
+        let folder = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+            ? URL(fileURLWithPath: path) : URL(fileURLWithPath: path).deletingLastPathComponent()
+        let tokenizer = try TokenizerLoader.load(presetNamed: name, vocabDirectory: folder)
+        return try GLMGenerator(model: model, tokenizer: tokenizer, packedWeights: packedWeights)
+    }
+
+    /// Loads the built-in default model (see `DefaultModel`).
+    public static func loadDefault(packedWeights: GEMMInputType? = .float32) throws -> GLMGenerator {
+        try load(try DefaultModel.path(), packedWeights: packedWeights)
+    }
+
+    // MARK: - prompts
+
+    /// The original's prompt processing plus the checks: empty prompt, too long for the model's positions,
+    /// no mask token the tokenizer knows (a warning, like the original which silently generates nothing).
+    public func prepare(_ prompt: String, maxLength: Int = GenerationOptions().maxLength) throws -> PreparedPrompt {
+        guard !prompt.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw GenerationError.emptyPrompt }
+        let encoding = tokenizer.encodeGenerationPrompt(prompt)
+        let limit = model.config.maxSequenceLength
+        guard encoding.contextIds.count < limit else {
+            throw GenerationError.promptTooLong(tokens: encoding.contextIds.count, limit: limit)
+        }
+        let plan = PositionPlan(contextLength: encoding.contextIds.count, maskPositions: encoding.maskPositions,
+                                blockPositions: model.config.blockPositionEncoding, maxLength: maxLength)
+        if plan.largestPosition(maxLength: maxLength) > limit {
+            throw GenerationError.badInput(
+                "the prompt with its blanks needs position \(plan.largestPosition(maxLength: maxLength)) but the model has \(limit): use a shorter prompt or --max-length")
+        }
+        var warning: String? = nil
+        if encoding.maskPositions.isEmpty {
+            let known = tokenizer.maskTokenNames.map { "[\($0)]" }.joined(separator: ", ")
+            let lacking = ["[MASK]", "[sMASK]", "[gMASK]"].filter { prompt.contains($0) && !known.contains($0) }
+            let what = lacking.isEmpty ? "no mask token" : "\(lacking.joined(separator: ", ")), which tokenizer \(tokenizer.name) does not have"
+            warning = "nothing to generate: the prompt contains \(what) (this model knows \(known)); the original generates nothing too"
+        }
+        return PreparedPrompt(prompt: prompt, encoding: encoding, warning: warning)
+    }
+
+    // MARK: - generation
+
+    /// Fills the blanks of one prompt. `onEvent` sees every token as it is produced.
+    public func generate(_ prompt: String, options: GenerationOptions = GenerationOptions(),
+                         onEvent: ((GenerationEvent) -> Void)? = nil) throws -> GenerationResult {
+        let options = try checked(options)
+        let prepared = try prepare(prompt, maxLength: options.maxLength)
+        return try locked { try run([prepared], options: options, onEvent: onEvent)[0] }
+    }
+
+    /// Fills the blanks of many prompts as one batch (greedy and sampling decode them together; beam
+    /// search one after the other). A bad prompt gives its own failure and never stops the others.
+    public func generate(_ prompts: [String], options userOptions: GenerationOptions = GenerationOptions(),
+                         onEvent: ((GenerationEvent) -> Void)? = nil) -> [Result<GenerationResult, Error>] {
+        let options: GenerationOptions
+        do { options = try checked(userOptions) } catch { return prompts.map { _ in .failure(error) } }
+        var results = [Result<GenerationResult, Error>?](repeating: nil, count: prompts.count)
+        var prepared: [PreparedPrompt] = []
+        var indices: [Int] = []
+        for (i, p) in prompts.enumerated() {
+            do { prepared.append(try prepare(p, maxLength: options.maxLength)); indices.append(i) } catch { results[i] = .failure(error) }
+        }
+        locked {
+            // At most `maxBatchRows` prompts decode together (each row holds a whole K/V cache).
+            for chunkStart in stride(from: 0, to: prepared.count, by: max(1, maxBatchRows)) {
+                let chunk = Array(prepared[chunkStart..<min(prepared.count, chunkStart + max(1, maxBatchRows))])
+                let slots = Array(indices[chunkStart..<(chunkStart + chunk.count)])
+                let remap: ((GenerationEvent) -> Void)? = onEvent.map { f in { f(Self.reindex($0, slots)) } }
+                do {
+                    for (k, r) in try run(chunk, options: options, onEvent: remap).enumerated() { results[slots[k]] = .success(r) }
+                } catch {
+                    // Something failed inside the batch: redo each prompt alone so only the culprit fails.
+                    for (k, p) in chunk.enumerated() {
+                        let one: ((GenerationEvent) -> Void)? = onEvent.map { f in { f(Self.reindex($0, [slots[k]])) } }
+                        results[slots[k]] = Result { try run([p], options: options, onEvent: one)[0] }
+                    }
+                }
+            }
+        }
+        return results.map { $0! }
+    }
+
+    /// Streams one prompt's generation: `.token` events as tokens are produced, `.blankFinished`, and a
+    /// final `.finished` with the whole result. Generation runs on a background thread.
+    /// Generation stops (at the next step) when the consumer stops iterating.
+    public func stream(_ prompt: String, options: GenerationOptions = GenerationOptions()) -> AsyncThrowingStream<GenerationEvent, Error> {
+        AsyncThrowingStream { continuation in
+            let stop = CancellationFlag()
+            continuation.onTermination = { _ in stop.set() }
+            let thread = Thread { [self] in
+                do {
+                    let options = try checked(options)
+                    let prepared = try prepare(prompt, maxLength: options.maxLength)
+                    var control = BlankFillingCallbacks()
+                    control.isCancelled = { stop.isSet }
+                    _ = try locked { try run([prepared], options: options, onEvent: { continuation.yield($0) }, debug: control) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+    }
+
+    /// Blank filling on ids (for task code): each input's context and mask positions, no text.
+    public func fillBlanks(_ inputs: [BlankFillingInput], options: GenerationOptions = GenerationOptions()) throws -> [[BlankOutcome]] {
+        let options = try checked(options)
+        return try locked { try filler(options).run(inputs) }
+    }
+
+    /// Beam search on one seq2seq source, as `tasks/seq2seq/evaluate.py DecoderEvaluater` does it: the
+    /// source (padded or not, all of it visible to itself) is run once, then `sop` at (maskPosition, 1),
+    /// then one token per beam at (maskPosition, k + 1). Only `eop` ends a hypothesis. `options.strategy`
+    /// must be `.beam`. The returned ids still contain any generated pad ids (the evaluator drops them,
+    /// with eop, before decoding: see `predictionIds`).
+    public func seq2seqBeamSearch(sourceIds: [Int], maskPosition: Int, options: GenerationOptions) throws -> BeamSearchResult {
+        let options = try checked(options)
+        guard case .beam(let beam) = options.strategy else { throw GenerationError.invalidOptions("seq2seq decoding needs the beam strategy") }
+        guard !sourceIds.isEmpty, sourceIds.count < model.config.maxSequenceLength else {
+            throw GenerationError.promptTooLong(tokens: sourceIds.count, limit: model.config.maxSequenceLength)
+        }
+        guard maskPosition >= 0 && maskPosition < sourceIds.count else {
+            throw GenerationError.badInput("mask position \(maskPosition) outside the source of \(sourceIds.count) tokens")
+        }
+        return try locked {
+            let f = filler(options)
+            let backend = f.makeBackend(rows: 1, capacity: sourceIds.count + options.maxLength + 1)
+            let context = sourceIds.indices.map { TokenPosition(position: $0, block: 0) }
+            _ = try backend.feed(ids: [sourceIds], positions: [context], mask: .sep([sourceIds.count]), logits: false)
+            var loop = BeamSearchLoop(options: beam, maxLength: options.maxLength, minLength: options.minLength,
+                                      noRepeatNGramSize: options.noRepeatNGramSize, sop: specialTokens.sop,
+                                      endTokens: [specialTokens.eop], vocabularyLimit: f.vocabularyLimit)
+            loop.seed = options.seed
+            return try loop.run(backend: backend, position: { TokenPosition(position: maskPosition, block: $0 + 1) })
+        }
+    }
+
+    /// The evaluator's prediction: the ids without eop and pad.
+    public func predictionIds(_ ids: [Int]) -> [Int] {
+        ids.filter { $0 != specialTokens.eop && $0 != specialTokens.pad }
+    }
+
+    // MARK: - internals
+
+    /// Validated options with the max length clamped to the model's positions.
+    func checked(_ options: GenerationOptions) throws -> GenerationOptions {
+        try options.validate()
+        return options.clamped(maxSequenceLength: model.config.maxSequenceLength)
+    }
+
+    func filler(_ options: GenerationOptions) -> BlankFiller {
+        let limit = options.restrictToRealTokens ? min(tokenizer.numTokens, model.config.vocabSize) : model.config.vocabSize
+        return BlankFiller(model: model, weights: options.path == .kvCache ? decodingWeights : nil,
+                           tokens: specialTokens, options: options, vocabularyLimit: limit)
+    }
+
+    private func locked<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    /// Runs prepared prompts and assembles their results (callers hold the lock).
+    /// `debug` supplies the step-logits and cache-length hooks (tests) and the cancellation check.
+    func run(_ prepared: [PreparedPrompt], options: GenerationOptions, onEvent: ((GenerationEvent) -> Void)?,
+             debug: BlankFillingCallbacks = BlankFillingCallbacks()) throws -> [GenerationResult] {
+        var callbacks = BlankFillingCallbacks()
+        callbacks.onStepLogits = debug.onStepLogits
+        callbacks.onBlankEndLength = debug.onBlankEndLength
+        callbacks.isCancelled = debug.isCancelled
+        var streams: [Int: [Int: (ids: [Int], emitted: String)]] = [:]
+        if let onEvent {
+            callbacks.onToken = { [tokenizer] p, b, id in
+                var s = streams[p, default: [:]][b, default: ([], "")]
+                s.ids.append(id)
+                let full = tokenizer.decode(s.ids)
+                var stable = Substring(full)
+                while stable.hasSuffix("\u{FFFD}") { stable = stable.dropLast() }
+                var delta = ""
+                if stable.hasPrefix(s.emitted) { delta = String(stable.dropFirst(s.emitted.count)); s.emitted = String(stable) }
+                streams[p, default: [:]][b] = s
+                onEvent(.token(prompt: p, blank: b, id: id, text: delta))
+            }
+            callbacks.onBlankEnd = { [tokenizer] p, b, outcome in
+                let blank = FilledBlank(maskPosition: prepared[p].maskPositions[b], ids: outcome.ids,
+                                        text: tokenizer.decode(outcome.ids), stop: outcome.stop, endToken: outcome.endToken)
+                onEvent(.blankFinished(prompt: p, index: b, blank: blank))
+            }
+        }
+        let inputs = prepared.map { BlankFillingInput(contextIds: $0.contextIds, maskPositions: $0.maskPositions) }
+        let outcomes = try filler(options).run(inputs, callbacks: callbacks)
+        return prepared.indices.map { i in
+            let r = assemble(prepared[i], outcomes[i])
+            onEvent?(.finished(prompt: i, result: r))
+            return r
+        }
+    }
+
+    /// The result fields from the prompt and its blanks.
+    func assemble(_ p: PreparedPrompt, _ outcomes: [BlankOutcome]) -> GenerationResult {
+        let context = p.contextIds
+        let blanks = zip(p.maskPositions, outcomes).map { pos, o in
+            FilledBlank(maskPosition: pos, ids: o.ids, text: tokenizer.decode(o.ids), stop: o.stop, endToken: o.endToken)
+        }
+        var ids = context
+        for b in blanks { ids += [specialTokens.sop] + b.ids }
+        var filled: [Int] = []
+        var byPosition: [Int: [Int]] = [:]
+        for b in blanks { byPosition[b.maskPosition] = b.ids }
+        for (i, id) in context.enumerated() { filled += byPosition[i] ?? [id] }
+        var clean = ArraySlice(filled)
+        if let enc = tokenizer.commandToken(.ENC), clean.first == enc { clean = clean.dropFirst() }
+        if p.encoding.appendedEOS, clean.last == specialTokens.eos { clean = clean.dropLast() }
+        return GenerationResult(prompt: p.prompt, rawText: p.encoding.rawText, contextIds: context, blanks: blanks, ids: ids,
+                                output: tokenizer.decode(Array(ids[context.count...])), filledIds: filled,
+                                text: tokenizer.decode(Array(clean)), warning: p.warning)
+    }
+
+    /// A flag set from another thread (a stream's termination handler).
+    final class CancellationFlag: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = false
+        func set() { lock.lock(); value = true; lock.unlock() }
+        var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    }
+
+    static func reindex(_ e: GenerationEvent, _ indices: [Int]) -> GenerationEvent {
+        switch e {
+        case let .token(p, b, id, text): return .token(prompt: indices[p], blank: b, id: id, text: text)
+        case let .blankFinished(p, i, blank): return .blankFinished(prompt: indices[p], index: i, blank: blank)
+        case let .finished(p, r): return .finished(prompt: indices[p], result: r)
+        }
+    }
+}

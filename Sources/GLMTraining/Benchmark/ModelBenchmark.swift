@@ -1,0 +1,152 @@
+// `glm bench train` / `glm bench forward`: the workload recipe of bench/README.md (the same as the
+// PyTorch baseline's), measured in tokens/s, GFLOP/s against the FP32 peak, and peak RSS.
+import GLMEngine
+import Foundation
+import GLM
+
+public struct ModelBenchmarkOptions: Sendable, Equatable {
+    public enum Mode: String, Sendable { case train, forward }
+    public var mode: Mode
+    public var layers: Int, hidden: Int, heads: Int, seqLength: Int, batchSize: Int
+    public var vocab = 30592
+    public var threads = 2
+    public var warmup = 2
+    public var steps = 6
+    public var seed: UInt64 = 1234
+
+    public init(mode: Mode, layers: Int, hidden: Int, heads: Int, seqLength: Int, batchSize: Int) {
+        self.mode = mode; self.layers = layers; self.hidden = hidden; self.heads = heads
+        self.seqLength = seqLength; self.batchSize = batchSize
+    }
+
+    public func validate() throws {
+        for (n, v) in [("--layers", layers), ("--hidden", hidden), ("--heads", heads), ("--seq-length", seqLength),
+                       ("--batch-size", batchSize), ("--vocab", vocab), ("--threads", threads), ("--steps", steps)] where v < 1 {
+            throw TrainingError.invalidOption("\(n) must be ≥ 1, got \(v)")
+        }
+        guard warmup >= 0 else { throw TrainingError.invalidOption("--warmup must be ≥ 0") }
+        guard hidden % heads == 0 else { throw TrainingError.invalidOption("--hidden \(hidden) is not divisible by --heads \(heads)") }
+        guard seqLength >= 2 else { throw TrainingError.invalidOption("--seq-length must be ≥ 2") }
+    }
+
+    /// perf-notes' FLOP model: N_mm = 12·L·h² + V·h; per token, train 6·N_mm + 12·L·h·S, forward 2·N_mm + 4·L·h·S.
+    public var flopsPerToken: Double {
+        let l = Double(layers), h = Double(hidden), s = Double(seqLength)
+        let nmm = 12 * l * h * h + Double(vocab) * h
+        return mode == .train ? 6 * nmm + 12 * l * h * s : 2 * nmm + 4 * l * h * s
+    }
+}
+
+public struct ModelBenchmarkResult: Sendable {
+    public var options: ModelBenchmarkOptions
+    /// Milliseconds of every timed step.
+    public var stepMs: [Double]
+    public var peakRSSMB: Double
+    public var lossFirst: Double?
+    public var lossLast: Double?
+
+    public var stepMsMedian: Double {
+        let s = stepMs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+    public var tokensPerSecond: Double { Double(options.batchSize * options.seqLength) / (stepMsMedian / 1000) }
+    public var gflops: Double { options.flopsPerToken * tokensPerSecond / 1e9 }
+    /// Share of the FP32 FMA peak of the threads used (perf-notes: ≈ 270 GFLOP/s per core, AVX-512).
+    public var shareOfPeak: Double { gflops / (OpsBenchmark.fp32PeakPerCore * Double(options.threads)) }
+
+    /// One JSON line in the schema of bench/compare.
+    public var json: String {
+        func f(_ v: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", v) }
+        let o = options
+        var fields = [
+            "\"impl\":\"swiftglm\"", "\"mode\":\"\(o.mode.rawValue)\"", "\"layers\":\(o.layers)", "\"hidden\":\(o.hidden)",
+            "\"heads\":\(o.heads)", "\"seq\":\(o.seqLength)", "\"batch\":\(o.batchSize)", "\"vocab\":\(o.vocab)",
+            "\"dtype\":\"fp32\"", "\"threads\":\(o.threads)", "\"tokens_per_s\":\(f(tokensPerSecond))",
+            "\"step_ms_median\":\(f(stepMsMedian))", "\"peak_rss_mb\":\(f(peakRSSMB))", "\"gflops\":\(f(gflops))",
+            "\"share_of_peak\":\(f(shareOfPeak, 3))", "\"steps\":\(o.steps)", "\"warmup\":\(o.warmup)",
+            "\"step_ms_all\":[\(stepMs.map { f($0) }.joined(separator: ","))]",
+        ]
+        if let a = lossFirst, let b = lossLast { fields += ["\"loss_first\":\(f(a, 5))", "\"loss_last\":\(f(b, 5))"] }
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+}
+
+/// Runs the recipe: random GLM weights (the original's init, seed 1234), ONE batch reused every step
+/// with sep = S/2 (part A bidirectional, positions i and block position 0; part B positions sep − 1 and
+/// block positions 1…S − sep), ids and targets uniform in [0, V), loss mask on part B, cross-entropy over
+/// the full padded vocabulary at every position. A train step = zero grads, forward, loss, backward, AdamW
+/// (lr 1e-4, betas 0.9/0.98, eps 1e-6, weight decay 0.1, none on biases and LayerNorm); no dropout.
+public enum ModelBenchmark {
+    public static func run(_ o: ModelBenchmarkOptions, progress: ((String) -> Void)? = nil) throws -> ModelBenchmarkResult {
+        try o.validate()
+        Runtime.setThreads(o.threads)
+        var config = GLMConfig(numLayers: o.layers, hiddenSize: o.hidden, numAttentionHeads: o.heads, vocabSize: o.vocab,
+                               maxSequenceLength: o.seqLength)
+        config.embeddingDropoutProb = 0; config.outputDropoutProb = 0; config.attentionDropoutProb = 0
+        let model = try GLMModel.random(config: config, seed: o.seed)
+        let batch = try recipeBatch(o)
+        // Only a train step needs the optimizer: its moment buffers are two more copies of the weights,
+        // which would otherwise count in the forward benchmark's peak RSS.
+        let optimizer = o.mode == .train
+            ? AdamW(parameters: model.parameters, learningRate: 1e-4, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.1) : nil
+        var times: [Double] = []
+        var losses: [Double] = []
+        for i in 0..<(o.warmup + o.steps) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            switch o.mode {
+            case .train:
+                guard let optimizer else { preconditionFailure("train mode has an optimizer") }
+                optimizer.zeroGrad()
+                let tape = Tape(recording: true, training: false)
+                let ce = try model.blankInfillingLossFullLogits(batch, tape: tape)
+                losses.append(Double(ce.loss.value.scalarValue))
+                try tape.backward(ce.loss)
+                optimizer.step()
+            case .forward:
+                _ = try model.forward(ids: batch.ids, positionIds: batch.positionIds, mask: .sep(batch.seps), logits: .all,
+                                      tape: Tape.inference())
+            }
+            let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+            if i >= o.warmup { times.append(ms) }
+            progress?(String(format: "%@ step %d/%d: %.1f ms", i < o.warmup ? "warm-up" : "timed", i + 1, o.warmup + o.steps, ms))
+        }
+        return ModelBenchmarkResult(options: o, stepMs: times, peakRSSMB: peakResidentMegabytes(),
+                                    lossFirst: losses.first, lossLast: losses.last)
+    }
+
+    /// The recipe's batch (see `run`).
+    public static func recipeBatch(_ o: ModelBenchmarkOptions) throws -> ModelBatch {
+        let b = o.batchSize, s = o.seqLength, sep = s / 2
+        var g = SeededGenerator(seed: o.seed &+ 7)
+        var tokens: [Int32] = [], targets: [Int32] = [], mask: [Int32] = [], pos: [Int32] = []
+        for _ in 0..<b {
+            for _ in 0..<s { tokens.append(Int32(g.next() % UInt64(o.vocab))) }
+            for _ in 0..<s { targets.append(Int32(g.next() % UInt64(o.vocab))) }
+            for i in 0..<s { mask.append(i < sep ? 0 : 1) }
+            for i in 0..<s { pos.append(Int32(i < sep ? i : sep - 1)) }
+            for i in 0..<s { pos.append(Int32(i < sep ? 0 : i - sep + 1)) }
+        }
+        let rows = (0..<b).map { r in
+            BlockRow(tokens: Array(tokens[(r * s)..<((r + 1) * s)]), targets: Array(targets[(r * s)..<((r + 1) * s)]),
+                     lossMask: Array(mask[(r * s)..<((r + 1) * s)]), positions: Array(pos[(r * 2 * s)..<(r * 2 * s + s)]),
+                     blockPositions: Array(pos[(r * 2 * s + s)..<((r + 1) * 2 * s)]), sep: sep)
+        }
+        return try ModelBatch(BlockBatch(rows: rows, mode: .bert))
+    }
+
+    /// Peak resident set size of this process (getrusage ru_maxrss: kilobytes on Linux).
+    public static func peakResidentMegabytes() -> Double {
+        var u = rusage()
+        #if os(Linux)
+        let RUSAGE_SELF_WHO = RUSAGE_SELF.rawValue
+        #else
+        let RUSAGE_SELF_WHO = RUSAGE_SELF
+        #endif
+        getrusage(RUSAGE_SELF_WHO, &u)
+        #if os(macOS)
+        return Double(u.ru_maxrss) / 1_048_576
+        #else
+        return Double(u.ru_maxrss) / 1024
+        #endif
+    }
+}

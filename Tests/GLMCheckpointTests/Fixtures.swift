@@ -1,0 +1,49 @@
+import Foundation
+import XCTest
+@testable import GLMCheckpoint
+
+/// Locates the shared reference fixtures (read in place, never copied) and scratch folders.
+enum Fixtures {
+    static let root: String = {
+        // <package>/Tests/CheckpointTests/Fixtures.swift → <package>/../shared/fixtures/glm-reference
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.deletingLastPathComponent().appendingPathComponent("shared/fixtures/glm-reference").standardizedFileURL.path
+    }()
+
+    /// Path of a fixture file; fails the test (not skips) when the fixture folder is missing.
+    static func path(_ relative: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let p = root + "/" + relative
+        guard FileManager.default.fileExists(atPath: p) else {
+            XCTFail("fixture missing: \(p) — the tests need ../shared/fixtures/glm-reference beside the package", file: file, line: line)
+            throw CheckpointError(.io, file: p, "fixture missing")
+        }
+        return p
+    }
+
+    static var tinyBert: String { root + "/models/glm-tiny-bert" }
+
+    /// A fresh scratch folder under the system temp dir, removed by the caller's `addTeardownBlock`.
+    static func scratch(_ test: XCTestCase) throws -> String {
+        let p = NSTemporaryDirectory() + "/glm-ckpt-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
+        test.addTeardownBlock { try? FileManager.default.removeItem(atPath: p) }
+        return p
+    }
+}
+
+/// Asserts that `body` throws a `CheckpointError` of `kind` whose message mentions all `fragments`.
+func assertCheckpointError<T>(_ kind: CheckpointError.Kind, mentions fragments: [String], file: StaticString = #filePath,
+                              line: UInt = #line, _ body: () throws -> T) {
+    do {
+        _ = try body()
+        XCTFail("expected a \(kind) error, got success", file: file, line: line)
+    } catch let e as CheckpointError {
+        XCTAssertEqual(e.kind, kind, "wrong kind for: \(e)", file: file, line: line)
+        for f in fragments {
+            XCTAssertTrue(e.description.contains(f), "error '\(e)' does not mention '\(f)'", file: file, line: line)
+        }
+    } catch {
+        XCTFail("expected CheckpointError, got \(error)", file: file, line: line)
+    }
+}
