@@ -5,15 +5,26 @@
 //   CKernels, CDNNL  →  Engine  →  Checkpoint, GLM  →  Tokenizers  →  Generation, Training  →  glm
 import PackageDescription
 
-/// C kernels are always built optimised: debug builds of numeric loops are otherwise too slow to test.
-let cOptimised: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno", "-Wall"])]
+/// C kernels are built optimised in a development checkout, so that debug builds (`swift test`) do not
+/// run numeric loops at -O0. SwiftPM refuses a versioned dependency whose products use `unsafeFlags`,
+/// so the flags are added only where this manifest is evaluated in a git work tree whose HEAD carries no
+/// version tag — a clone on a branch, as in development and CI. A package that depends on SwiftGLM by
+/// version gets a checkout at a tag (or no git information during resolution): no unsafe flags there,
+/// and its C kernels follow its own build configuration (release: optimised by SwiftPM).
+/// `SWIFTGLM_PORTABLE_FLAGS=1` in the environment builds a development checkout the same way.
+let developmentCheckout: Bool = {
+    if Context.environment["SWIFTGLM_PORTABLE_FLAGS"] == "1" { return false }
+    guard let git = Context.gitInformation else { return false }
+    return git.currentTag == nil
+}()
+let cOptimised: [CSetting] = developmentCheckout ? [.unsafeFlags(["-O3", "-fno-math-errno", "-Wall"])] : []
 
 let package = Package(
     name: "SwiftGLM",
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "glm", targets: ["glm"]),
-        .library(name: "SwiftGLM", targets: ["GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining"]),
+        .library(name: "SwiftGLM", targets: ["SwiftGLM"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -21,7 +32,7 @@ let package = Package(
     targets: [
         // SIMD hot loops (AVX-512 / AVX2 / scalar, chosen at run time), forward+backward pairs with naive twins.
         .target(name: "CGLMKernels", cSettings: cOptimised,
-                linkerSettings: [.linkedLibrary("m"), .unsafeFlags(["-Xlinker", "-l:libgomp.so.1"])]),
+                linkerSettings: [.linkedLibrary("m"), .linkedLibrary("gomp")]),
         // The only place that talks to oneDNN: sgemm, matmul primitive (bf16, pre-packed weights).
         .target(name: "CGLMOneDNN", cSettings: cOptimised, linkerSettings: [.linkedLibrary("dnnl")]),
         // Tensors, dtypes, ops with hand-written backward passes, the autograd tape, gradcheck.
@@ -36,6 +47,8 @@ let package = Package(
         .target(name: "GLMGeneration", dependencies: ["GLMEngine", "GLM", "GLMTokenizers"]),
         // Blank-infilling data, the trainer, LR schedules, resumable checkpoints.
         .target(name: "GLMTraining", dependencies: ["CGLMKernels", "GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers"]),
+        // The umbrella: `import SwiftGLM` re-exports the public API of every library module.
+        .target(name: "SwiftGLM", dependencies: ["GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining"]),
         // The command-line tool: a thin shell, one file per subcommand.
         .executableTarget(name: "glm", dependencies: [
             "GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining",
