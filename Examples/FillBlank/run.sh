@@ -9,7 +9,8 @@ root=$(cd "$here/../.." && pwd)
 version=$(sed -n 's/.*public static let version = "\([0-9.]*\)".*/\1/p' "$root/Sources/SwiftGLM/SwiftGLM.swift")
 [ -n "$version" ] || { echo "run.sh: no SwiftGLM.version found in Sources/SwiftGLM/SwiftGLM.swift" >&2; exit 1; }
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'rm -rf "$tmp" "$here/Package.resolved"' EXIT
+rm -f "$here/Package.resolved"   # pins the previous run's temporary URL
 git clone -q --no-hardlinks "$root" "$tmp/SwiftGLM"
 git -C "$tmp/SwiftGLM" tag "$version"
 echo "FillBlank: SwiftGLM $version from file://$tmp/SwiftGLM (tagged clone of $(git -C "$root" rev-parse --short HEAD))"
