@@ -2,8 +2,8 @@ import Foundation
 
 /// The built-in default model that `glm generate` uses without `--model`.
 ///
-/// The pretraining work provides it; until then `path()` fails with a clear error. Where it lives is
-/// decided HERE ONLY: `relativePath` inside the package checkout (resolved from this source file's
+/// It ships in the repository (`Models/glm-kjv-small`, trained by `scripts/train-default-model.sh`); a
+/// checkout without it makes `path()` fail with a clear error. Where it lives is decided HERE ONLY: `relativePath` inside the package checkout (resolved from this source file's
 /// location, so a binary built from a checkout finds it), overridable with `GLM_DEFAULT_MODEL`.
 public enum DefaultModel {
     /// The one place the default model's location is written down (relative to the package root).
@@ -12,7 +12,7 @@ public enum DefaultModel {
     /// Environment variable that points to another default model (absolute path).
     public static let environmentVariable = "GLM_DEFAULT_MODEL"
 
-    /// <package root>/Models/glm-kjv-small, from this file's path (<root>/Sources/Generation/DefaultModel.swift).
+    /// <package root>/Models/glm-kjv-small, from this file's path (<root>/Sources/GLMGeneration/DefaultModel.swift).
     public static var packagePath: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent(relativePath).path
