@@ -3,6 +3,9 @@
 //
 // Dependencies point one way:
 //   CKernels, CDNNL  →  Engine  →  Checkpoint, GLM  →  Tokenizers  →  Generation, Training  →  glm
+//   Support  →  Checkpoint, GLM, Tokenizers, Generation, Training, glm   (a leaf: imports no project module)
+//   CSystem  →  Training
+//   TestSupport  →  the test targets that read the reference fixtures
 import PackageDescription
 
 /// C kernels are built optimised in a development checkout, so that debug builds (`swift test`) do not
@@ -30,36 +33,43 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
+        // Leaf helpers several modules need: atomic writer, memory map, JSON text, CRC-32/FNV, lines, min-heap.
+        .target(name: "GLMSupport"),
         // SIMD hot loops (AVX-512 / AVX2 / scalar, chosen at run time), forward+backward pairs with naive twins.
         .target(name: "CGLMKernels", cSettings: cOptimised,
                 linkerSettings: [.linkedLibrary("m"), .linkedLibrary("gomp")]),
         // The only place that talks to oneDNN: sgemm, matmul primitive (bf16, pre-packed weights).
         .target(name: "CGLMOneDNN", cSettings: cOptimised, linkerSettings: [.linkedLibrary("dnnl")]),
+        // Process-level C: the async-signal-safe stop handler (SIGINT/SIGTERM) of training runs.
+        .target(name: "CGLMSystem"),
         // Tensors, dtypes, ops with hand-written backward passes, the autograd tape, gradcheck.
         .target(name: "GLMEngine", dependencies: ["CGLMKernels", "CGLMOneDNN"]),
         // Checkpoint containers: torch zip + allow-list unpickler, safetensors, model-parallel shards.
-        .target(name: "GLMCheckpoint"),
+        .target(name: "GLMCheckpoint", dependencies: ["GLMSupport"]),
         // GLMConfig, presets, the model, loading/saving models in every layout.
-        .target(name: "GLM", dependencies: ["GLMEngine", "GLMCheckpoint"]),
+        .target(name: "GLM", dependencies: ["GLMEngine", "GLMCheckpoint", "GLMSupport"]),
         // WordPiece, GPT-2/RoBERTa byte-level BPE, SentencePiece, GLM command tokens, presets.
-        .target(name: "GLMTokenizers", resources: [.copy("Vocab")]),
+        .target(name: "GLMTokenizers", dependencies: ["GLMSupport"], resources: [.copy("Vocab")]),
         // Blank filling: prompt processing, greedy/sampling/beam search, K/V cache, streaming.
-        .target(name: "GLMGeneration", dependencies: ["GLMEngine", "GLM", "GLMTokenizers"]),
+        .target(name: "GLMGeneration", dependencies: ["GLMEngine", "GLM", "GLMTokenizers", "GLMSupport"]),
         // Blank-infilling data, the trainer, LR schedules, resumable checkpoints.
-        .target(name: "GLMTraining", dependencies: ["CGLMKernels", "GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers"]),
+        .target(name: "GLMTraining", dependencies: ["CGLMSystem", "GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMSupport"]),
         // The umbrella: `import SwiftGLM` re-exports the public API of every library module.
         .target(name: "SwiftGLM", dependencies: ["GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining"]),
         // The command-line tool: a thin shell, one file per subcommand.
         .executableTarget(name: "glm", dependencies: [
-            "GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining",
+            "GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining", "GLMSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // Test helpers shared by the test targets: the reference-fixtures locator, scratch folders.
+        .target(name: "GLMTestSupport", path: "Tests/GLMTestSupport"),
+        .testTarget(name: "GLMSupportTests", dependencies: ["GLMSupport"]),
         .testTarget(name: "GLMEngineTests", dependencies: ["GLMEngine", "CGLMKernels", "CGLMOneDNN"]),
-        .testTarget(name: "GLMCheckpointTests", dependencies: ["GLMCheckpoint"]),
-        .testTarget(name: "GLMTests", dependencies: ["GLM", "GLMEngine", "GLMCheckpoint"]),
-        .testTarget(name: "GLMTokenizersTests", dependencies: ["GLMTokenizers"]),
-        .testTarget(name: "GLMGenerationTests", dependencies: ["GLMGeneration", "GLM", "GLMEngine", "GLMCheckpoint", "GLMTokenizers"]),
-        .testTarget(name: "GLMTrainingTests", dependencies: ["GLMTraining", "GLM", "GLMEngine", "GLMTokenizers"]),
+        .testTarget(name: "GLMCheckpointTests", dependencies: ["GLMCheckpoint", "GLMSupport", "GLMTestSupport"]),
+        .testTarget(name: "GLMTests", dependencies: ["GLM", "GLMEngine", "GLMCheckpoint", "GLMTestSupport"]),
+        .testTarget(name: "GLMTokenizersTests", dependencies: ["GLMTokenizers", "GLMSupport", "GLMTestSupport"]),
+        .testTarget(name: "GLMGenerationTests", dependencies: ["GLMGeneration", "GLM", "GLMEngine", "GLMCheckpoint", "GLMTokenizers", "GLMTestSupport"]),
+        .testTarget(name: "GLMTrainingTests", dependencies: ["GLMTraining", "GLM", "GLMEngine", "GLMTokenizers", "GLMTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,5 +1,6 @@
 import GLMCheckpoint
 import Foundation
+import GLMSupport
 
 /// The hyperparameters of a GLM model, Codable to and from the Hugging Face style `config.json` of the
 /// THUDM GLM models (snake_case field names: `num_layers`, `hidden_size`, `num_attention_heads`,
@@ -179,6 +180,6 @@ public struct GLMConfig: Codable, Equatable, Sendable {
 
     /// Writes `config.json` atomically.
     public func save(path: String) throws {
-        try AtomicFileWriter.write(Array(try jsonData()), to: path)
+        try AtomicFileWriter.write(Array(try jsonData()), to: path, errors: CheckpointError.fromFileSystem)
     }
 }

@@ -54,7 +54,7 @@ public struct LoadedModel: Sendable {
     public var names: [String] { config.parameterSpecs.map(\.name) }
     public var parameterCount: Int { weights.values.reduce(0) { $0 + $1.elementCount } }
     /// The distinct dtypes of the weights with their tensor counts.
-    public var dtypeCounts: [DType: Int] { weights.values.reduce(into: [:]) { $0[$1.dtype, default: 0] += 1 } }
+    public var dtypeCounts: [StoredDType: Int] { weights.values.reduce(into: [:]) { $0[$1.dtype, default: 0] += 1 } }
 
     /// Tensors in the model's order, for writers.
     public var orderedWeights: [(String, TensorData)] { names.compactMap { n in weights[n].map { (n, $0) } } }

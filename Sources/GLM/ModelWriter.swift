@@ -1,5 +1,6 @@
 import GLMCheckpoint
 import Foundation
+import GLMSupport
 
 /// Writes models in the two layouts users exchange: safetensors + config.json (what SwiftGLM and HF
 /// tools load fastest), and the original training-checkpoint folder split into N model-parallel ranks
@@ -9,8 +10,8 @@ public enum ModelWriter {
     /// given and the model is larger) and `folder/config.json`. Floating tensors are converted to
     /// `dtype` on the fly, tensor by tensor (memory stays near one tensor beyond the mapped sources).
     public static func saveSafetensors(config: GLMConfig, weights: StateDict, to folder: String,
-                                       dtype: DType? = nil, maxShardBytes: Int? = nil) throws {
-        try AtomicFileWriter.makeDirectories(folder)
+                                       dtype: StoredDType? = nil, maxShardBytes: Int? = nil) throws {
+        try AtomicFileWriter.makeDirectories(folder, errors: CheckpointError.fromFileSystem)
         let ordered = try orderedWeights(config: config, weights: weights, folder: folder)
         var cfg = config
         cfg.torchDtype = torchDtypeName(dtype ?? dominantDType(weights))
@@ -29,14 +30,14 @@ public enum ModelWriter {
     /// and `folder/config.json` (ignored by the original code, used by SwiftGLM).
     /// `iteration` nil → tag `release` with iteration 0 (what the original treats as a finished model).
     public static func saveTrainingCheckpoint(config: GLMConfig, weights: StateDict, to folder: String,
-                                              modelParallel: Int = 1, iteration: Int? = nil, dtype: DType? = nil) throws {
+                                              modelParallel: Int = 1, iteration: Int? = nil, dtype: StoredDType? = nil) throws {
         guard modelParallel >= 1 else {
             throw CheckpointError(.config, file: folder, "model-parallel size must be at least 1 (got \(modelParallel))")
         }
         let ordered = try orderedWeights(config: config, weights: weights, folder: folder)
         let tag = iteration.map(String.init) ?? "release"
         let tagFolder = folder + "/" + tag
-        try AtomicFileWriter.makeDirectories(tagFolder)
+        try AtomicFileWriter.makeDirectories(tagFolder, errors: CheckpointError.fromFileSystem)
         for rank in 0..<modelParallel {
             let file = tagFolder + "/" + String(format: "mp_rank_%02d_model_states.pt", rank)
             // One rank at a time: split copies exist only for this rank's tensors.
@@ -49,7 +50,7 @@ public enum ModelWriter {
                                   to: file, dtype: dtype)
         }
         for tracker in ModelFiles.trackerFiles {
-            try AtomicFileWriter.write(Array("\(tag)\n".utf8), to: folder + "/" + tracker)
+            try AtomicFileWriter.write(Array("\(tag)\n".utf8), to: folder + "/" + tracker, errors: CheckpointError.fromFileSystem)
         }
         var cfg = config
         cfg.torchDtype = torchDtypeName(dtype ?? dominantDType(weights))
@@ -61,12 +62,12 @@ public enum ModelWriter {
         return config.parameterSpecs.map { ($0.name, weights[$0.name]!) }
     }
 
-    static func dominantDType(_ weights: StateDict) -> DType {
-        let counts = weights.values.reduce(into: [DType: Int]()) { $0[$1.dtype, default: 0] += $1.elementCount }
+    static func dominantDType(_ weights: StateDict) -> StoredDType {
+        let counts = weights.values.reduce(into: [StoredDType: Int]()) { $0[$1.dtype, default: 0] += $1.elementCount }
         return counts.max { $0.value < $1.value }?.key ?? .float32
     }
 
-    static func torchDtypeName(_ d: DType) -> String {
+    static func torchDtypeName(_ d: StoredDType) -> String {
         switch d {
         case .float16: return "float16"
         case .bfloat16: return "bfloat16"

@@ -1,3 +1,5 @@
+import GLMSupport
+
 /// The pre-1.6 `torch.save` format: concatenated pickles — magic number, protocol version (1001),
 /// sys_info, the object (storages as persistent ids), the sorted list of storage keys — followed by each
 /// storage as an int64 element count and its raw bytes, in that key order.

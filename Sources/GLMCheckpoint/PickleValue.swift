@@ -2,7 +2,7 @@
 /// `('storage', torch.<Type>Storage, key, location, numel)`). Nothing is read until a tensor is materialised.
 public struct StorageRef: Sendable, Equatable {
     public let key: String
-    public let dtype: DType
+    public let dtype: StoredDType
     public let elementCount: Int
     public let location: String
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GLMSupport
 
 /// A `.safetensors` file, memory-mapped: 8-byte little-endian header length, a JSON header
 /// `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}`, then the raw data.
@@ -12,7 +13,7 @@ public struct SafetensorsFile: @unchecked Sendable {
     public static let maxHeaderBytes = 100_000_000
 
     public struct Info: Sendable {
-        public let dtype: DType
+        public let dtype: StoredDType
         public let shape: [Int]
         public let begin: Int
         public let end: Int
@@ -27,7 +28,7 @@ public struct SafetensorsFile: @unchecked Sendable {
     let dataStart: Int
 
     public init(path: String) throws {
-        try self.init(file: MappedFile(path: path))
+        try self.init(file: MappedFile(checkpoint: path))
     }
 
     public init(file: MappedFile) throws {
@@ -68,7 +69,7 @@ public struct SafetensorsFile: @unchecked Sendable {
             guard let entry = value as? [String: Any] else {
                 throw CheckpointError(.malformed, file: path, "tensor '\(name)': header entry is not an object")
             }
-            guard let ds = entry["dtype"] as? String, let dtype = DType(rawValue: ds) else {
+            guard let ds = entry["dtype"] as? String, let dtype = StoredDType(rawValue: ds) else {
                 throw CheckpointError(.unsupported, file: path, "tensor '\(name)': unknown dtype \(entry["dtype"].map { "\($0)" } ?? "(missing)")")
             }
             guard let shapeAny = entry["shape"] as? [Any], shapeAny.count <= 16 else {
@@ -130,7 +131,7 @@ public enum Safetensors {
     /// (usually mappings), so memory stays at one tensor even for huge models. With `dtype`, floating
     /// tensors are converted on the fly.
     public static func write(_ tensors: [(String, TensorData)], to path: String,
-                             metadata: [String: String] = ["format": "pt"], dtype: DType? = nil) throws {
+                             metadata: [String: String] = ["format": "pt"], dtype: StoredDType? = nil) throws {
         var header = "{"
         if !metadata.isEmpty {
             header += "\"__metadata__\":{"
@@ -152,7 +153,7 @@ public enum Safetensors {
         header += "}"
         var headerBytes = Array(header.utf8)
         while headerBytes.count % 8 != 0 { headerBytes.append(0x20) } // align data to 8 bytes, as the reference does
-        let w = try AtomicFileWriter(path: path)
+        let w = try AtomicFileWriter(checkpoint: path)
         var len = ByteWriter()
         len.u64(UInt64(headerBytes.count))
         try w.write(len.bytes)
@@ -166,7 +167,7 @@ public enum Safetensors {
     }
 
     /// The dtype a tensor is written in when `requested` is asked for: only floating tensors convert.
-    public static func target(_ source: DType, _ requested: DType?) -> DType {
+    public static func target(_ source: StoredDType, _ requested: StoredDType?) -> StoredDType {
         guard let requested, source.isFloatingPoint else { return source }
         return requested
     }
@@ -176,7 +177,7 @@ public enum Safetensors {
     /// Returns the shard file names.
     @discardableResult
     public static func writeSharded(_ tensors: [(String, TensorData)], folder: String, maxShardBytes: Int,
-                                    metadata: [String: String] = ["format": "pt"], dtype: DType? = nil) throws -> [String] {
+                                    metadata: [String: String] = ["format": "pt"], dtype: StoredDType? = nil) throws -> [String] {
         var shards: [[(String, TensorData)]] = [[]]
         var current = 0
         var total = 0
@@ -203,7 +204,7 @@ public enum Safetensors {
         var json = "{\n  \"metadata\": {\n    \"total_size\": \(total)\n  },\n  \"weight_map\": {\n"
         json += map.map { "    \(JSONText.quote($0.0)): \(JSONText.quote($0.1))" }.joined(separator: ",\n")
         json += "\n  }\n}\n"
-        try AtomicFileWriter.write(Array(json.utf8), to: folder + "/model.safetensors.index.json")
+        try AtomicFileWriter.write(Array(json.utf8), to: folder + "/model.safetensors.index.json", errors: CheckpointError.fromFileSystem)
         return names
     }
 }
@@ -216,7 +217,7 @@ public struct WeightIndex: Sendable {
     public let weightMap: [(String, String)]
 
     public init(path: String) throws {
-        let f = try MappedFile(path: path)
+        let f = try MappedFile(checkpoint: path)
         guard let json = try JSONText.parse(f.bytes, file: path, what: "weight index") as? [String: Any],
               let map = json["weight_map"] as? [String: Any] else {
             throw CheckpointError(.malformed, file: path, "weight index has no \"weight_map\" object")

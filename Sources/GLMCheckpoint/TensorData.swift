@@ -1,3 +1,5 @@
+import GLMSupport
+
 /// Heap bytes owned by tensors that were built in memory (merged shards, conversions, tests).
 final class OwnedBytes: @unchecked Sendable {
     let buffer: UnsafeMutableRawBufferPointer
@@ -13,7 +15,7 @@ final class OwnedBytes: @unchecked Sendable {
 /// or owned heap memory. Values are converted to float32 only when asked (`floats()`), so a model can be
 /// loaded with memory near its on-disk size. Immutable, hence `Sendable`.
 public struct TensorData: @unchecked Sendable, CustomStringConvertible {
-    public let dtype: DType
+    public let dtype: StoredDType
     public let shape: [Int]
     /// Keeps the mapping or heap block alive as long as any view of it exists.
     private let owner: AnyObject
@@ -36,7 +38,7 @@ public struct TensorData: @unchecked Sendable, CustomStringConvertible {
     }
 
     /// A view of `file` bytes `offset ..< offset + count*size`; throws if that leaves the file.
-    public init(mapped file: MappedFile, offset: Int, dtype: DType, shape: [Int], what: String) throws {
+    public init(mapped file: MappedFile, offset: Int, dtype: StoredDType, shape: [Int], what: String) throws {
         guard let n = TensorData.checkedCount(shape), n.multipliedReportingOverflow(by: dtype.byteSize).overflow == false else {
             throw CheckpointError(.outOfBounds, file: file.path, "\(what): shape \(shape) is invalid or too large")
         }
@@ -47,7 +49,7 @@ public struct TensorData: @unchecked Sendable, CustomStringConvertible {
     }
 
     /// Copies `bytes` (row-major, little-endian) into a new tensor; the byte count must match the shape.
-    public init(dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer) throws {
+    public init(dtype: StoredDType, shape: [Int], bytes: UnsafeRawBufferPointer) throws {
         guard let n = TensorData.checkedCount(shape), n * dtype.byteSize == bytes.count else {
             throw CheckpointError(.shapeMismatch, file: "<memory>",
                                   "\(bytes.count) bytes do not hold a \(dtype.rawValue) tensor of shape \(shape)")
@@ -57,7 +59,7 @@ public struct TensorData: @unchecked Sendable, CustomStringConvertible {
         self.init(dtype: dtype, shape: shape, owned: o, count: bytes.count)
     }
 
-    init(dtype: DType, shape: [Int], owned: OwnedBytes, count: Int) {
+    init(dtype: StoredDType, shape: [Int], owned: OwnedBytes, count: Int) {
         self.dtype = dtype
         self.shape = shape
         owner = owned
@@ -65,7 +67,7 @@ public struct TensorData: @unchecked Sendable, CustomStringConvertible {
     }
 
     /// Allocates a tensor and lets `fill` write its bytes (exactly `elementCount * dtype.byteSize`).
-    public static func build(dtype: DType, shape: [Int], _ fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows -> TensorData {
+    public static func build(dtype: StoredDType, shape: [Int], _ fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows -> TensorData {
         let n = shape.reduce(1, *) * dtype.byteSize
         let o = OwnedBytes(byteCount: n)
         try fill(UnsafeMutableRawBufferPointer(rebasing: o.buffer[0..<n]))
@@ -103,7 +105,7 @@ public struct TensorData: @unchecked Sendable, CustomStringConvertible {
         return TensorData(dtype: dtype, shape: newShape, owner: owner, raw: raw)
     }
 
-    private init(dtype: DType, shape: [Int], owner: AnyObject, raw: UnsafeRawBufferPointer) {
+    private init(dtype: StoredDType, shape: [Int], owner: AnyObject, raw: UnsafeRawBufferPointer) {
         self.dtype = dtype
         self.shape = shape
         self.owner = owner
@@ -164,7 +166,7 @@ public struct TensorData: @unchecked Sendable, CustomStringConvertible {
 
     /// The tensor in another floating dtype (round-to-nearest-even, as torch's `.to()`); returns `self`
     /// when the dtype already matches.
-    public func converted(to target: DType) -> TensorData {
+    public func converted(to target: StoredDType) -> TensorData {
         if target == dtype { return self }
         precondition(target.isFloatingPoint && dtype.isFloatingPoint, "only float↔float conversions are supported")
         let n = elementCount

@@ -1,3 +1,5 @@
+import GLMSupport
+
 /// A `torch.save` file opened for reading: the unpickled object tree (inert) plus access to the raw
 /// storages, from which tensors are materialised with every offset, size and stride bounds-checked.
 ///
@@ -14,7 +16,7 @@ public struct TorchFile: @unchecked Sendable {
 
     /// Opens and parses a torch checkpoint; tensors are not read yet.
     public init(path: String) throws {
-        try self.init(file: MappedFile(path: path))
+        try self.init(file: MappedFile(checkpoint: path))
     }
 
     public init(file: MappedFile) throws {

@@ -1,3 +1,5 @@
+import GLMSupport
+
 /// A value `TorchWriter` can save: the plain containers of a GLM checkpoint
 /// (`{'iteration': N, 'module': OrderedDict(name → tensor)}`) and of an HF `pytorch_model.bin`.
 public indirect enum TorchSaveValue {
@@ -16,14 +18,14 @@ public indirect enum TorchSaveValue {
 public enum TorchWriter {
     /// `archiveName` is the folder inside the zip; torch uses the file name without extension.
     public static func write(_ root: TorchSaveValue, to path: String, archiveName: String? = nil,
-                             dtype: DType? = nil, forceZip64: Bool = false) throws {
+                             dtype: StoredDType? = nil, forceZip64: Bool = false) throws {
         let name = archiveName ?? defaultArchiveName(path)
         var tensors: [TensorData] = []
         var p = PickleWriter()
         p.proto()
         try p.value(root, tensors: &tensors, dtype: dtype)
         p.stop()
-        let out = try AtomicFileWriter(path: path)
+        let out = try AtomicFileWriter(checkpoint: path)
         let zip = ZipWriter(out, forceZip64: forceZip64)
         try zip.addEntry(name: "\(name)/data.pkl", bytes: p.bytes)
         for (i, t) in tensors.enumerated() {
@@ -87,7 +89,7 @@ struct PickleWriter {
         }
     }
 
-    mutating func value(_ v: TorchSaveValue, tensors: inout [TensorData], dtype: DType?) throws {
+    mutating func value(_ v: TorchSaveValue, tensors: inout [TensorData], dtype: StoredDType?) throws {
         switch v {
         case .none: bytes.append(0x4E)
         case .bool(let b): bytes.append(b ? 0x88 : 0x89)
@@ -132,7 +134,7 @@ struct PickleWriter {
         }
     }
 
-    mutating func dictItems(_ items: [(String, TorchSaveValue)], tensors: inout [TensorData], dtype: DType?) throws {
+    mutating func dictItems(_ items: [(String, TorchSaveValue)], tensors: inout [TensorData], dtype: StoredDType?) throws {
         guard !items.isEmpty else { return }
         // Python batches SETITEMS by 1000; any batch size loads the same.
         mark()

@@ -27,8 +27,8 @@ public struct Unpickler {
         case orderedDict
         case rebuildTensor          // _rebuild_tensor / _rebuild_tensor_v2
         case rebuildParameter       // _rebuild_parameter(_with_state): the data tensor itself
-        case storageType(DType)     // torch.FloatStorage etc: only inside a persistent id
-        case dtype(DType)           // torch.float32 etc: an inert constant
+        case storageType(StoredDType)     // torch.FloatStorage etc: only inside a persistent id
+        case dtype(StoredDType)           // torch.float32 etc: an inert constant
         case set                    // builtins.set / frozenset: becomes a list
         case codecsEncode           // _codecs.encode(str, 'latin1'): how protocol 2 stores bytes
         case inertObject            // plain-data class kept as `.object`
@@ -51,9 +51,9 @@ public struct Unpickler {
             return .inertObject
         case ("torch", let n) where n.hasSuffix("Storage"):
             if n == "UntypedStorage" { return .storageType(.uint8) }
-            return DType(torchStorageName: n).map { .storageType($0) }
+            return StoredDType(torchStorageName: n).map { .storageType($0) }
         case ("torch", let n):
-            return DType(torchDTypeName: n).map { .dtype($0) }
+            return StoredDType(torchDTypeName: n).map { .dtype($0) }
         default:
             return nil
         }

@@ -1,3 +1,5 @@
+import GLMSupport
+
 /// A read-only view of a zip archive as torch writes it (`torch.save` since 1.6): every entry is STORED
 /// (torch never compresses, so storages can be memory-mapped), ZIP64 for archives or entries over 4 GiB.
 ///
@@ -150,7 +152,7 @@ public struct ZipArchive: Sendable {
     }
 
     public init(path: String) throws {
-        try self.init(file: MappedFile(path: path))
+        try self.init(file: MappedFile(checkpoint: path))
     }
 
     public func entry(named name: String) -> Entry? { index[name].map { entries[$0] } }

@@ -1,3 +1,5 @@
+import GLMSupport
+
 /// Streams a zip archive of STORED entries the way torch's `PyTorchStreamWriter` lays it out: every
 /// entry's data aligned to 64 bytes (padding in an "FB" extra field) so readers can map storages in place,
 /// and ZIP64 records when sizes, offsets or counts pass the classic 32-bit/16-bit limits.

@@ -1,5 +1,5 @@
 import Foundation
-import GLMTokenizers
+import GLMSupport
 
 /// The `glm generate --jsonl` protocol: one JSON object per input line `{"prompt": "..."}`, one JSON
 /// object per output line. Kept in the library so the CLI, the HTTP server and the tests share it.
@@ -17,8 +17,8 @@ public enum GenerationJSONLines {
         return .success(prompt)
     }
 
-    /// A JSON string literal (the tokenizers' escaper: quotes, backslashes, control characters; UTF-8 as is).
-    static func quoted(_ s: String) -> String { JSONLite.quote(s) }
+    /// A JSON string literal (the shared escaper: quotes, backslashes, control characters, DEL; UTF-8 as is).
+    static func quoted(_ s: String) -> String { JSONText.quote(s) }
 
     static func array(_ ids: [Int]) -> String { "[" + ids.map(String.init).joined(separator: ",") + "]" }
 

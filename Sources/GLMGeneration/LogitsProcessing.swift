@@ -1,5 +1,6 @@
 import GLMEngine
 import Foundation
+import GLMSupport
 
 /// The per-step arithmetic on one row of logits: argmax, the original's `top_k_logits`, log-softmax,
 /// the seq2seq evaluator's logits processors (min length, no repeated n-grams), multinomial draws.
@@ -40,30 +41,15 @@ enum LogitsProcessing {
 
     /// The k-th largest value (k ≥ 1) by a size-k min-heap: O(V log k).
     static func kthLargest(_ values: [Float], _ k: Int) -> Float {
-        var heap: [Float] = []
-        heap.reserveCapacity(k)
-        func siftDown(_ start: Int) {
-            var i = start
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < heap.count && heap[l] < heap[m] { m = l }
-                if r < heap.count && heap[r] < heap[m] { m = r }
-                if m == i { return }
-                heap.swapAt(i, m); i = m
-            }
-        }
+        var heap = MinHeap<Float>(minimumCapacity: k)
         for v in values {
             if heap.count < k {
-                heap.append(v)
-                var i = heap.count - 1
-                while i > 0 && heap[(i - 1) / 2] > heap[i] { heap.swapAt(i, (i - 1) / 2); i = (i - 1) / 2 }
-            } else if v > heap[0] {
-                heap[0] = v
-                siftDown(0)
+                heap.push(v)
+            } else if v > heap.peek()! {
+                heap.replaceTop(with: v)
             }
         }
-        return heap[0]
+        return heap.peek()!
     }
 
     /// log_softmax of one row exactly as PyTorch's float32 CPU kernel computes it (the original's beam

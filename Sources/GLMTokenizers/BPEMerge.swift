@@ -5,6 +5,8 @@
 // Short words (almost all) use the direct loop. Long words (a 10 MB run of letters is one pre-token)
 // use a heap of (rank, position) with the same round semantics, so time stays O(n log n).
 
+import GLMSupport
+
 /// Open-addressing map from a symbol pair to (rank, merged symbol).
 struct PairTable: Sendable {
     private var keys: [UInt64]
@@ -118,7 +120,7 @@ enum BPEMerge {
             next[i] = i + 1 < n ? Int32(i + 1) : -1
             prev[i] = Int32(i - 1)
         }
-        var heap = MinHeap()
+        var heap = MinHeap<UInt64>()
         var pending: [UInt64] = []
         for i in 0..<(n - 1) {
             let v = pairs.get(sym[i], sym[i + 1])
@@ -170,45 +172,5 @@ enum BPEMerge {
             syms.append(sym[i])
             i = Int(next[i])
         }
-    }
-}
-
-/// Binary min-heap of UInt64 keys.
-struct MinHeap {
-    private var a: [UInt64] = []
-
-    var isEmpty: Bool { a.isEmpty }
-
-    func peek() -> UInt64? { a.first }
-
-    mutating func push(_ x: UInt64) {
-        a.append(x)
-        var i = a.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            if a[parent] <= a[i] { break }
-            a.swapAt(parent, i)
-            i = parent
-        }
-    }
-
-    mutating func pop() -> UInt64? {
-        guard let first = a.first else { return nil }
-        let last = a.removeLast()
-        if !a.isEmpty {
-            a[0] = last
-            var i = 0
-            let n = a.count
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < n && a[l] < a[m] { m = l }
-                if r < n && a[r] < a[m] { m = r }
-                if m == i { break }
-                a.swapAt(i, m)
-                i = m
-            }
-        }
-        return first
     }
 }

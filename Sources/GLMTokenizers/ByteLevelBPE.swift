@@ -3,6 +3,7 @@
 // its printable stand-in (bytes_to_unicode), merge by rank, look the pieces up in vocab.json
 // (missing → 0, as `encoder.get(token, 0)`); decoding maps the stand-ins back to bytes → UTF-8.
 import Foundation
+import GLMSupport
 
 /// `bytes_to_unicode()`: byte → the code point that stands for it in vocab and merges files.
 let gpt2ByteToScalar: [UInt32] = {
@@ -38,8 +39,8 @@ struct ByteLevelBPEModel: Sendable {
         vocabPath = vocabFile.path
         let entries: [(key: [UInt8], value: Int)]
         do {
-            entries = try JSONLite.parseStringIntObject(try TextFiles.readBytes(vocabFile))
-        } catch let e as JSONLite.ParseError {
+            entries = try JSONText.parseStringIntObject(try TextFiles.readBytes(vocabFile))
+        } catch let e as JSONText.ParseError {
             throw TokenizerError.malformedFile(path: vocabFile.path, reason: e.description)
         }
         var encoder = ByteStringTable(capacity: entries.count)

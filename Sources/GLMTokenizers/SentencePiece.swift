@@ -5,6 +5,7 @@
 // Decoding follows SentencePieceProcessor::Decode (▁ → space, leading ▁ of the first pieces
 // consumed, <unk> → " ⁇ ", control pieces invisible).
 import Foundation
+import GLMSupport
 
 struct SentencePieceModel: Sendable {
     let path: String
@@ -291,7 +292,7 @@ struct SentencePieceModel: Sendable {
             prev[k] = k - 1
         }
         var alive = [Bool](repeating: true, count: count)
-        var heap = PairHeap()
+        var heap = MinHeap<KeyedPayload>()
         var revMerge: [Int32: (Int32, Int32)] = [:]
 
         func ordered(_ f: Float) -> UInt32 {
@@ -306,11 +307,12 @@ struct SentencePieceModel: Sendable {
             if v == UInt64.max { return }
             let merged = Int32(truncatingIfNeeded: UInt32(v & 0xFFFF_FFFF))
             let key = UInt64(~ordered(scores[Int(merged)])) << 32 | UInt64(l)
-            heap.push(key, payload: UInt64(r) << 32 | UInt64(ends[r] - starts[l]))
+            heap.push(KeyedPayload(key: key, payload: UInt64(r) << 32 | UInt64(ends[r] - starts[l])))
             if types[Int(merged)] == .unused { revMerge[merged] = (a, b) }
         }
         for k in 1..<count { maybeAdd(k - 1, k) }
-        while let (key, payload) = heap.pop() {
+        while let top = heap.pop() {
+            let key = top.key, payload = top.payload
             let l = Int(key & 0xFFFF_FFFF)
             let r = Int(payload >> 32)
             let size = Int(payload & 0xFFFF_FFFF)
@@ -483,44 +485,12 @@ struct SentencePieceModel: Sendable {
     }
 }
 
-/// Min-heap of (key, payload) pairs ordered by key.
-struct PairHeap {
-    private var keys: [UInt64] = []
-    private var payloads: [UInt64] = []
+/// A merge candidate in the heap: ordered by `key` alone (the payload rides along), exactly as the
+/// former two-array heap compared keys only.
+struct KeyedPayload: Comparable {
+    let key: UInt64
+    let payload: UInt64
 
-    mutating func push(_ key: UInt64, payload: UInt64) {
-        keys.append(key)
-        payloads.append(payload)
-        var i = keys.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            if keys[parent] <= keys[i] { break }
-            keys.swapAt(parent, i)
-            payloads.swapAt(parent, i)
-            i = parent
-        }
-    }
-
-    mutating func pop() -> (UInt64, UInt64)? {
-        guard let k0 = keys.first else { return nil }
-        let p0 = payloads[0]
-        let lk = keys.removeLast(), lp = payloads.removeLast()
-        if !keys.isEmpty {
-            keys[0] = lk
-            payloads[0] = lp
-            var i = 0
-            let n = keys.count
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < n && keys[l] < keys[m] { m = l }
-                if r < n && keys[r] < keys[m] { m = r }
-                if m == i { break }
-                keys.swapAt(i, m)
-                payloads.swapAt(i, m)
-                i = m
-            }
-        }
-        return (k0, p0)
-    }
+    @inline(__always) static func < (a: KeyedPayload, b: KeyedPayload) -> Bool { a.key < b.key }
+    @inline(__always) static func == (a: KeyedPayload, b: KeyedPayload) -> Bool { a.key == b.key }
 }

@@ -1,6 +1,7 @@
 // Reading vocabulary files the way the original's Python reads them, but forgiving: invalid UTF-8 is
 // replaced (U+FFFD) instead of raising, and every failure names the file.
 import Foundation
+import GLMSupport
 
 enum TextFiles {
     static func readBytes(_ url: URL) throws -> [UInt8] {
@@ -23,47 +24,13 @@ enum TextFiles {
     /// Lines as Python's text-mode `readline()` yields them: universal newlines (\n, \r\n, \r),
     /// without the terminators; a final newline does not start an extra line.
     static func universalLines(_ text: String) -> [Substring] {
-        var lines: [Substring] = []
-        let scalars = text.unicodeScalars
-        var start = scalars.startIndex
-        var i = start
-        while i != scalars.endIndex {
-            let c = scalars[i]
-            if c == "\n" || c == "\r" {
-                lines.append(Substring(scalars[start..<i]))
-                var next = scalars.index(after: i)
-                if c == "\r", next != scalars.endIndex, scalars[next] == "\n" { next = scalars.index(after: next) }
-                start = next
-                i = next
-            } else {
-                i = scalars.index(after: i)
-            }
-        }
-        if start != scalars.endIndex { lines.append(Substring(scalars[start..<scalars.endIndex])) }
-        return lines
+        TextLines.split(text, keepingFinalEmptyLine: false)
     }
 
     /// Python's `text.split('\n')` after text-mode newline translation (\r\n and \r become \n);
     /// empty pieces are kept.
     static func splitOnNewlines(_ text: String) -> [Substring] {
-        var parts: [Substring] = []
-        let scalars = text.unicodeScalars
-        var start = scalars.startIndex
-        var i = start
-        while i != scalars.endIndex {
-            let c = scalars[i]
-            if c == "\n" || c == "\r" {
-                parts.append(Substring(scalars[start..<i]))
-                var next = scalars.index(after: i)
-                if c == "\r", next != scalars.endIndex, scalars[next] == "\n" { next = scalars.index(after: next) }
-                start = next
-                i = next
-            } else {
-                i = scalars.index(after: i)
-            }
-        }
-        parts.append(Substring(scalars[start..<scalars.endIndex]))
-        return parts
+        TextLines.split(text, keepingFinalEmptyLine: true)
     }
 
     /// Python `str.strip()` (whitespace as `str.isspace` defines it).

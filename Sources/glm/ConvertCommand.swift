@@ -37,9 +37,9 @@ struct ConvertCommand: ParsableCommand {
     @OptionGroup var model: ModelOptions
 
     func run() throws {
-        var target: DType?
+        var target: StoredDType?
         if let d = dtype {
-            guard let t = DType(userName: d) else { throw ValidationError("--dtype must be f32, bf16 or f16 (got '\(d)')") }
+            guard let t = StoredDType(userName: d) else { throw ValidationError("--dtype must be f32, bf16 or f16 (got '\(d)')") }
             target = t
         }
         if let mp, mp < 1 { throw ValidationError("--mp must be at least 1") }

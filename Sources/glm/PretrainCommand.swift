@@ -292,7 +292,7 @@ struct PretrainCommand: ParsableCommand {
     }
 
     func exportModel(_ model: GLMModel, to folder: String, progress: TrainingProgress) throws {
-        guard let dtype = DType(userName: exportDtype) else { throw ValidationError("--export-dtype must be f32, bf16 or f16") }
+        guard let dtype = StoredDType(userName: exportDtype) else { throw ValidationError("--export-dtype must be f32, bf16 or f16") }
         var weights: StateDict = [:]
         for (n, t) in model.stateDict() { weights[n] = t }
         try ModelWriter.saveSafetensors(config: model.config, weights: weights, to: folder, dtype: dtype)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GLMSupport
 import GLMTokenizers
 
 /// `glm tokenize`: GLM tokenization from the command line — a JSON-lines filter, a readable table
@@ -57,9 +58,9 @@ struct TokenizeCommand: ParsableCommand {
         print(" pos       id  token")
         for (i, id) in ids.enumerated() {
             let t = tok.token(for: id) ?? "?"
-            print(String(format: "%4d %8d  ", i, id) + JSONLite.quote(t))
+            print(String(format: "%4d %8d  ", i, id) + JSONText.quote(t))
         }
-        print("decoded: " + JSONLite.quote(tok.decode(ids)))
+        print("decoded: " + JSONText.quote(tok.decode(ids)))
     }
 
     private func runLines(_ tok: GLMTokenizer) {
@@ -72,18 +73,18 @@ struct TokenizeCommand: ParsableCommand {
             do {
                 let ids: [Int]
                 if decode {
-                    ids = try JSONLite.parseIntArray(bytes)
+                    ids = try JSONText.parseIntArray(bytes)
                     if let bad = ids.first(where: { tok.token(for: $0) == nil }) {
                         throw LineError(message: "id \(bad) is not in the vocabulary of \(tok.name) (\(tok.numTokens) tokens)")
                     }
                 } else {
-                    ids = tok.encode(try JSONLite.parseString(bytes))
+                    ids = tok.encode(try JSONText.parseString(bytes))
                 }
-                let tokens = ids.map { JSONLite.quote(tok.token(for: $0) ?? "") }
+                let tokens = ids.map { JSONText.quote(tok.token(for: $0) ?? "") }
                 output += "{\"ids\": [" + ids.map(String.init).joined(separator: ", ") + "], \"tokens\": ["
-                    + tokens.joined(separator: ", ") + "], \"decoded\": " + JSONLite.quote(tok.decode(ids)) + "}\n"
+                    + tokens.joined(separator: ", ") + "], \"decoded\": " + JSONText.quote(tok.decode(ids)) + "}\n"
             } catch {
-                output += "{\"line\": \(lineNumber), \"error\": " + JSONLite.quote("line \(lineNumber): \(error)") + "}\n"
+                output += "{\"line\": \(lineNumber), \"error\": " + JSONText.quote("line \(lineNumber): \(error)") + "}\n"
                 FileHandle.standardError.write(Data("glm tokenize: line \(lineNumber): \(error)\n".utf8))
             }
             if output.utf8.count > 1 << 16 {

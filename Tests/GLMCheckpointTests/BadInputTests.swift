@@ -1,4 +1,5 @@
 import XCTest
+import GLMSupport
 @testable import GLMCheckpoint
 
 /// Hostile or damaged files: each must give a `CheckpointError` naming the file and the problem.

@@ -1,15 +1,11 @@
 import Foundation
 import XCTest
+import GLMTestSupport
 @testable import GLMCheckpoint
 
 /// Locates the shared reference fixtures (read in place, never copied) and scratch folders.
 enum Fixtures {
-    static let root: String = {
-        // <package>/Tests/CheckpointTests/Fixtures.swift → <package>/../shared/fixtures/glm-reference
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.deletingLastPathComponent().appendingPathComponent("shared/fixtures/glm-reference").standardizedFileURL.path
-    }()
+    static let root: String = ReferenceFixtures.rootPath
 
     /// Path of a fixture file; fails the test (not skips) when the fixture folder is missing.
     static func path(_ relative: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
@@ -25,10 +21,7 @@ enum Fixtures {
 
     /// A fresh scratch folder under the system temp dir, removed by the caller's `addTeardownBlock`.
     static func scratch(_ test: XCTestCase) throws -> String {
-        let p = NSTemporaryDirectory() + "/glm-ckpt-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
-        test.addTeardownBlock { try? FileManager.default.removeItem(atPath: p) }
-        return p
+        try ReferenceFixtures.scratchFolder(for: test, prefix: "glm-ckpt")
     }
 }
 

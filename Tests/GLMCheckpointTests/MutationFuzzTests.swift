@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import GLMSupport
 @testable import GLMCheckpoint
 
 /// Seeded random mutations of small valid files, fed to every reader: each input must either load (and

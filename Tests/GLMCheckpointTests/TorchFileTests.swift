@@ -1,4 +1,5 @@
 import XCTest
+import GLMSupport
 @testable import GLMCheckpoint
 
 final class TorchFileTests: XCTestCase {
@@ -94,7 +95,7 @@ final class TorchFileTests: XCTestCase {
 
 /// Files written by real PyTorch (see TorchWrittenFiles.swift): zip (torch 2.x), legacy, protocol 4.
 final class TorchInteropTests: XCTestCase {
-    let expected: [String: ([Int], [Float], DType)] = [
+    let expected: [String: ([Int], [Float], StoredDType)] = [
         "t": ([6, 4], (0..<6).flatMap { c in (0..<4).map { r in Float(r * 6 + c) } }, .float32),
         "s": ([2, 3], [8, 9, 10, 14, 15, 16], .float32),
         "h": ([3, 5], (0..<15).map { Float($0) * 0.25 - 2 }, .float16),

@@ -1,4 +1,5 @@
 import XCTest
+import GLMSupport
 @testable import GLMCheckpoint
 
 final class WriterRoundTripTests: XCTestCase {
@@ -46,7 +47,7 @@ final class WriterRoundTripTests: XCTestCase {
         let dir = try Fixtures.scratch(self)
         let values: [Float] = [1, -2.5, 65504, 1e-8, 3.14159265, -0.0]
         let t = TensorData(float32: values, shape: [6])
-        for dt in [DType.float16, .bfloat16] {
+        for dt in [StoredDType.float16, .bfloat16] {
             try Safetensors.write([("x", t)], to: dir + "/x.safetensors", dtype: dt)
             let back = try SafetensorsFile(path: dir + "/x.safetensors").tensor("x")
             XCTAssertEqual(back.dtype, dt)

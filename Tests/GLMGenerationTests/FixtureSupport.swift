@@ -4,13 +4,12 @@ import Foundation
 import GLM
 import GLMTokenizers
 import XCTest
+import GLMTestSupport
 @testable import GLMGeneration
 
 /// The reference fixtures, read in place from <package root>/../shared/fixtures/glm-reference.
 enum Fixtures {
-    static let root: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("shared/fixtures/glm-reference")
+    static let root: URL = ReferenceFixtures.root
 
     struct Missing: Error, CustomStringConvertible {
         let path: String

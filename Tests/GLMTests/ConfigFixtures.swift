@@ -1,15 +1,12 @@
 import Foundation
 import XCTest
+import GLMTestSupport
 import GLMCheckpoint
 @testable import GLM
 
 /// Paths of the shared reference fixtures, read in place (never copied into the repository).
 enum GLMFixtures {
-    static let root: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        return url.deletingLastPathComponent().appendingPathComponent("shared/fixtures/glm-reference").standardizedFileURL.path
-    }()
+    static let root: String = ReferenceFixtures.rootPath
 
     /// Fails (not skips) when the fixture is missing.
     static func path(_ relative: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
@@ -22,10 +19,7 @@ enum GLMFixtures {
     }
 
     static func scratch(_ test: XCTestCase) throws -> String {
-        let p = NSTemporaryDirectory() + "/glm-load-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: true)
-        test.addTeardownBlock { try? FileManager.default.removeItem(atPath: p) }
-        return p
+        try ReferenceFixtures.scratchFolder(for: test, prefix: "glm-load")
     }
 }
 

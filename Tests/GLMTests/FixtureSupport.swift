@@ -3,12 +3,11 @@ import GLMEngine
 import Foundation
 import GLM
 import XCTest
+import GLMTestSupport
 
 /// Where the reference fixtures live: <package root>/../shared/fixtures/glm-reference (read in place).
 enum Fixtures {
-    static let root: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("shared/fixtures/glm-reference")
+    static let root: URL = ReferenceFixtures.root
 
     struct FixtureMissing: Error, CustomStringConvertible {
         let path: String

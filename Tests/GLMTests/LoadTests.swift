@@ -161,7 +161,7 @@ final class LoadTests: XCTestCase {
     func testHalfPrecisionConversion() throws {
         let ref = try reference()
         let dir = try GLMFixtures.scratch(self)
-        for dt in [DType.bfloat16, .float16] {
+        for dt in [StoredDType.bfloat16, .float16] {
             try ModelWriter.saveSafetensors(config: ref.config, weights: ref.weights, to: dir + "/\(dt)", dtype: dt)
             let m = try ModelFiles.load(dir + "/\(dt)")
             XCTAssertEqual(m.dtypeCounts, [dt: 29])

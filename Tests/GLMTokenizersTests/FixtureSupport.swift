@@ -1,12 +1,11 @@
 import Foundation
 import XCTest
+import GLMTestSupport
 @testable import GLMTokenizers
 
 /// The reference fixtures, read in place from ../shared/fixtures/glm-reference beside the package.
 enum Fixtures {
-    static let root: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("shared/fixtures/glm-reference")
+    static let root: URL = ReferenceFixtures.root
 
     static func require(_ file: StaticString = #filePath, line: UInt = #line) throws -> URL {
         guard FileManager.default.fileExists(atPath: root.appendingPathComponent("tokenizers").path) else {

@@ -1,4 +1,5 @@
 import Foundation
+import GLMSupport
 import XCTest
 @testable import GLMTokenizers
 
@@ -126,16 +127,16 @@ final class RobustnessTests: XCTestCase {
     }
 
     func testLoneSurrogateEscapesBecomeReplacementCharacters() throws {
-        XCTAssertEqual(try JSONLite.parseString(Array(#""a\ud800b""#.utf8)), "a\u{FFFD}b")
-        XCTAssertEqual(try JSONLite.parseString(Array(#""\udc00\ud83d\ude00""#.utf8)), "\u{FFFD}😀")
-        XCTAssertEqual(try JSONLite.parseString(Array(#""\ud83d""#.utf8)), "\u{FFFD}")
-        XCTAssertEqual(try JSONLite.parseIntArray(Array(" [1, -2 ,3] ".utf8)), [1, -2, 3])
-        XCTAssertThrowsError(try JSONLite.parseIntArray(Array("[1.5]".utf8)))
-        XCTAssertThrowsError(try JSONLite.parseString(Array(#""abc"#.utf8)))
-        XCTAssertThrowsError(try JSONLite.parseString(Array(#""a" x"#.utf8)))
-        XCTAssertEqual(JSONLite.quote("a\"\\\n\u{1}é"), #""a\"\\\n\u0001é""#)
+        XCTAssertEqual(try JSONText.parseString(Array(#""a\ud800b""#.utf8)), "a\u{FFFD}b")
+        XCTAssertEqual(try JSONText.parseString(Array(#""\udc00\ud83d\ude00""#.utf8)), "\u{FFFD}😀")
+        XCTAssertEqual(try JSONText.parseString(Array(#""\ud83d""#.utf8)), "\u{FFFD}")
+        XCTAssertEqual(try JSONText.parseIntArray(Array(" [1, -2 ,3] ".utf8)), [1, -2, 3])
+        XCTAssertThrowsError(try JSONText.parseIntArray(Array("[1.5]".utf8)))
+        XCTAssertThrowsError(try JSONText.parseString(Array(#""abc"#.utf8)))
+        XCTAssertThrowsError(try JSONText.parseString(Array(#""a" x"#.utf8)))
+        XCTAssertEqual(JSONText.quote("a\"\\\n\u{1}é"), #""a\"\\\n\u0001é""#)
         let tok = try TokenizerCache.shared.get(.glm10B)
-        XCTAssertEqual(tok.encode(try JSONLite.parseString(Array(#""x\ud800""#.utf8))), tok.encode("x\u{FFFD}"))
+        XCTAssertEqual(tok.encode(try JSONText.parseString(Array(#""x\ud800""#.utf8))), tok.encode("x\u{FFFD}"))
     }
 
     func testPresetsAndCommandTokenApi() throws {

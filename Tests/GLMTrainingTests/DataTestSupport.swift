@@ -1,15 +1,12 @@
 // Shared helpers of the data tests: fixture location, synthetic corpora, a tiny tokenizer.
 import Foundation
 import XCTest
+import GLMTestSupport
 @testable import GLMTraining
 
 enum DataFixtures {
-    /// <package root>/../shared/fixtures/glm-reference, computed from this file's path.
-    static var root: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("shared/fixtures/glm-reference")
-    }
+    /// <package root>/../shared/fixtures/glm-reference (see `ReferenceFixtures`).
+    static var root: URL { ReferenceFixtures.root }
 
     /// A fixture JSON object; fails the test (not skips) when the fixtures are missing.
     static func json(_ relative: String, file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {

@@ -160,15 +160,6 @@ void glmk_adamw_step(size_t count, float *const *params, const float *const *gra
 /// Σ x² accumulated in float64, deterministic for any thread count (for global gradient-norm clipping).
 double glmk_sum_squares(const float *x, size_t n);
 
-// ---- graceful stop (signals) ---------------------------------------------------------------------
-/// Installs an async-signal-safe handler for `sig` (1..64) that records a stop request; while one is
-/// recorded, any further handled signal exits the process at once with 128 + sig. Clears `sig`'s flag.
-int glmk_stop_signal_install(int sig);
-/// 1 once `sig` has arrived since it was installed, else 0.
-int glmk_stop_signal_received(int sig);
-/// Puts `sig` back to its default disposition and clears its flag.
-int glmk_stop_signal_restore(int sig);
-
 // ---- naive scalar twins (tests only) -------------------------------------------------------------
 void glmk_layernorm_forward_ref(float *y, float *mean, float *rstd, const float *x, const float *w,
                                 const float *b, size_t N, size_t C, float eps);

@@ -4,6 +4,7 @@
 // Layout (little-endian): "GLMPART1", u64 input index, u64 documents, u64 tokens, u64 bytes of report,
 // u64 document lengths[documents], u32 token ids[tokens], u8 sentence flags[tokens], report (JSON).
 import Foundation
+import GLMSupport
 
 struct ChunkPart {
     static let magic = Array("GLMPART1".utf8)
@@ -24,7 +25,7 @@ struct ChunkPart {
 
     func write(to path: String) throws {
         let report = try JSONEncoder().encode(notes)
-        let writer = try AtomicFileWriter(path: path)
+        let writer = try AtomicFileWriter(dataFile: path)
         try writer.write(Self.magic)
         try writer.write(littleEndian: [UInt64(input), UInt64(documentLengths.count), UInt64(tokens.count), UInt64(report.count)])
         try writer.write(littleEndian: documentLengths)
@@ -46,7 +47,7 @@ struct ChunkPart {
         var flagsOffset: Int { tokensOffset + tokenCount * 4 }
 
         init(path: String) throws {
-            file = try MappedFile(path: path)
+            file = try MappedFile(dataFile: path)
             let b = file.bytes
             guard b.count >= 40, Array(b[0..<8]) == ChunkPart.magic else {
                 throw DataFileError(path, "not a chunk result (bad magic); delete it to redo the chunk")

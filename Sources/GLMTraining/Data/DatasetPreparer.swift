@@ -6,6 +6,7 @@
 // output depends only on the inputs, the tokenizer and the options: any number of workers and any
 // number of interruptions give the same bytes.
 import Foundation
+import GLMSupport
 
 public struct PrepareOptions: Sendable {
     public var inputs: [String]
@@ -79,7 +80,7 @@ public struct DatasetPreparer: Sendable {
         var vocabulary = FNV1a64()
         for id in 0..<tokenizer.tokenCount { vocabulary.update(tokenizer.tokenString(forID: id) ?? "\u{0}<none>") }
         let formats = options.inputs.map { options.format ?? CorpusFormat.guess(path: $0) }
-        let files = try options.inputs.map { try MappedFile(path: $0) }
+        let files = try options.inputs.map { try MappedFile(dataFile: $0) }
 
         // What identifies this job: a restart with the same fingerprint may reuse finished chunks.
         var job = FNV1a64()
@@ -138,7 +139,7 @@ public struct DatasetPreparer: Sendable {
         return summary
     }
 
-    /// Temporary files a killed run left behind (`<name>.tmp-<pid>`, see `AtomicFileWriter`).
+    /// Temporary files a killed run left behind (`.<name>.tmp-<pid>-<random>`, see `AtomicFileWriter`).
     private func removeStaleTemporaries() {
         let fm = FileManager.default
         for dir in [options.output, workDirectory] {
@@ -181,7 +182,7 @@ public struct DatasetPreparer: Sendable {
             try fm.removeItem(atPath: workDirectory)
         }
         try fm.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
-        try AtomicFileWriter.write(try JSONEncoder().encode(["fingerprint": fingerprint]), to: jobPath)
+        try AtomicFileWriter.writeDataFile(try JSONEncoder().encode(["fingerprint": fingerprint]), to: jobPath)
     }
 
     /// One worker: takes chunks until none are left, tokenizes them, writes their results.
@@ -239,9 +240,9 @@ public struct DatasetPreparer: Sendable {
     private func merge(chunks: [CorpusChunk], tokenizer: any DataTokenizer, vocabulary: String, fingerprint: String,
                        formats: [CorpusFormat], summary: inout PrepareSummary) throws {
         let dtype = TokenDatasetMeta.dtype(forTokenCount: tokenizer.tokenCount)
-        let tokensOut = try AtomicFileWriter(path: path(TokenDatasetMeta.tokensFile))
-        let documentsOut = try AtomicFileWriter(path: path(TokenDatasetMeta.documentsFile))
-        let flagsOut = try AtomicFileWriter(path: path(TokenDatasetMeta.sentenceFlagsFile))
+        let tokensOut = try FingerprintedFileWriter(path: path(TokenDatasetMeta.tokensFile))
+        let documentsOut = try FingerprintedFileWriter(path: path(TokenDatasetMeta.documentsFile))
+        let flagsOut = try FingerprintedFileWriter(path: path(TokenDatasetMeta.sentenceFlagsFile))
         var sources = options.inputs.enumerated().map {
             TokenDatasetMeta.Source(path: $1, format: formats[$0].rawValue, documents: 0, tokens: 0, skippedLines: 0)
         }
@@ -299,7 +300,7 @@ public struct DatasetPreparer: Sendable {
             jobFingerprint: fingerprint)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFileWriter.write(try encoder.encode(meta), to: path(TokenDatasetMeta.metaFile))
+        try AtomicFileWriter.writeDataFile(try encoder.encode(meta), to: path(TokenDatasetMeta.metaFile))
     }
 }
 

@@ -1,5 +1,6 @@
 // Random access to a prepared token dataset through read-only memory maps.
 import Foundation
+import GLMSupport
 
 /// Where sample construction gets documents from: a prepared `TokenDataset`, or memory in tests.
 public protocol DocumentStore: Sendable {
@@ -59,7 +60,7 @@ public final class TokenDataset: DocumentStore, @unchecked Sendable {
         self.meta = meta
         func file(_ name: String, expectedBytes: Int) throws -> MappedFile {
             let path = (directory as NSString).appendingPathComponent(name)
-            let mapped = try MappedFile(path: path)
+            let mapped = try MappedFile(dataFile: path)
             guard mapped.count == expectedBytes else {
                 throw TokenDatasetError(path, "size is \(mapped.count) bytes, header says \(expectedBytes)")
             }

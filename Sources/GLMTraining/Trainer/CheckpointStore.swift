@@ -19,6 +19,7 @@ import GLMCheckpoint
 import GLMEngine
 import Foundation
 import GLM
+import GLMSupport
 
 /// The bookkeeping of one checkpoint (trainer_state.json).
 public struct TrainerState: Codable, Sendable, Equatable {
@@ -117,7 +118,7 @@ public struct CheckpointStore: Sendable {
         }
         for (name, record) in state.files.sorted(by: { $0.key < $1.key }) {
             let p = (folder as NSString).appendingPathComponent(name)
-            let file = try MappedFile(path: p)
+            let file = try MappedFile(dataFile: p)
             guard file.count == record.bytes else {
                 throw TrainingError.checkpoint(path: p, "is \(file.count) bytes, the checkpoint recorded \(record.bytes): damaged")
             }
@@ -158,7 +159,7 @@ public struct CheckpointStore: Sendable {
     @discardableResult
     public func save(_ trainer: Trainer, run: RunOptions, crashAt: SaveStage? = nil) throws -> String {
         func stage(_ s: SaveStage) throws { if s == crashAt { throw SimulatedCrash() } }
-        try GLMCheckpoint.AtomicFileWriter.makeDirectories(directory)
+        try AtomicFileWriter.makeDirectories(directory, errors: CheckpointError.fromFileSystem)
         removeLeftovers()
         let name = Self.folderName(step: trainer.step)
         let final = path(name)
@@ -166,11 +167,11 @@ public struct CheckpointStore: Sendable {
             return final   // this exact state is already the latest checkpoint (e.g. a resumed run that took no step)
         }
         let temp = path(".tmp-\(name)-\(getpid())")
-        try GLMCheckpoint.AtomicFileWriter.makeDirectories(temp)
+        try AtomicFileWriter.makeDirectories(temp, errors: CheckpointError.fromFileSystem)
         var records: [String: TrainerState.FileRecord] = [:]
         func record(_ file: String) throws {
             let p = (temp as NSString).appendingPathComponent(file)
-            let m = try MappedFile(path: p)
+            let m = try MappedFile(dataFile: p)
             records[file] = .init(bytes: m.count, crc32: Self.checksum(m.bytes))
         }
         let model = trainer.model
@@ -192,8 +193,8 @@ public struct CheckpointStore: Sendable {
                                  spec: trainer.spec, files: records, savedAt: ISO8601DateFormatter().string(from: Date()))
         let e = JSONEncoder()
         e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try GLMCheckpoint.AtomicFileWriter.write(Array(try e.encode(state)), to: temp + "/" + Self.stateFile)
-        Self.syncDirectory(temp)
+        try AtomicFileWriter.write(Array(try e.encode(state)), to: temp + "/" + Self.stateFile, errors: CheckpointError.fromFileSystem)
+        AtomicFileWriter.syncDirectory(temp)
         try stage(.afterState)
         if FileManager.default.fileExists(atPath: final) {
             // A complete folder of the same step that the pointer does not name (a run that crashed after
@@ -201,7 +202,7 @@ public struct CheckpointStore: Sendable {
             try rename(final, to: path(".trash-\(name)-\(getpid())"))
         }
         try rename(temp, to: final)
-        Self.syncDirectory(directory)
+        AtomicFileWriter.syncDirectory(directory)
         try stage(.afterRename)
         let pointer = path(Self.pointerFile)
         if crashAt == .afterPointerTemp {
@@ -209,7 +210,7 @@ public struct CheckpointStore: Sendable {
             try Data("step-".utf8).write(to: URL(fileURLWithPath: path(".\(Self.pointerFile).tmp-\(getpid())-0")))
             throw SimulatedCrash()
         }
-        try GLMCheckpoint.AtomicFileWriter.write(Array("\(name)\n".utf8), to: pointer)
+        try AtomicFileWriter.write(Array("\(name)\n".utf8), to: pointer, errors: CheckpointError.fromFileSystem)
         try stage(.afterPointer)
         prune(except: name)
         try stage(.afterPrune)
@@ -241,11 +242,6 @@ public struct CheckpointStore: Sendable {
         guard Foundation.rename(from, to) == 0 else {
             throw TrainingError.checkpoint(path: from, "cannot rename to \(to) (errno \(errno): \(String(cString: strerror(errno))))")
         }
-    }
-
-    static func syncDirectory(_ dir: String) {
-        let fd = open(dir, O_RDONLY | O_DIRECTORY)
-        if fd >= 0 { _ = fsync(fd); close(fd) }
     }
 
     static func checksum(_ bytes: UnsafeRawBufferPointer) -> String {

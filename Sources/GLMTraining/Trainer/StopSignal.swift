@@ -1,5 +1,5 @@
 // Graceful stop on SIGINT / SIGTERM: the trainer finishes the step it is in, saves, and exits 0.
-import CGLMKernels
+import CGLMSystem
 import Dispatch
 import Foundation
 
@@ -22,7 +22,7 @@ public final class StopSignal: @unchecked Sendable {
     /// queue shortly after the first signal arrives (e.g. to print "stopping after this step").
     public init(signals: [Int32] = [SIGINT, SIGTERM], onFirst: (@Sendable (Int32) -> Void)? = nil) {
         self.signals = signals
-        for sig in signals { _ = glmk_stop_signal_install(sig) }
+        for sig in signals { _ = glm_stop_signal_install(sig) }
         guard !signals.isEmpty, let onFirst else { return }
         let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "swiftglm.stop-signal"))
         timer.schedule(deadline: .now(), repeating: .milliseconds(50))
@@ -40,13 +40,13 @@ public final class StopSignal: @unchecked Sendable {
 
     deinit {
         poll?.cancel()
-        for sig in signals { _ = glmk_stop_signal_restore(sig) }
+        for sig in signals { _ = glm_stop_signal_restore(sig) }
     }
 
     /// The signal that asked to stop, or nil.
     public var receivedSignal: Int32? {
         lock.withLock {
-            if requested == 0, let sig = signals.first(where: { glmk_stop_signal_received($0) != 0 }) { requested = sig }
+            if requested == 0, let sig = signals.first(where: { glm_stop_signal_received($0) != 0 }) { requested = sig }
             return requested == 0 ? nil : requested
         }
     }

@@ -4,27 +4,28 @@ import Glibc
 import Darwin
 #endif
 
-/// A read-only memory map of a whole file. Checkpoints are many gigabytes: mapping them lets tensors be
-/// viewed and converted lazily, so a load never needs more memory than the tensors actually touched.
+/// A read-only memory map of a whole file. WHY: checkpoints and token datasets are many gigabytes;
+/// mapping them lets readers view and convert data lazily, so memory follows what is actually touched.
+/// Checkpoints, the trainer's resume checks and the data pipeline all share this one class.
 /// Immutable after `init`, hence safe to share between threads.
 public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let count: Int
     private let base: UnsafeRawPointer?
+    private let isMapped: Bool
 
-    public init(path: String) throws {
+    /// Maps `path`. `requireRegularFile`: refuse folders and devices up front (`.notRegularFile`) instead
+    /// of letting `mmap` fail on them. Failures go through `errors`.
+    public init(path: String, requireRegularFile: Bool = true, errors: FileErrorTranslator = keepFileSystemError) throws {
         self.path = path
+        isMapped = true
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else {
-            throw CheckpointError(.io, file: path, "cannot open file (errno \(errno): \(String(cString: strerror(errno))))")
-        }
+        guard fd >= 0 else { throw errors(FileSystemError(.open, path: path, code: errno)) }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            throw CheckpointError(.io, file: path, "cannot stat file (errno \(errno))")
-        }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw CheckpointError(.io, file: path, "not a regular file")
+        guard fstat(fd, &info) == 0 else { throw errors(FileSystemError(.stat, path: path, code: errno)) }
+        if requireRegularFile && (info.st_mode & S_IFMT) != S_IFREG {
+            throw errors(FileSystemError(.notRegularFile, path: path, code: 0))
         }
         count = Int(info.st_size)
         if count == 0 {
@@ -33,7 +34,7 @@ public final class MappedFile: @unchecked Sendable {
         }
         let p = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
         guard let p, p != MAP_FAILED else {
-            throw CheckpointError(.io, file: path, "mmap of \(count) bytes failed (errno \(errno))")
+            throw errors(FileSystemError(.map, path: path, code: errno, byteCount: count))
         }
         base = UnsafeRawPointer(p)
     }
@@ -48,8 +49,6 @@ public final class MappedFile: @unchecked Sendable {
         bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
         base = UnsafeRawPointer(p)
     }
-
-    private var isMapped = true
 
     deinit {
         guard let base else { return }
@@ -70,12 +69,8 @@ public final class MappedFile: @unchecked Sendable {
         if end > start { _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED) }
     }
 
-    /// A bounds-checked window; throws (never traps) when the range leaves the file.
-    public func slice(offset: Int, count n: Int, what: String) throws -> UnsafeRawBufferPointer {
-        guard offset >= 0, n >= 0, offset <= count, n <= count - offset else {
-            throw CheckpointError(.outOfBounds, file: path,
-                                  "\(what): bytes \(offset)..<\(offset &+ n) lie outside the file (\(count) bytes)")
-        }
-        return UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)])
+    /// Whether `[offset, offset + n)` lies inside the file (overflow-safe).
+    public func contains(offset: Int, count n: Int) -> Bool {
+        offset >= 0 && n >= 0 && offset <= count && n <= count - offset
     }
 }

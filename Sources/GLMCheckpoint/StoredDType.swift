@@ -1,5 +1,6 @@
-/// Element types a checkpoint tensor can have. Raw values are the safetensors spellings.
-public enum DType: String, Sendable, CaseIterable, Codable {
+/// Storage dtype of a tensor in a checkpoint file (distinct from GLMEngine's in-memory `DType`). Raw
+/// values are the safetensors spellings.
+public enum StoredDType: String, Sendable, CaseIterable, Codable {
     case float32 = "F32", float16 = "F16", bfloat16 = "BF16", float64 = "F64"
     case int64 = "I64", int32 = "I32", int16 = "I16", int8 = "I8", uint8 = "U8", bool = "BOOL"
 
@@ -36,7 +37,7 @@ public enum DType: String, Sendable, CaseIterable, Codable {
     }
 
     public init?(torchStorageName name: String) {
-        guard let d = DType.allCases.first(where: { $0.torchStorageName == name }) else { return nil }
+        guard let d = StoredDType.allCases.first(where: { $0.torchStorageName == name }) else { return nil }
         self = d
     }
 

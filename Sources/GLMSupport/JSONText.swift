@@ -1,10 +1,16 @@
-// A small JSON reader/writer for what tokenizers need: vocab.json (an object of string → integer)
-// and the CLI's JSON-lines protocol (one string or one array of integers per line). Written here
-// rather than with JSONSerialization so that lone surrogate escapes (\ud800), which Python accepts,
-// become U+FFFD instead of failing the whole document, and so errors can name a column.
+import Foundation
 
-public enum JSONLite {
-    public struct ParseError: Error, CustomStringConvertible, Equatable {
+// A small JSON reader/writer for what the project writes and reads by hand: string literals for headers
+// and JSON lines whose key order matters, vocab.json (an object of string → integer), the CLI's JSON-lines
+// protocol (one string or one array of integers per line), and a nesting guard for untrusted headers.
+// The reader is hand-written rather than JSONSerialization so that lone surrogate escapes (\ud800), which
+// Python accepts, become U+FFFD instead of failing the whole document, and so errors can name a column.
+
+/// JSON escaping and parsing shared by checkpoints, tokenizers, generation and the CLI. WHY here: the
+/// checkpoint and tokenizer modules each had an escaper, and they disagreed on DEL.
+public enum JSONText {
+    /// A syntax error at a byte offset of the input.
+    public struct ParseError: Error, CustomStringConvertible, Equatable, Sendable {
         public let offset: Int
         public let message: String
         public var description: String { "\(message) at byte \(offset)" }
@@ -94,7 +100,7 @@ public enum JSONLite {
                         } else if v >= 0xDC00 && v < 0xE000 {
                             v = 0xFFFD
                         }
-                        appendUTF8(v, to: &out)
+                        UTF8.encode(Unicode.Scalar(v)!) { out.append($0) }
                     default:
                         throw fail("bad escape \\\(Character(Unicode.Scalar(e)))")
                     }
@@ -128,7 +134,7 @@ public enum JSONLite {
     }
 
     /// Parses `{"token": id, ...}`; duplicate keys: the last one wins (as Python's json does).
-    static func parseStringIntObject(_ bytes: [UInt8]) throws -> [(key: [UInt8], value: Int)] {
+    public static func parseStringIntObject(_ bytes: [UInt8]) throws -> [(key: [UInt8], value: Int)] {
         try bytes.withUnsafeBufferPointer { b in
             var r = Reader(b)
             var result: [(key: [UInt8], value: Int)] = []
@@ -155,7 +161,7 @@ public enum JSONLite {
             var r = Reader(b)
             let s = try r.string()
             guard r.atEnd() else { throw r.fail("trailing characters after the string") }
-            return stringFromUTF8(s)
+            return String(decoding: s, as: UTF8.self)
         }
     }
 
@@ -178,7 +184,10 @@ public enum JSONLite {
         }
     }
 
-    /// A JSON string literal; non-ASCII is written as UTF-8 (like `ensure_ascii=False`).
+    /// A JSON string literal; non-ASCII is written as UTF-8 (like `ensure_ascii=False`). Escaped: `"`, `\`,
+    /// \n, \r, \t by name; the other C0 controls (< 0x20) AND DEL (0x7F) as `\u00xx`. (The checkpoint
+    /// writer used not to escape DEL; escaping it is equally valid JSON, reads back the same, and keeps the
+    /// CLI's JSON-lines outputs as they were.)
     public static func quote(_ s: String) -> String {
         var out = "\""
         out.reserveCapacity(s.utf8.count + 2)
@@ -200,5 +209,38 @@ public enum JSONLite {
         }
         out += "\""
         return out
+    }
+}
+
+extension JSONText {
+    /// Whether `bytes` nest `[`/`{` deeper than `maxDepth` (strings skipped). Checked before handing
+    /// untrusted text to JSONSerialization: a forged header of thousands of `[` must not exhaust its stack.
+    public static func nestsDeeper(than maxDepth: Int, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        var depth = 0
+        var inString = false
+        var escaped = false
+        for b in bytes {
+            if inString {
+                if escaped { escaped = false } else if b == 0x5C { escaped = true } else if b == 0x22 { inString = false }
+                continue
+            }
+            switch b {
+            case 0x22: inString = true
+            case 0x5B, 0x7B:
+                depth += 1
+                if depth > maxDepth { return true }
+            case 0x5D, 0x7D: depth -= 1
+            default: break
+            }
+        }
+        return false
+    }
+
+    /// A JSON number (as JSONSerialization returns it) that is a non-negative integer, else nil.
+    public static func nonNegativeInt(_ v: Any) -> Int? {
+        guard let n = v as? NSNumber else { return nil }
+        let d = n.doubleValue
+        guard d >= 0, d.rounded() == d, d < 9.0e15 else { return nil }
+        return n.intValue
     }
 }

@@ -1,4 +1,5 @@
 /// CRC-32 (IEEE 802.3, the zip checksum), slicing-by-8 so that checksumming gigabyte storages stays cheap.
+/// WHY here: zip checkpoints and the trainer's checkpoint records both checksum with it.
 public struct CRC32: Sendable {
     private static let tables: [[UInt32]] = {
         var t = [[UInt32]](repeating: [UInt32](repeating: 0, count: 256), count: 8)

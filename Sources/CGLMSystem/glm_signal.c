@@ -5,14 +5,14 @@
 // may be delivered to any thread — an OpenMP worker, a test-runner thread — that does not block it,
 // and with the disposition set to "ignore" it is then silently dropped. A real handler runs in whichever
 // thread receives it, so no signal is ever lost.
-#include "glm_internal.h"
+#include "glm_system.h"
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
-#define GLMK_MAX_SIGNAL 65
+#define GLM_MAX_SIGNAL 65
 
-static volatile sig_atomic_t g_stop_flags[GLMK_MAX_SIGNAL];
+static volatile sig_atomic_t g_stop_flags[GLM_MAX_SIGNAL];
 static volatile sig_atomic_t g_any_stop = 0;
 
 static void stop_handler(int sig) {
@@ -20,11 +20,11 @@ static void stop_handler(int sig) {
     // complete on disk because every write of one is atomic.
     if (g_any_stop) _exit(128 + sig);
     g_any_stop = 1;
-    if (sig > 0 && sig < GLMK_MAX_SIGNAL) g_stop_flags[sig] = 1;
+    if (sig > 0 && sig < GLM_MAX_SIGNAL) g_stop_flags[sig] = 1;
 }
 
-int glmk_stop_signal_install(int sig) {
-    if (sig <= 0 || sig >= GLMK_MAX_SIGNAL) return -1;
+int glm_stop_signal_install(int sig) {
+    if (sig <= 0 || sig >= GLM_MAX_SIGNAL) return -1;
     g_stop_flags[sig] = 0;
     g_any_stop = 0;
     struct sigaction sa;
@@ -35,13 +35,13 @@ int glmk_stop_signal_install(int sig) {
     return sigaction(sig, &sa, NULL);
 }
 
-int glmk_stop_signal_received(int sig) {
-    if (sig <= 0 || sig >= GLMK_MAX_SIGNAL) return 0;
+int glm_stop_signal_received(int sig) {
+    if (sig <= 0 || sig >= GLM_MAX_SIGNAL) return 0;
     return g_stop_flags[sig] != 0;
 }
 
-int glmk_stop_signal_restore(int sig) {
-    if (sig <= 0 || sig >= GLMK_MAX_SIGNAL) return -1;
+int glm_stop_signal_restore(int sig) {
+    if (sig <= 0 || sig >= GLM_MAX_SIGNAL) return -1;
     g_stop_flags[sig] = 0;
     return signal(sig, SIG_DFL) == SIG_ERR ? -1 : 0;
 }
