@@ -63,7 +63,8 @@ public enum MultipleChoiceData {
         do {
             object = try JSONSerialization.jsonObject(with: Data(line.utf8), options: [.fragmentsAllowed])
         } catch {
-            throw fail("malformed JSON (\((error as NSError).localizedDescription))")
+            let ns = error as NSError
+            throw fail("malformed JSON (\(ns.userInfo[NSDebugDescriptionErrorKey] as? String ?? ns.localizedDescription))")
         }
         guard let dict = object as? [String: Any] else { throw fail("expected a JSON object") }
         guard let raw = dict["inputs_pretokenized"] else { throw fail("missing field \"inputs_pretokenized\"") }
