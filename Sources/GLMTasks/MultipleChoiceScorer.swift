@@ -13,12 +13,16 @@ import GLMTokenizers
 /// Rows of several items are packed together into forward passes of at most `batchSize` rows; rows
 /// do not interact and padding is never attended by scored positions, so scores do not depend on the
 /// packing (the original's chunks of 10 choices give the same values too).
+///
+/// Calls are serialised like `GLMGenerator`'s (the engine's buffers are not reentrant); set
+/// `lengthPenalty` and `batchSize` before sharing a scorer between threads.
 public final class MultipleChoiceScorer: @unchecked Sendable {
     public let model: GLMModel
     public let encoder: MultipleChoiceEncoder
     public var lengthPenalty: Double
     /// Choice rows per forward pass (memory bound only; numbers do not depend on it).
     public var batchSize: Int
+    private let lock = NSLock()
 
     public var tokenizer: any Tokenizer { encoder.tokenizer }
 
@@ -67,6 +71,7 @@ public final class MultipleChoiceScorer: @unchecked Sendable {
 
     /// Scores of every choice of every sample, packing rows of consecutive samples into passes.
     public func score(_ samples: [MultipleChoiceSample]) throws -> [[Double]] {
+        lock.lock(); defer { lock.unlock() }
         var rows: [(sample: Int, choice: Int)] = []
         for (i, s) in samples.enumerated() { for c in s.ids.indices { rows.append((i, c)) } }
         var out = samples.map { [Double](repeating: 0, count: $0.ids.count) }
