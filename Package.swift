@@ -2,8 +2,8 @@
 // SwiftGLM: GLM (General Language Model) in Swift, on a CPU engine over oneDNN.
 //
 // Dependencies point one way:
-//   CKernels, CDNNL  →  Engine  →  Checkpoint, GLM  →  Tokenizers  →  Generation, Training  →  glm
-//   Support  →  Checkpoint, GLM, Tokenizers, Generation, Training, glm   (a leaf: imports no project module)
+//   CKernels, CDNNL  →  Engine  →  Checkpoint, GLM  →  Tokenizers  →  Generation, Training  →  Tasks  →  glm
+//   Support  →  Checkpoint, GLM, Tokenizers, Generation, Training, Tasks, glm   (a leaf: imports no project module)
 //   CSystem  →  Training
 //   TestSupport  →  the test targets that read the reference fixtures
 import PackageDescription
@@ -55,10 +55,12 @@ let package = Package(
         // Blank-infilling data, the trainer, LR schedules, resumable checkpoints.
         .target(name: "GLMTraining", dependencies: ["CGLMSystem", "GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMSupport"]),
         // The umbrella: `import SwiftGLM` re-exports the public API of every library module.
-        .target(name: "SwiftGLM", dependencies: ["GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining"]),
+        .target(name: "SwiftGLM", dependencies: ["GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining", "GLMTasks"]),
+        // Downstream tasks: zero-shot multiple-choice scoring and evaluation as the original's tasks/ code.
+        .target(name: "GLMTasks", dependencies: ["GLMEngine", "GLM", "GLMTokenizers", "GLMGeneration"]),
         // The command-line tool: a thin shell, one file per subcommand.
         .executableTarget(name: "glm", dependencies: [
-            "GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining", "GLMSupport",
+            "GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining", "GLMTasks", "GLMSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Test helpers shared by the test targets: the reference-fixtures locator, scratch folders.
@@ -70,6 +72,7 @@ let package = Package(
         .testTarget(name: "GLMTokenizersTests", dependencies: ["GLMTokenizers", "GLMSupport", "GLMTestSupport"]),
         .testTarget(name: "GLMGenerationTests", dependencies: ["GLMGeneration", "GLM", "GLMEngine", "GLMCheckpoint", "GLMTokenizers", "GLMTestSupport"]),
         .testTarget(name: "GLMTrainingTests", dependencies: ["GLMTraining", "GLM", "GLMEngine", "GLMTokenizers", "GLMTestSupport"]),
+        .testTarget(name: "GLMTasksTests", dependencies: ["GLMTasks", "GLM", "GLMTokenizers", "GLMTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -6,6 +6,7 @@
 @_exported import GLMTokenizers
 @_exported import GLMGeneration
 @_exported import GLMTraining
+@_exported import GLMTasks
 
 /// Facts about the library itself.
 public enum SwiftGLMLibrary {

@@ -14,6 +14,7 @@ struct GLMCommand: AsyncParsableCommand {
             DataCommand.self,
             GenerateCommand.self,
             PretrainCommand.self,
+            EvaluateCommand.self,
         ]
     )
 }

@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import GLM
+import GLMEngine
+import GLMGeneration
+import GLMTasks
+
+/// `glm evaluate`: zero-shot task evaluation as the original's `finetune_glm.py --epochs 0` runs
+/// (`scripts/evaluate_multichoice.sh`): one JSON summary line on stdout, per-item predictions on request.
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Evaluate a model zero-shot on a task file (as the original's scripts/evaluate_multichoice.sh).",
+        discussion: """
+            glm evaluate --task multichoice --data FILE.jsonl --model MODEL   prints \
+            {"task": "multichoice", "split": "test", "dataset": "multichoice-FILE", "examples": N, "metrics": {"accuracy": A}} \
+            (accuracy in percent). Each input line: {"inputs_pretokenized": "...", "choices_pretokenized": ["...", ...], \
+            "label": k} (label optional, default 0). Each choice is scored by the summed log-probability of its tokens \
+            in the blank ([MASK] appended when the input has none; --unidirectional: after [gMASK], left to right).
+            --predictions FILE writes one JSON line per item: {"uid", "line", "prediction", "label", "scores"}.
+            """)
+
+    enum Task: String, ExpressibleByArgument, CaseIterable { case multichoice }
+
+    @Option(help: "The task (multichoice).") var task: Task
+    @Option(help: "JSON Lines file of items.") var data: String
+    @Option(help: "Model folder or weights file (any layout glm convert reads). Default: the built-in model.")
+    var model: String?
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(name: .customLong("seq-length"), help: "Sample length; longer inputs lose tokens at the front (the original's --seq-length).")
+    var seqLength = 512
+    @Flag(help: "Score left to right after [gMASK] (needs a tokenizer with task masks).") var unidirectional = false
+    @Option(name: .customLong("length-penalty"), help: "Divide a choice's score by its token count^penalty (only when > 0, as the original).")
+    var lengthPenalty = 0.0
+    @Option(name: .customLong("batch-size"), help: "Choice rows per forward pass (does not change the numbers).") var batchSize = 16
+    @Option(help: "Write per-item predictions (JSON lines) to this file.") var predictions: String?
+    @Option(help: "Threads for oneDNN and the kernels.") var threads: Int?
+
+    func validate() throws {
+        guard seqLength >= 4 else { throw ValidationError("--seq-length must be ≥ 4") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be ≥ 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
+    }
+
+    func run() throws {
+        if let threads { Runtime.setThreads(threads) }
+        let numbered = try MultipleChoiceData.readNumbered(data)
+        let scorer = try MultipleChoiceScorer.load(try model ?? DefaultModel.path(), options: modelOptions.loadOptions,
+                                                   seqLength: seqLength, unidirectional: unidirectional,
+                                                   lengthPenalty: lengthPenalty, batchSize: batchSize)
+        let samples = try numbered.map { entry in
+            do { return try scorer.encoder.encode(entry.item) } catch {
+                throw MultipleChoiceDataError(file: data, line: entry.line, reason: "\(error)")
+            }
+        }
+        let scores = try scorer.score(samples)
+        let result = MultipleChoiceEvaluation(scores: scores, predictions: scores.map(MultipleChoiceScorer.argmax),
+                                              labels: numbered.map(\.item.label))
+        if let predictions {
+            var out = ""
+            for (uid, entry) in numbered.enumerated() {
+                out += "{\"uid\": \(uid), \"line\": \(entry.line), \"prediction\": \(result.predictions[uid]), "
+                    + "\"label\": \(entry.item.label), \"scores\": [\(result.scores[uid].map { "\($0)" }.joined(separator: ", "))]}\n"
+            }
+            try out.write(toFile: predictions, atomically: true, encoding: .utf8)
+        }
+        // The original names the data set "multichoice-" + the file name up to its first dot; it runs as --test-data.
+        let dataset = "multichoice-" + (URL(fileURLWithPath: data).lastPathComponent.split(separator: ".").first.map(String.init) ?? "")
+        print("{\"task\": \"multichoice\", \"split\": \"test\", \"dataset\": \(jsonString(dataset)), \"examples\": \(result.examples), "
+              + "\"metrics\": {\"accuracy\": \(result.accuracy)}}")
+    }
+
+    func jsonString(_ s: String) -> String {
+        let data = try! JSONSerialization.data(withJSONObject: [s], options: [.withoutEscapingSlashes])
+        return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
+    }
+}
