@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "GLMCheckpoint"),
         // GLMConfig, presets, the model, loading/saving models in every layout.
         .target(name: "GLM", dependencies: ["GLMEngine", "GLMCheckpoint"]),
+        // The parity/inspection harness: runs fixture cases (JSON in, named tensors out) for tests and `glm inspect`.
+        .target(name: "GLMParity", dependencies: ["GLM", "GLMEngine", "GLMCheckpoint"]),
         // WordPiece, GPT-2/RoBERTa byte-level BPE, SentencePiece, GLM command tokens, presets.
         .target(name: "GLMTokenizers", resources: [.copy("Vocab")]),
         // Blank filling: prompt processing, greedy/sampling/beam search, K/V cache, streaming.
@@ -38,12 +40,12 @@ let package = Package(
         .target(name: "GLMTraining", dependencies: ["CGLMKernels", "GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers"]),
         // The command-line tool: a thin shell, one file per subcommand.
         .executableTarget(name: "glm", dependencies: [
-            "GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining",
+            "GLMEngine", "GLMCheckpoint", "GLM", "GLMParity", "GLMTokenizers", "GLMGeneration", "GLMTraining",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "GLMEngineTests", dependencies: ["GLMEngine", "CGLMKernels", "CGLMOneDNN"]),
         .testTarget(name: "GLMCheckpointTests", dependencies: ["GLMCheckpoint"]),
-        .testTarget(name: "GLMTests", dependencies: ["GLM", "GLMEngine", "GLMCheckpoint"]),
+        .testTarget(name: "GLMTests", dependencies: ["GLM", "GLMParity", "GLMEngine", "GLMCheckpoint"]),
         .testTarget(name: "GLMTokenizersTests", dependencies: ["GLMTokenizers"]),
         .testTarget(name: "GLMGenerationTests", dependencies: ["GLMGeneration", "GLM", "GLMEngine", "GLMCheckpoint", "GLMTokenizers"]),
         .testTarget(name: "GLMTrainingTests", dependencies: ["GLMTraining", "GLM", "GLMEngine", "GLMTokenizers"]),
