@@ -10,11 +10,11 @@ public enum BlankStop: String, Sendable, Equatable, Codable {
 }
 
 /// The generated part of one blank.
-public struct BlankOutcome: Sendable, Equatable {
-    public var ids: [Int]
-    public var stop: BlankStop
+struct BlankOutcome: Sendable, Equatable {
+    var ids: [Int]
+    var stop: BlankStop
     /// The end token the model chose (greedy and sampling), nil when the blank ran to the length limit.
-    public var endToken: Int?
+    var endToken: Int?
 }
 
 /// The ids GLM's generation needs from the tokenizer.
