@@ -48,6 +48,8 @@ let package = Package(
         .target(name: "GLMCheckpoint", dependencies: ["GLMSupport"]),
         // GLMConfig, presets, the model, loading/saving models in every layout.
         .target(name: "GLM", dependencies: ["GLMEngine", "GLMCheckpoint", "GLMSupport"]),
+        // The parity/inspection harness: runs fixture cases (JSON in, named tensors out) for tests and `glm inspect`.
+        .target(name: "GLMParity", dependencies: ["GLM", "GLMEngine", "GLMCheckpoint"]),
         // WordPiece, GPT-2/RoBERTa byte-level BPE, SentencePiece, GLM command tokens, presets.
         .target(name: "GLMTokenizers", dependencies: ["GLMSupport"], resources: [.copy("Vocab")]),
         // Blank filling: prompt processing, greedy/sampling/beam search, K/V cache, streaming.
@@ -60,7 +62,8 @@ let package = Package(
         .target(name: "GLMTasks", dependencies: ["GLMEngine", "GLM", "GLMTokenizers", "GLMGeneration"]),
         // The command-line tool: a thin shell, one file per subcommand.
         .executableTarget(name: "glm", dependencies: [
-            "GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining", "GLMTasks", "GLMSupport",
+            "GLMEngine", "GLMCheckpoint", "GLM", "GLMParity", "GLMTokenizers", "GLMGeneration", "GLMTraining", "GLMTasks",
+            "GLMSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Test helpers shared by the test targets: the reference-fixtures locator, scratch folders.
@@ -68,7 +71,7 @@ let package = Package(
         .testTarget(name: "GLMSupportTests", dependencies: ["GLMSupport"]),
         .testTarget(name: "GLMEngineTests", dependencies: ["GLMEngine", "CGLMKernels", "CGLMOneDNN"]),
         .testTarget(name: "GLMCheckpointTests", dependencies: ["GLMCheckpoint", "GLMSupport", "GLMTestSupport"]),
-        .testTarget(name: "GLMTests", dependencies: ["GLM", "GLMEngine", "GLMCheckpoint", "GLMTestSupport"]),
+        .testTarget(name: "GLMTests", dependencies: ["GLM", "GLMParity", "GLMEngine", "GLMCheckpoint", "GLMTestSupport"]),
         .testTarget(name: "GLMTokenizersTests", dependencies: ["GLMTokenizers", "GLMSupport", "GLMTestSupport"]),
         .testTarget(name: "GLMGenerationTests", dependencies: ["GLMGeneration", "GLM", "GLMEngine", "GLMCheckpoint", "GLMTokenizers", "GLMTestSupport"]),
         .testTarget(name: "GLMTrainingTests", dependencies: ["GLMTraining", "GLM", "GLMEngine", "GLMTokenizers", "GLMTestSupport"]),

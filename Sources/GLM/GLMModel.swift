@@ -13,6 +13,10 @@ import GLMEngine
 ///     x += dense_4h_to_h(gelu(dense_h_to_4h(LN2(x))))
 ///  3. hidden = final_layernorm(x); logits = hidden · word_embeddingsᵀ (tied, full padded vocabulary).
 /// Memories ("mems") are each layer's INPUT, concatenated after the previous memories along the sequence.
+///
+/// This file holds the only copy of that architecture: `forward(…mems…)` and the K/V-cache
+/// `forward(…cache…)` (GLMKVCache.swift) both run `embed`, `layer` and `finalLayerNormAndLogits` below;
+/// they differ only in where a layer's attention gets the keys and values of earlier tokens (`KeysAndValues`).
 public final class GLMModel {
     public let config: GLMConfig
     public let word_embeddings: Embedding
@@ -121,11 +125,7 @@ public final class GLMModel {
     public func forward(ids: Tensor, positionIds: Tensor, mask: GLMMask, mems: [Tensor] = [],
                         returnMemory: Bool = false, logits: LogitsSelection = .all, tape: Tape) throws -> GLMOutput {
         let c = config
-        guard ids.dtype == .int32, ids.rank == 2 else { throw GLMError.badInput("input ids must be int32 [batch, seq], got \(ids)") }
-        let b = ids.shape[0], s = ids.shape[1]
-        guard positionIds.dtype == .int32, positionIds.shape == [b, 2, s] else {
-            throw GLMError.badInput("position ids must be int32 [\(b), 2, \(s)], got \(positionIds)")
-        }
+        let (b, _) = try checkInput(ids: ids, positionIds: positionIds)
         guard mems.isEmpty || mems.count == c.numLayers + 1 else {
             throw GLMError.badInput("\(mems.count) memory tensors given, the model needs \(c.numLayers + 1)")
         }
@@ -136,62 +136,148 @@ public final class GLMModel {
         if !mems.isEmpty && tape.isRecording {
             throw GLMError.badInput("memories are an inference feature; run with an inference tape")
         }
-        let (positions, blockPositions) = try Self.splitPositions(positionIds, maxPosition: c.maxSequenceLength)
-        let maskTensor = try mask.tensor(batch: b, queryLength: s, memoryLength: m)
+        return try forward(ids: ids, positionIds: positionIds, mask: mask, context: m > 0 ? .memories(mems) : .none,
+                           returnMemory: returnMemory, logits: logits, tape: tape)
+    }
 
-        var lookups: [(ids: Tensor, table: Variable)] = [(ids, word_embeddings.weight),
-                                                          (positions, transformer.position_embeddings.weight)]
-        if let block = transformer.block_position_embeddings { lookups.append((blockPositions, block.weight)) }
-        var x = try tape.dropout(try tape.embeddingSum(lookups), p: Float(c.embeddingDropoutProb))
+    /// Where earlier tokens come from in a forward pass (the whole model's view of `KeysAndValues`).
+    enum Context {
+        /// Nothing before these tokens (training, a first pass).
+        case none
+        /// The original's memories: num_layers + 1 tensors [b, m, h], each layer's input of earlier tokens.
+        case memories([Tensor])
+        /// Keys and values of earlier tokens per layer; this pass appends its own.
+        case cache(GLMKVCache)
+
+        var length: Int {
+            switch self {
+            case .none: return 0
+            case .memories(let mems): return mems[0].shape[1]
+            case .cache(let cache): return cache.length
+            }
+        }
+
+        func keysAndValues(layer i: Int) -> KeysAndValues {
+            switch self {
+            case .none: return .current
+            case .memories(let mems): return .memory(mems[i])
+            case .cache(let cache): return .cache(cache, layer: i)
+            }
+        }
+    }
+
+    /// The one forward pass every entry point runs (checked inputs): embedding, the layers, final
+    /// LayerNorm and logits. With `returnMemory`, each layer's input is appended to `context`'s memories.
+    func forward(ids: Tensor, positionIds: Tensor, mask: GLMMask, context: Context, returnMemory: Bool,
+                 logits: LogitsSelection, tape: Tape) throws -> GLMOutput {
+        let c = config
+        let m = context.length
+        let maskTensor = try mask.tensor(batch: ids.shape[0], queryLength: ids.shape[1], memoryLength: m)
+        var x = try embed(ids: ids, positionIds: positionIds, tape: tape)
         var layerInputs: [Tensor] = returnMemory ? [x.value] : []
-
         for (i, layer) in transformer.layers.enumerated() {
             if c.checkpointActivations && tape.isRecording {
                 // --checkpoint-activations: keep only the layer input, recompute the layer in backward.
                 x = try tape.recompute("layer \(i)", inputs: [x], parameters: layer.parameters) { [self] t, v in
-                    try self.layerForward(layer, v[0], memory: nil, mask: maskTensor, tape: t)
+                    try self.layer(layer, v[0], keysAndValues: .current, mask: maskTensor, tape: t)
                 }
             } else {
-                x = try layerForward(layer, x, memory: m > 0 ? mems[i] : nil, mask: maskTensor, tape: tape)
+                x = try self.layer(layer, x, keysAndValues: context.keysAndValues(layer: i), mask: maskTensor, tape: tape)
             }
             if returnMemory { layerInputs.append(x.value) }
         }
-        let hidden = try tape.layerNorm(x, weight: transformer.final_layernorm.weight,
-                                        bias: transformer.final_layernorm.bias, eps: c.layerNormEpsilon)
-        let logitsOut: Variable?
-        switch logits {
-        case .none: logitsOut = nil
-        case .all: logitsOut = try tape.linear(hidden, weight: word_embeddings.weight)
-        case .last:
-            let last = try Self.lastRows(hidden.value)
-            logitsOut = try tape.linear(Variable(last), weight: word_embeddings.weight)
-        }
+        if case .cache(let cache) = context { cache.advance(by: ids.shape[1]) }
+        let (hidden, logitsOut) = try finalLayerNormAndLogits(x, logits: logits, tape: tape)
         var newMems: [Tensor] = []
         if returnMemory {
-            newMems = try layerInputs.enumerated().map { i, t in m > 0 ? try Self.concatenateRows(mems[i], t) : t }
+            var earlier: [Tensor]? = nil
+            if case .memories(let mems) = context { earlier = mems }
+            newMems = try layerInputs.enumerated().map { i, t in try earlier.map { try Self.concatenateRows($0[i], t) } ?? t }
         }
         return GLMOutput(logits: logitsOut, hidden: hidden, mems: newMems)
     }
 
-    /// One pre-LN transformer layer (mpu/transformer.py GPT2ParallelTransformerLayer). With a memory
-    /// [b, m, h], keys and values cover cat(memory, x) through the same input LayerNorm; queries are x's rows.
-    func layerForward(_ layer: Layer, _ x: Variable, memory: Tensor?, mask: Tensor, tape: Tape) throws -> Variable {
+    /// Step 1: x = word_embeddings[ids] + position_embeddings[pos] + block_position_embeddings[block_pos],
+    /// then embedding dropout.
+    func embed(ids: Tensor, positionIds: Tensor, tape: Tape) throws -> Variable {
+        let (positions, blockPositions) = try Self.splitPositions(positionIds, maxPosition: config.maxSequenceLength)
+        var lookups: [(ids: Tensor, table: Variable)] = [(ids, word_embeddings.weight),
+                                                          (positions, transformer.position_embeddings.weight)]
+        if let block = transformer.block_position_embeddings { lookups.append((blockPositions, block.weight)) }
+        return try tape.dropout(try tape.embeddingSum(lookups), p: Float(config.embeddingDropoutProb))
+    }
+
+    /// Where a layer's attention takes the keys and values of tokens before x from.
+    enum KeysAndValues {
+        /// No earlier tokens: keys and values are x's own (training, a first pass).
+        case current
+        /// The original's memory [b, m, h] (this layer's input for earlier tokens): cat(memory, x) goes
+        /// through input_layernorm and query_key_value, and the queries are x's rows.
+        case memory(Tensor)
+        /// Keys and values of earlier tokens already projected, in cache layer `layer`; x's are appended.
+        case cache(GLMKVCache, layer: Int)
+    }
+
+    /// Step 2, one pre-LN transformer layer (mpu/transformer.py GPT2ParallelTransformerLayer), for every
+    /// caller: training (also under activation recomputation), memories and the K/V cache.
+    func layer(_ layer: Layer, _ x: Variable, keysAndValues: KeysAndValues, mask: Tensor, tape: Tape) throws -> Variable {
         let c = config
-        let m = memory?.shape[1] ?? 0
-        let attentionInput = try memory.map { Variable(try Self.concatenateRows($0, x.value)) } ?? x
+        let heads = c.numAttentionHeads, attentionDropout = Float(c.attentionDropoutProb)
+        // attention
+        let attentionInput: Variable
+        if case .memory(let memory) = keysAndValues {
+            attentionInput = Variable(try Self.concatenateRows(memory, x.value))
+        } else {
+            attentionInput = x
+        }
         let a = try tape.layerNorm(attentionInput, weight: layer.input_layernorm.weight,
                                    bias: layer.input_layernorm.bias, eps: c.layerNormEpsilon)
         let qkv = try tape.linear(a, weight: layer.attention.query_key_value.weight,
                                   bias: layer.attention.query_key_value.bias)
-        let context = try tape.attention(qkv: qkv, heads: c.numAttentionHeads, mask: mask, memoryLength: m,
-                                         dropout: Float(c.attentionDropoutProb))
+        let context: Variable
+        switch keysAndValues {
+        case .current:
+            context = try tape.attention(qkv: qkv, heads: heads, mask: mask, dropout: attentionDropout)
+        case .memory(let memory):
+            context = try tape.attention(qkv: qkv, heads: heads, mask: mask, memoryLength: memory.shape[1],
+                                         dropout: attentionDropout)
+        case .cache(let cache, let i):
+            let m = cache.length, q = x.shape[1]
+            cache.append(layer: i, qkv: qkv.value, at: m)
+            context = try tape.attention(
+                query: AttentionOperand(qkv, column: 0), key: AttentionOperand(Variable(cache.keys[i])),
+                value: AttentionOperand(Variable(cache.values[i])), heads: heads, hidden: c.hiddenSize,
+                queryLength: q, keyLength: m + q, mask: mask, dropout: attentionDropout)
+        }
         let attended = try tape.linear(context, weight: layer.attention.dense.weight, bias: layer.attention.dense.bias)
         let y = try tape.add(x, try tape.dropout(attended, p: Float(c.outputDropoutProb)))
+        // MLP
         let n2 = try tape.layerNorm(y, weight: layer.post_attention_layernorm.weight,
                                     bias: layer.post_attention_layernorm.bias, eps: c.layerNormEpsilon)
         let up = try tape.gelu(try tape.linear(n2, weight: layer.mlp.dense_h_to_4h.weight, bias: layer.mlp.dense_h_to_4h.bias))
         let down = try tape.linear(up, weight: layer.mlp.dense_4h_to_h.weight, bias: layer.mlp.dense_4h_to_h.bias)
         return try tape.add(y, try tape.dropout(down, p: Float(c.outputDropoutProb)))
+    }
+
+    /// Step 3: hidden = final_layernorm(x); logits = hidden · word_embeddingsᵀ for the selected positions.
+    func finalLayerNormAndLogits(_ x: Variable, logits: LogitsSelection, tape: Tape) throws -> (Variable, Variable?) {
+        let hidden = try tape.layerNorm(x, weight: transformer.final_layernorm.weight,
+                                        bias: transformer.final_layernorm.bias, eps: config.layerNormEpsilon)
+        switch logits {
+        case .none: return (hidden, nil)
+        case .all: return (hidden, try tape.linear(hidden, weight: word_embeddings.weight))
+        case .last: return (hidden, try tape.linear(Variable(try Self.lastRows(hidden.value)), weight: word_embeddings.weight))
+        }
+    }
+
+    /// Checks ids int32 [b, s] and position ids int32 [b, 2, s]; returns (b, s).
+    func checkInput(ids: Tensor, positionIds: Tensor) throws -> (Int, Int) {
+        guard ids.dtype == .int32, ids.rank == 2 else { throw GLMError.badInput("input ids must be int32 [batch, seq], got \(ids)") }
+        let b = ids.shape[0], s = ids.shape[1]
+        guard positionIds.dtype == .int32, positionIds.shape == [b, 2, s] else {
+            throw GLMError.badInput("position ids must be int32 [\(b), 2, \(s)], got \(positionIds)")
+        }
+        return (b, s)
     }
 
     // MARK: - helpers

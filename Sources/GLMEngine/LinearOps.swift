@@ -3,8 +3,8 @@ import CGLMKernels
 extension Tape {
     /// y [..., N] = x [..., K] · Wᵀ + b, with W [N, K] (nn.Linear / GLM checkpoint layout) and b [N] optional.
     /// One sgemm with W passed transposed (never copied); backward: dx = dy·W, dW += dyᵀ·x, db += Σ dy.
-    /// On a non-recording tape, decode-sized inputs (≤ `packedLinearMaxRows` rows) with Parameter weights
-    /// use backend-packed weights instead (see `packedLinearMaxRows`).
+    /// On a non-recording tape, inputs of at most `packedLinearMaxRows` rows with Parameter weights use the
+    /// parameter's packed copy in `packedLinearType` storage instead (built on first use, see `prepack`).
     public func linear(_ x: Variable, weight: Variable, bias: Variable? = nil) throws -> Variable {
         let op = "linear"
         let started = profileStart()
@@ -48,7 +48,15 @@ extension Tape {
         }
     }
 
-    /// Inference-only linear through weights packed once by the backend (decode shapes M = 1..8 and prompts).
+    /// Builds now (instead of on the first product) the packed copy of `weight` (+ `bias`) that `linear`
+    /// uses on this tape, so loading a model can pay the packing up front. No-op if it exists already.
+    public func prepack(weight: Parameter, bias: Parameter? = nil) throws {
+        try check(weight.value.rank == 2, "prepack", "weight must be [out, in], got \(weight.shape)")
+        _ = try weight.packed(bias: bias, type: packedLinearType, backend: backend)
+    }
+
+    /// Inference-only linear through explicitly packed weights: the primitive under the per-parameter
+    /// packed copies (model code gets those through `linear(_:weight:bias:)`; this is for tests and kernels).
     public func linear(_ x: Variable, packed: any PackedLinearWeights) throws -> Variable {
         let k = packed.inFeatures, n = packed.outFeatures
         try checkFloat(x, "linear(packed)", "input")
@@ -60,8 +68,8 @@ extension Tape {
         return Variable(result: y, requiresGrad: false)
     }
 
-    /// Packs W [out, in] (+ bias [out]) for `linear(_:packed:)`; `storage: .bfloat16` halves the bytes read
-    /// per token (x is rounded to bf16 on the fly, accumulation and output stay float32).
+    /// Packs a plain tensor W [out, in] (+ bias [out]) for `linear(_:packed:)`, uncached; `storage: .bfloat16`
+    /// halves the bytes read per token (x is rounded to bf16 on the fly, accumulation and output stay float32).
     public func packLinear(weight: Tensor, bias: Tensor? = nil, storage: GEMMInputType = .float32) throws -> any PackedLinearWeights {
         guard weight.rank == 2, weight.dtype == .float32 else {
             throw EngineError.shapeMismatch(op: "packLinear", message: "weight must be float32 [out, in], got \(weight)")

@@ -17,11 +17,14 @@ public final class Tape {
     /// Seed of the dropout stream; `dropoutOffset` advances by the element count of each dropout call.
     public var dropoutSeed: UInt64
     public var dropoutOffset: UInt64 = 0
-    /// Decode-sized products (M ≤ `packedLinearMaxRows`) of `linear` with a `Parameter` weight on a tape
-    /// that records nothing go through weights packed once by the backend (cached on the parameter), never
-    /// through a plain sgemm. 0 disables.
+    /// On a tape that records nothing, products of `linear` with a `Parameter` weight and at most this
+    /// many rows go through a copy of the weight packed once by the backend (cached on the parameter, one
+    /// per storage type), never through a plain sgemm. The default covers decode-sized products; a caller
+    /// that wants every inference product packed (prompts too) sets `Int.max` (`inference(packedWeights:)`).
+    /// 0 disables.
     public var packedLinearMaxRows = 8
-    /// Storage of those packed weights: `.bfloat16` halves the bytes read per token.
+    /// Storage of those packed weights, chosen by the caller: `.bfloat16` halves the bytes read per token
+    /// (x is rounded to bf16 on the fly; accumulation and output stay float32).
     public var packedLinearType: GEMMInputType = .float32
     /// `attention` with at least this many queries (training, prefill) runs head by head with each head's
     /// scores kept in cache (`attentionByHeads`); shorter queries (decode) run as three batched products
@@ -50,8 +53,17 @@ public final class Tape {
     }
 
     /// A tape for inference: records nothing, dropout off.
-    public static func inference(backend: any GEMMBackend = OneDNNBackend.shared) -> Tape {
-        Tape(recording: false, training: false, backend: backend)
+    /// - packedWeights: nil keeps the default (decode-sized products through float32 packed weights);
+    ///   a storage type sends EVERY `linear` with a Parameter weight through weights packed in that storage
+    ///   (the generator's `--dtype`): one packing per weight, reused by every later call.
+    public static func inference(backend: any GEMMBackend = OneDNNBackend.shared,
+                                 packedWeights: GEMMInputType? = nil) -> Tape {
+        let tape = Tape(recording: false, training: false, backend: backend)
+        if let packedWeights {
+            tape.packedLinearMaxRows = .max
+            tape.packedLinearType = packedWeights
+        }
+        return tape
     }
 
     /// Number of recorded ops waiting for backward.

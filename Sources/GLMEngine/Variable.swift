@@ -4,8 +4,8 @@ import CGLMKernels
 ///
 /// Gradients ACCUMULATE: every op's backward adds into its inputs' gradients. A non-parameter variable's
 /// gradient buffer is taken from the pool the first time something flows into it (the first contribution
-/// WRITES, later ones add — no zero-fill pass needed). A `Parameter` owns a preallocated gradient that is
-/// only ever added to, until `zeroGrad()`.
+/// WRITES, later ones add — no zero-fill pass needed). A `Parameter` keeps its gradient buffer once made
+/// (allocated by the first backward pass that reaches it) and accumulates into it until `zeroGrad()`.
 ///
 /// A variable can be a VIEW of another (`Tape.reshape`): its gradient is then the same view of the base's
 /// gradient, so reshapes cost nothing in backward either.
@@ -106,7 +106,8 @@ public class Variable: CustomStringConvertible {
     }
 }
 
-/// A trainable tensor with a preallocated gradient (zeros) that backward passes add into.
+/// A trainable tensor whose gradient buffer is allocated lazily (by the first backward pass or reader that
+/// needs it) and then kept, with backward passes adding into it.
 ///
 /// `zeroGrad()` does not clear the buffer: it marks the gradient as logically zero, and the first backward
 /// contribution then WRITES instead of adding (a GEMM with beta 0, no read of the old values), exactly as
@@ -132,26 +133,38 @@ public final class Parameter: Variable {
     /// inference copies are rebuilt when it moves.
     public private(set) var version = 0
     private struct PackedKey: Equatable {
-        let version: Int, biasID: ObjectIdentifier?, biasVersion: Int, type: GEMMInputType, backend: ObjectIdentifier
+        let version: Int, biasID: ObjectIdentifier?, biasVersion: Int, backend: ObjectIdentifier
     }
-    private var packedCache: (key: PackedKey, weights: any PackedLinearWeights)?
+    /// The single source of backend-packed inference copies of this weight: at most one per storage type,
+    /// built on first use by `Tape.linear` and shared by every tape and caller (forward with memories, the
+    /// K/V cache, the generator), so a model never holds two packed copies of the same weight in the same
+    /// storage.
+    private var packedCopies: [GEMMInputType: (key: PackedKey, weights: any PackedLinearWeights)] = [:]
 
-    /// Whether a packed inference copy currently exists (tests, memory reports).
-    public var hasPackedCopy: Bool { packedCache != nil }
+    /// Whether a packed inference copy currently exists in any storage type (tests, memory reports).
+    public var hasPackedCopy: Bool { !packedCopies.isEmpty }
+
+    /// The storage types this weight currently has packed copies in.
+    public var packedStorageTypes: Set<GEMMInputType> { Set(packedCopies.keys) }
+
+    /// How many packed copies of this weight have been built so far (tests check that decoding packs each
+    /// weight once per storage type, not once per call).
+    public private(set) var packedCopyBuilds = 0
 
     /// Call after writing `value` directly (e.g. loading weights into an existing parameter).
-    public func markModified() { version += 1; packedCache = nil }
+    public func markModified() { version += 1; packedCopies.removeAll() }
 
-    /// This [out, in] weight (+ bias) packed by `backend` for decode-sized products; cached until either
-    /// parameter changes.
+    /// This [out, in] weight (+ bias) packed by `backend` in storage `type`; cached until either parameter
+    /// changes. A stale copy of that type is dropped before the new one is built, never kept beside it.
     func packed(bias: Parameter?, type: GEMMInputType, backend: any GEMMBackend) throws -> any PackedLinearWeights {
         let key = PackedKey(version: version, biasID: bias.map(ObjectIdentifier.init), biasVersion: bias?.version ?? 0,
-                            type: type, backend: ObjectIdentifier(backend))
-        if let c = packedCache, c.key == key { return c.weights }
-        packedCache = nil
+                            backend: ObjectIdentifier(backend))
+        if let c = packedCopies[type], c.key == key { return c.weights }
+        packedCopies[type] = nil
         let w = try backend.packLinear(weight: value.floats, bias: bias?.value.floats, outFeatures: value.shape[0],
                                        inFeatures: value.shape[1], storage: type)
-        packedCache = (key, w)
+        packedCopies[type] = (key, w)
+        packedCopyBuilds += 1
         return w
     }
 

@@ -10,11 +10,11 @@ public enum BlankStop: String, Sendable, Equatable, Codable {
 }
 
 /// The generated part of one blank.
-public struct BlankOutcome: Sendable, Equatable {
-    public var ids: [Int]
-    public var stop: BlankStop
+struct BlankOutcome: Sendable, Equatable {
+    var ids: [Int]
+    var stop: BlankStop
     /// The end token the model chose (greedy and sampling), nil when the blank ran to the length limit.
-    public var endToken: Int?
+    var endToken: Int?
 }
 
 /// The ids GLM's generation needs from the tokenizer.
@@ -94,7 +94,8 @@ struct BlankFillingCallbacks {
 /// each with num_beams rows.
 struct BlankFiller {
     let model: GLMModel
-    let weights: GLMDecodingWeights?
+    /// Storage of the K/V-cache path's packed weights (`GLMGenerator.packedWeights`).
+    let packedWeights: GEMMInputType?
     let tokens: SpecialTokens
     let options: GenerationOptions
     /// Ids ≥ this are never chosen.
@@ -102,7 +103,7 @@ struct BlankFiller {
 
     func makeBackend(rows: Int, capacity: Int) -> DecodingBackend {
         switch options.path {
-        case .kvCache: return KVCacheBackend(model: model, weights: weights, rows: rows, capacity: capacity)
+        case .kvCache: return KVCacheBackend(model: model, packedWeights: packedWeights, rows: rows, capacity: capacity)
         case .memory: return MemoryBackend(model: model, rows: rows)
         }
     }
@@ -269,11 +270,11 @@ struct BlankFiller {
 
 /// A prompt reduced to what blank filling needs: the context ids and the mask positions, in the order
 /// the blanks are filled (increasing position).
-public struct BlankFillingInput: Sendable, Equatable {
-    public var contextIds: [Int]
-    public var maskPositions: [Int]
+struct BlankFillingInput: Sendable, Equatable {
+    var contextIds: [Int]
+    var maskPositions: [Int]
 
-    public init(contextIds: [Int], maskPositions: [Int]) {
+    init(contextIds: [Int], maskPositions: [Int]) {
         self.contextIds = contextIds
         self.maskPositions = maskPositions.sorted()
     }

@@ -55,7 +55,6 @@ public struct DecodeBenchmark {
 
     public let config: Config
     let model: GLMModel
-    let weights: GLMDecodingWeights
 
     /// Builds the random model (GLM's init) and packs its weights.
     public init(_ config: Config) throws {
@@ -67,7 +66,7 @@ public struct DecodeBenchmark {
         let c = GLMConfig(numLayers: config.layers, hiddenSize: config.hidden, numAttentionHeads: config.heads,
                           vocabSize: config.vocab, maxSequenceLength: config.promptLength + config.newTokens)
         model = try GLMModel.random(config: c, seed: config.seed)
-        weights = try GLMDecodingWeights(model: model, storage: config.storage)
+        try model.prepackWeights(for: .inference(packedWeights: config.storage))
     }
 
     public func run() throws -> Result {
@@ -94,14 +93,13 @@ public struct DecodeBenchmark {
         let b = config.batch, p = config.promptLength, n = config.newTokens, v = config.vocab
         var g = SeededGenerator(seed: seed)
         let cache = GLMKVCache(model: model, batch: b, capacity: p + n)
-        let tape = Tape.inference()
+        let tape = Tape.inference(packedWeights: config.storage)
         let prompt = (0..<(b * p)).map { _ in Int32(truncatingIfNeeded: g.next() % UInt64(v)) }
         var pos: [Int32] = []
         for _ in 0..<b { pos += (0..<p).map { Int32($0) } + Array(repeating: 0, count: p) }
         let ids = try Tensor(shape: [b, p], ints: prompt), positions = try Tensor(shape: [b, 2, p], ints: pos)
         let t0 = DispatchTime.now().uptimeNanoseconds
-        _ = try model.forward(ids: ids, positionIds: positions, mask: .sep([p]), cache: cache, weights: weights,
-                              logits: .none, tape: tape)
+        _ = try model.forward(ids: ids, positionIds: positions, mask: .sep([p]), cache: cache, logits: .none, tape: tape)
         let t1 = DispatchTime.now().uptimeNanoseconds
         var next = [Int](repeating: min(30522, v - 1), count: b)
         var generated: [Int] = []
@@ -110,7 +108,7 @@ public struct DecodeBenchmark {
             var sp: [Int32] = []
             for _ in 0..<b { sp += [Int32(p - 1), Int32(k)] }
             let out = try model.forward(ids: stepIds, positionIds: try Tensor(shape: [b, 2, 1], ints: sp), mask: .sep([0]),
-                                        cache: cache, weights: weights, logits: .last, tape: tape)
+                                        cache: cache, logits: .last, tape: tape)
             let logits = out.logits!.value
             for r in 0..<b { next[r] = LogitsProcessing.argmax(logits.floats + r * v, count: v) }
             generated.append(next[0])

@@ -42,16 +42,16 @@ extension DecodingBackend {
     }
 }
 
-/// Keys and values cached per layer; weights pre-packed for the small-M decode GEMMs.
+/// Keys and values cached per layer; the tape sends the GEMMs through the parameters' packed copies
+/// (every product in `packedWeights` storage when set, else only decode-sized ones in float32).
 final class KVCacheBackend: DecodingBackend {
     let model: GLMModel
-    let weights: GLMDecodingWeights?
     private(set) var cache: GLMKVCache
-    private let tape = Tape.inference()
+    private let tape: Tape
 
-    init(model: GLMModel, weights: GLMDecodingWeights?, rows: Int, capacity: Int) {
+    init(model: GLMModel, packedWeights: GEMMInputType?, rows: Int, capacity: Int) {
         self.model = model
-        self.weights = weights
+        tape = .inference(packedWeights: packedWeights)
         cache = GLMKVCache(model: model, batch: rows, capacity: capacity)
     }
 
@@ -60,7 +60,7 @@ final class KVCacheBackend: DecodingBackend {
 
     func feed(ids: [[Int]], positions: [[TokenPosition]], mask: GLMMask, logits: Bool) throws -> Tensor? {
         let out = try model.forward(ids: try idsTensor(ids), positionIds: try positionsTensor(positions), mask: mask,
-                                    cache: cache, weights: weights, logits: logits ? .last : LogitsSelection.none, tape: tape)
+                                    cache: cache, logits: logits ? .last : LogitsSelection.none, tape: tape)
         return out.logits?.value
     }
 

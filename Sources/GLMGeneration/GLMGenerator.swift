@@ -22,14 +22,16 @@ public struct PreparedPrompt: Sendable, Equatable {
 /// `eop`/`eos` or after `maxLength` tokens), on a K/V cache with pre-packed weights. Greedy decoding
 /// takes the argmax over the full padded vocabulary unless `restrictToRealTokens` is set.
 ///
-/// Thread-safe: calls are serialised (the packed weights and caches are not reentrant); run several
-/// generators for parallelism.
+/// Thread-safe: calls are serialised (the model's packed weight copies and the caches are not reentrant);
+/// run several generators for parallelism.
 public final class GLMGenerator: @unchecked Sendable {
     public let model: GLMModel
     public let tokenizer: any Tokenizer
     public let specialTokens: SpecialTokens
-    /// Weights packed once for decoding (nil: plain GEMMs on the model's tensors).
-    public let decodingWeights: GLMDecodingWeights?
+    /// Storage of the packed weights every K/V-cache product goes through (nil: only decode-sized
+    /// products use packed float32 copies, prompts run plain GEMMs). The copies live on the model's
+    /// parameters (one per storage type) and are built when the generator is made.
+    public let packedWeights: GEMMInputType?
     /// Most prompts `generate(_ prompts:)` decodes together; longer lists run in chunks of this size.
     /// Set it before sharing the generator between threads.
     public var maxBatchRows = 16
@@ -51,7 +53,9 @@ public final class GLMGenerator: @unchecked Sendable {
         self.model = model
         self.tokenizer = tokenizer
         specialTokens = SpecialTokens(sop: try id(.sop), eop: try id(.eop), eos: try id(.eos), pad: try id(.pad))
-        decodingWeights = try packedWeights.map { try GLMDecodingWeights(model: model, storage: $0) }
+        self.packedWeights = packedWeights
+        // Pack now rather than inside the first request.
+        if let packedWeights { try model.prepackWeights(for: .inference(packedWeights: packedWeights)) }
     }
 
     /// Loads a model in any layout `GLMModel.load` reads, and its tokenizer: `options.tokenizer`, else the
@@ -168,12 +172,6 @@ public final class GLMGenerator: @unchecked Sendable {
         }
     }
 
-    /// Blank filling on ids (for task code): each input's context and mask positions, no text.
-    public func fillBlanks(_ inputs: [BlankFillingInput], options: GenerationOptions = GenerationOptions()) throws -> [[BlankOutcome]] {
-        let options = try checked(options)
-        return try locked { try filler(options).run(inputs) }
-    }
-
     /// Beam search on one seq2seq source, as `tasks/seq2seq/evaluate.py DecoderEvaluater` does it: the
     /// source (padded or not, all of it visible to itself) is run once, then `sop` at (maskPosition, 1),
     /// then one token per beam at (maskPosition, k + 1). Only `eop` ends a hypothesis. `options.strategy`
@@ -216,7 +214,7 @@ public final class GLMGenerator: @unchecked Sendable {
 
     func filler(_ options: GenerationOptions) -> BlankFiller {
         let limit = options.restrictToRealTokens ? min(tokenizer.numTokens, model.config.vocabSize) : model.config.vocabSize
-        return BlankFiller(model: model, weights: options.path == .kvCache ? decodingWeights : nil,
+        return BlankFiller(model: model, packedWeights: packedWeights,
                            tokens: specialTokens, options: options, vocabularyLimit: limit)
     }
 

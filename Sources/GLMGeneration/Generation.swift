@@ -3,7 +3,7 @@
 //
 //   GLMGenerator          load once (model + tokenizer + packed weights), generate many times:
 //                         generate(prompt) / generate(prompts) (batched) / stream(prompt) (AsyncThrowingStream)
-//                         / fillBlanks(ids) / seq2seqBeamSearch(source ids) ; prepare(prompt) for the checks
+//                         / seq2seqBeamSearch(source ids) ; prepare(prompt) for the checks
 //   GenerationOptions     strategy (greedy | sample | beam), max/min length, no-repeat n-gram, seed,
 //                         real tokens only, decoding path (K/V cache | the original's memories)
 //   GenerationResult      per blank ids + text, the final token sequence, the original's printed output,

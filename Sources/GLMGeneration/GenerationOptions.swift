@@ -55,7 +55,7 @@ public struct BeamSearchOptions: Sendable, Equatable {
 
 /// Which implementation of the incremental forward pass runs the decoding.
 public enum DecodingPath: Sendable, Equatable {
-    /// Keys and values of every layer cached once (`GLMKVCache`), weights pre-packed (`GLMDecodingWeights`).
+    /// Keys and values of every layer cached once (`GLMKVCache`), weights pre-packed (`GLMGenerator.packedWeights`).
     case kvCache
     /// The original's way: each layer's input kept as memory and re-projected at every step
     /// (`GLMModel.forward(mems:)`). Slow; kept to prove the cache path gives the same ids.

@@ -3,7 +3,7 @@ import GLMCheckpoint
 import GLM
 
 /// `glm inspect`: a command group. `glm inspect MODEL` (the default subcommand `summary`) describes a
-/// checkpoint; the model work adds `forward` and `train` subcommands here.
+/// checkpoint; `forward` and `train` run fixture cases through the GLMParity harness.
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",

@@ -2,6 +2,7 @@ import ArgumentParser
 import GLMCheckpoint
 import Foundation
 import GLM
+import GLMParity
 
 /// Shared by `glm inspect forward` and `glm inspect train`: model, case file, output file.
 struct CaseOptions: ParsableArguments {

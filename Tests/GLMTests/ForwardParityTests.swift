@@ -2,6 +2,7 @@ import GLMCheckpoint
 import GLMEngine
 import Foundation
 import GLM
+import GLMParity
 import XCTest
 
 /// Parity of the forward pass with the ORIGINAL GLM: every tensor of every `forward/*.safetensors` fixture
@@ -48,7 +49,7 @@ final class KVCacheParityTests: XCTestCase {
             let j = try Fixtures.json("forward/\(name)-mems.json")
             let ref = try Fixtures.safetensors("forward/\(name)-mems.safetensors")
             for packed in [false, true] {
-                let weights = packed ? try GLMDecodingWeights(model: model) : nil
+                let tape: Tape = packed ? .inference(packedWeights: .float32) : .inference()
                 let cache = GLMKVCache(model: model, batch: 1)
                 var fed = 0
                 for pass in ["pass1", "pass2", "pass3"] {
@@ -57,7 +58,7 @@ final class KVCacheParityTests: XCTestCase {
                     let seps = flatInts(p["attention_mask"]).values.map(Int.init)
                     fed += ids.shape[1]
                     let out = try model.forward(ids: ids, positionIds: pos, mask: .sep(seps), cache: cache,
-                                                weights: weights, logits: .last)
+                                                logits: .last, tape: tape)
                     let mine = out.logits!.value.toFloats()
                     let refLogits: [Float]
                     if pass == "pass1" {

@@ -1,6 +1,7 @@
 import GLMCheckpoint
 import GLMEngine
 import GLM
+import GLMParity
 import XCTest
 
 /// Loss and every parameter gradient against the original (fixtures/train/*): one blank-infilling batch,

@@ -1,6 +1,7 @@
 import GLMCheckpoint
 import GLMEngine
 import Foundation
+import GLM
 
 /// Runs the model on a case described in the JSON layout of the reference fixtures
 /// (`forward/*.json`, `train/*.json`) and returns the tensors the matching fixture `.safetensors` holds,
