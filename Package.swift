@@ -2,7 +2,7 @@
 // SwiftGLM: GLM (General Language Model) in Swift, on a CPU engine over oneDNN.
 //
 // Dependencies point one way:
-//   CKernels, CDNNL  →  Engine  →  Checkpoint, GLM  →  Tokenizers  →  Generation, Training  →  glm
+//   CKernels, CDNNL  →  Engine  →  Checkpoint, GLM  →  Tokenizers  →  Generation, Training  →  Benchmarks  →  glm
 import PackageDescription
 
 /// C kernels are always built optimised: debug builds of numeric loops are otherwise too slow to test.
@@ -13,7 +13,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "glm", targets: ["glm"]),
-        .library(name: "SwiftGLM", targets: ["GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining"]),
+        .library(name: "SwiftGLM", targets: ["GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining", "GLMBenchmarks"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -36,9 +36,11 @@ let package = Package(
         .target(name: "GLMGeneration", dependencies: ["GLMEngine", "GLM", "GLMTokenizers"]),
         // Blank-infilling data, the trainer, LR schedules, resumable checkpoints.
         .target(name: "GLMTraining", dependencies: ["CGLMKernels", "GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers"]),
+        // Throughput benchmarks of GEMMs, kernels, training and forward steps, and the training-step profile.
+        .target(name: "GLMBenchmarks", dependencies: ["CGLMKernels", "CGLMOneDNN", "GLMEngine", "GLM", "GLMTraining"]),
         // The command-line tool: a thin shell, one file per subcommand.
         .executableTarget(name: "glm", dependencies: [
-            "GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining",
+            "GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining", "GLMBenchmarks",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "GLMEngineTests", dependencies: ["GLMEngine", "CGLMKernels", "CGLMOneDNN"]),
@@ -47,6 +49,7 @@ let package = Package(
         .testTarget(name: "GLMTokenizersTests", dependencies: ["GLMTokenizers"]),
         .testTarget(name: "GLMGenerationTests", dependencies: ["GLMGeneration", "GLM", "GLMEngine", "GLMCheckpoint", "GLMTokenizers"]),
         .testTarget(name: "GLMTrainingTests", dependencies: ["GLMTraining", "GLM", "GLMEngine", "GLMTokenizers"]),
+        .testTarget(name: "GLMBenchmarksTests", dependencies: ["GLMBenchmarks", "GLMTraining", "GLMEngine"]),
     ],
     swiftLanguageModes: [.v6]
 )
