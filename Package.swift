@@ -2,7 +2,7 @@
 // SwiftGLM: GLM (General Language Model) in Swift, on a CPU engine over oneDNN.
 //
 // Dependencies point one way:
-//   CKernels, CDNNL  →  Engine  →  Checkpoint, GLM  →  Tokenizers  →  Generation, Training  →  Tasks  →  glm
+//   CKernels, CDNNL  →  Engine  →  Checkpoint, GLM  →  Tokenizers  →  Generation, Training  →  Tasks, Benchmarks  →  glm
 //   Support  →  Checkpoint, GLM, Tokenizers, Generation, Training, Tasks, glm   (a leaf: imports no project module)
 //   CSystem  →  Training
 //   TestSupport  →  the test targets that read the reference fixtures
@@ -60,10 +60,12 @@ let package = Package(
         .target(name: "SwiftGLM", dependencies: ["GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining", "GLMTasks"]),
         // Downstream tasks: zero-shot multiple-choice scoring and evaluation as the original's tasks/ code.
         .target(name: "GLMTasks", dependencies: ["GLMEngine", "GLM", "GLMTokenizers", "GLMGeneration"]),
+        // Throughput benchmarks of GEMMs, kernels, training and forward steps, and the training-step profile.
+        .target(name: "GLMBenchmarks", dependencies: ["CGLMKernels", "CGLMOneDNN", "GLMEngine", "GLM", "GLMTraining"]),
         // The command-line tool: a thin shell, one file per subcommand.
         .executableTarget(name: "glm", dependencies: [
             "GLMEngine", "GLMCheckpoint", "GLM", "GLMParity", "GLMTokenizers", "GLMGeneration", "GLMTraining", "GLMTasks",
-            "GLMSupport",
+            "GLMBenchmarks", "GLMSupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Test helpers shared by the test targets: the reference-fixtures locator, scratch folders.
@@ -76,6 +78,7 @@ let package = Package(
         .testTarget(name: "GLMGenerationTests", dependencies: ["GLMGeneration", "GLM", "GLMEngine", "GLMCheckpoint", "GLMTokenizers", "GLMTestSupport"]),
         .testTarget(name: "GLMTrainingTests", dependencies: ["GLMTraining", "GLM", "GLMEngine", "GLMTokenizers", "GLMTestSupport"]),
         .testTarget(name: "GLMTasksTests", dependencies: ["GLMTasks", "GLM", "GLMTokenizers", "GLMTestSupport"]),
+        .testTarget(name: "GLMBenchmarksTests", dependencies: ["GLMBenchmarks", "GLMTraining", "GLMEngine"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -4,8 +4,8 @@ import Glibc
 import Darwin
 #endif
 
-/// Where a profiled interval's time is filed in a profile (issue 5: "GEMM vs attention vs elementwise vs
-/// optimizer vs overhead"). `overhead` is whatever the profile does not attribute: wall − Σ measured.
+/// Where a profiled interval's time is filed in a profile (GEMM vs attention vs elementwise vs loss vs
+/// optimizer vs overhead, the split that says where a training step's time goes). `overhead` is whatever the profile does not attribute: wall − Σ measured.
 public enum ProfileCategory: String, CaseIterable, Sendable {
     case gemm, attention, elementwise, loss, optimizer, overhead
 

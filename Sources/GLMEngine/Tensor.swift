@@ -181,12 +181,6 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
         return Tensor(storage: storage, offset: offset + index * inner, shape: Array(shape.dropFirst()), dtype: dtype)
     }
 
-    /// The tensor seen as a matrix (product of leading dimensions, last dimension).
-    public func asMatrix() throws -> Tensor {
-        guard rank >= 1 else { throw EngineError.shapeMismatch(op: "asMatrix", message: "scalar \(self)") }
-        return Tensor(storage: storage, offset: offset, shape: [shape.dropLast().reduce(1, *), shape.last!], dtype: dtype)
-    }
-
     static func resolve(_ newShape: [Int], count: Int, op: String) throws -> [Int] {
         var shape = newShape
         let unknown = shape.indices.filter { shape[$0] == -1 }

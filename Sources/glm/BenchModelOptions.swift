@@ -1,6 +1,6 @@
 import ArgumentParser
-import GLMEngine
-import GLMTraining
+import Foundation
+import GLMBenchmarks
 
 /// The options `bench/compare` passes to `glm bench train|forward` (bench/README.md), shared by both.
 struct BenchModelOptions: ParsableArguments {

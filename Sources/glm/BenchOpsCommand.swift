@@ -1,6 +1,7 @@
 import ArgumentParser
-import GLMEngine
 import Foundation
+import GLMBenchmarks
+import GLMEngine
 
 /// `glm bench ops`: GEMM GFLOP/s at GLM shapes and memory-bound kernels in GB/s, each next to its ceiling.
 struct BenchOpsCommand: ParsableCommand {
@@ -44,30 +45,7 @@ struct BenchOpsCommand: ParsableCommand {
         let ceilings = MeasuredCeilings(fp32: max(before.fp32, after.fp32), bf16: max(before.bf16, after.bf16),
                                         memory: max(before.memory, after.memory))
         print(String(format: "probed now: FP32 %.0f GFLOP/s, bf16 %.0f GFLOP/s, triad %.1f GB/s", ceilings.fp32, ceilings.bf16, ceilings.memory))
-        print("load average: \(Self.loadAverage()); reporting the \(statistic.rawValue) of \(repeats) repeats\n")
-        print(Self.table(ceilings.annotate(rows)))
-    }
-
-    static func loadAverage() -> String {
-        (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").prefix(3).joined(separator: " ") ?? "n/a"
-    }
-
-    static func table(_ rows: [BenchmarkRow]) -> String {
-        func pad(_ s: String, _ w: Int, right: Bool = false) -> String {
-            let p = String(repeating: " ", count: max(0, w - s.count))
-            return right ? p + s : s + p
-        }
-        var out = pad("op", 20) + pad("shape", 20) + pad("type", 6) + pad("rate", 10, right: true) + "  "
-            + pad("unit", 8) + pad("ceiling", 8, right: true) + pad("share", 8, right: true)
-            + pad("probed", 8, right: true) + pad("share", 8, right: true) + "\n"
-        out += String(repeating: "-", count: 96) + "\n"
-        for r in rows {
-            out += pad(r.name, 20) + pad(r.shape, 20) + pad(r.dtype, 6) + pad(String(format: "%.1f", r.rate), 10, right: true)
-                + "  " + pad(r.unit, 8) + pad(String(format: "%.0f", r.ceiling), 8, right: true)
-                + pad(String(format: "%.0f %%", r.share * 100), 8, right: true)
-                + pad(r.measuredCeiling.map { String(format: "%.0f", $0) } ?? "-", 8, right: true)
-                + pad(r.measuredShare.map { String(format: "%.0f %%", $0 * 100) } ?? "-", 8, right: true) + "\n"
-        }
-        return out
+        print("load average: \(OpsBenchmark.loadAverage()); reporting the \(statistic.rawValue) of \(repeats) repeats\n")
+        print(OpsBenchmark.table(ceilings.annotate(rows)))
     }
 }

@@ -101,32 +101,20 @@ struct BlankInfillingOptions: ParsableArguments {
     @Flag(help: "Block position 1 everywhere in part B instead of 1…n+1.") var noBlockPosition = false
     @Flag(help: "Do not fill a short sample with further documents.") var sampleOneDocument = false
 
-    func config(seqLength: Int) throws -> BlankInfillingConfig {
-        var c = BlankInfillingConfig()
-        if let name = objectivePreset {
-            guard let preset = BlankInfillingConfig.preset(name) else {
-                throw ValidationError("unknown --objective-preset \(name); known: \(BlankInfillingConfig.presetNames.joined(separator: ", "))")
-            }
-            c = preset
-        }
-        c.seqLength = seqLength
-        if let v = bertProb { c.bertProb = v }
-        if let v = gapSentenceProb { c.gapSentenceProb = v }
-        if let v = gptInfillProb { c.gptInfillProb = v }
-        if let v = gptMinRatio { c.gptMinRatio = v }
-        if let v = bertRatio { c.bertRatio = v }
-        if let v = gapSentenceRatio { c.gapSentenceRatio = v }
-        if let v = avgBlockLength { c.avgBlockLength = v }
-        if let v = blockMaskProb { c.blockMaskProb = v }
-        if let v = contextMaskRatio { c.contextMaskRatio = v }
-        if let v = shortSeqProb { c.shortSeqProb = v }
-        if let v = singleSpanProb { c.singleSpanProb = v }
-        if taskMask { c.taskMask = true }
-        if noShuffleBlock { c.shuffleBlocks = false }
-        if noBlockPosition { c.blockPositionEncoding = false }
-        if sampleOneDocument { c.sampleAcrossDocuments = false }
-        return c
+    /// The flags as library overrides.
+    var overrides: BlankInfillingOverrides {
+        var o = BlankInfillingOverrides()
+        o.preset = objectivePreset
+        o.bertProb = bertProb; o.gapSentenceProb = gapSentenceProb; o.gptInfillProb = gptInfillProb; o.gptMinRatio = gptMinRatio
+        o.bertRatio = bertRatio; o.gapSentenceRatio = gapSentenceRatio; o.avgBlockLength = avgBlockLength
+        o.blockMaskProb = blockMaskProb; o.contextMaskRatio = contextMaskRatio; o.shortSeqProb = shortSeqProb
+        o.singleSpanProb = singleSpanProb
+        o.taskMask = taskMask; o.noShuffleBlock = noShuffleBlock; o.noBlockPosition = noBlockPosition
+        o.sampleOneDocument = sampleOneDocument
+        return o
     }
+
+    func config(seqLength: Int) throws -> BlankInfillingConfig { try overrides.config(seqLength: seqLength) }
 }
 
 /// `glm data sample`: shows the training batches a prepared dataset gives, or measures them.

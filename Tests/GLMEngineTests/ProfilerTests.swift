@@ -117,7 +117,7 @@ final class ProfilerTests: XCTestCase {
         let start = Profiler.now()
         profiler.measure("outer", category: .overhead) {
             usleep(20_000)
-            profiler.measure("inner", category: .gemm) { usleep(30_000) }
+            _ = profiler.measure("inner", category: .gemm) { usleep(30_000) }
         }
         let wall = Double(Profiler.now() - start) / 1e9
         let e = Dictionary(uniqueKeysWithValues: profiler.entries.values.map { ($0.key.name, $0.seconds) })

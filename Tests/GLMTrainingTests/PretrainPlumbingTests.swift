@@ -4,7 +4,7 @@ import GLM
 import XCTest
 @testable import GLMTraining
 
-/// The pieces around the trainer: the log, resume conflicts, signals, the benchmark recipe, cloze items.
+/// The pieces around the trainer: the log, resume conflicts, signals, cloze items.
 final class PretrainPlumbingTests: XCTestCase {
     func testLogHasTheRequiredFieldsAndIsCutBackOnResume() throws {
         let dir = try temporaryFolder(self)
@@ -58,28 +58,6 @@ final class PretrainPlumbingTests: XCTestCase {
         busy.wait()
         XCTAssertEqual(stop.receivedSignal, SIGUSR1)
         XCTAssertEqual(announced.value, 1, "onFirst runs once for the first signal")
-    }
-
-    func testBenchmarkRecipeBatchAndJSON() throws {
-        var o = ModelBenchmarkOptions(mode: .train, layers: 1, hidden: 16, heads: 2, seqLength: 8, batchSize: 2)
-        o.vocab = 64; o.warmup = 1; o.steps = 2
-        let b = try ModelBenchmark.recipeBatch(o)
-        XCTAssertEqual(b.seps, [4, 4])
-        XCTAssertEqual(Array(b.positionIds.toInts()[0..<16]), [0, 1, 2, 3, 3, 3, 3, 3, 0, 0, 0, 0, 1, 2, 3, 4])
-        XCTAssertEqual(Array(b.lossMask.toFloats()[0..<8]), [0, 0, 0, 0, 1, 1, 1, 1])
-        XCTAssertTrue(b.ids.toInts().allSatisfy { $0 >= 0 && $0 < 64 })
-        let r = try ModelBenchmark.run(o)
-        XCTAssertEqual(r.stepMs.count, 2)
-        XCTAssertLessThan(r.lossLast!, r.lossFirst!, "AdamW steps on one batch must lower its loss")
-        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.json.utf8)) as? [String: Any])
-        for key in ["impl", "mode", "tokens_per_s", "step_ms_median", "peak_rss_mb", "gflops", "seq", "batch", "vocab", "threads"] {
-            XCTAssertNotNil(json[key], key)
-        }
-        XCTAssertEqual(json["impl"] as? String, "swiftglm")
-        // perf-notes FLOP model: N_mm = 12·1·16² + 64·16 = 4096; train 6·N_mm + 12·1·16·8 = 26112 per token.
-        XCTAssertEqual(o.flopsPerToken, 26112)
-        o.mode = .forward
-        XCTAssertEqual(o.flopsPerToken, 2 * 4096 + 4 * 16 * 8)
     }
 }
 

@@ -134,6 +134,13 @@ public struct DatasetPreparer: Sendable {
         try merge(chunks: chunks, tokenizer: tokenizer, vocabulary: vocabulary.hex, fingerprint: fingerprint,
                   formats: formats, summary: &summary)
         try? fm.removeItem(atPath: workDirectory)
+        guard summary.documents > 0 else {
+            // An empty dataset would only fail later, in training: remove it and say why here.
+            for name in [TokenDatasetMeta.metaFile, TokenDatasetMeta.tokensFile, TokenDatasetMeta.documentsFile, TokenDatasetMeta.sentenceFlagsFile] {
+                try? fm.removeItem(atPath: path(name))
+            }
+            throw PrepareError.noUsableDocument(inputs: options.inputs, summary: summary)
+        }
         summary.complete = true
         summary.seconds = Date().timeIntervalSince(started)
         return summary

@@ -132,3 +132,13 @@ extension Int {
         return (self < 0 ? "-" : "") + out
     }
 }
+
+extension PrepareError {
+    /// Every line of every input was skipped: the message names the inputs and the reasons, since an
+    /// empty dataset would otherwise only fail later, in training.
+    static func noUsableDocument(inputs: [String], summary: PrepareSummary) -> PrepareError {
+        let reasons = summary.skippedByReason.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+        return PrepareError("no usable document found in \(inputs.joined(separator: ", "))"
+                            + (reasons.isEmpty ? " (no text)" : " (skipped lines: \(reasons))") + "; no dataset was written")
+    }
+}

@@ -35,7 +35,9 @@ public struct StepResult: Sendable, Equatable {
 public final class Trainer {
     public let spec: TrainingSpec
     public let model: GLMModel
-    public let optimizer: AdamW
+    /// The step function (zero, forward/backward, clip, AdamW) shared with the benchmarks.
+    public let stepper: TrainingStep
+    public var optimizer: AdamW { stepper.optimizer }
     public let batches: TrainingBatches
     public let backend: any GEMMBackend
     /// Optimizer steps completed; the next step is `step + 1`.
@@ -52,9 +54,7 @@ public final class Trainer {
         self.batches = batches
         self.step = step
         self.backend = backend
-        let o = spec.optimizer
-        optimizer = AdamW(parameters: model.parameters, learningRate: Float(spec.schedule.peak), beta1: Float(o.beta1),
-                          beta2: Float(o.beta2), eps: Float(o.eps), weightDecay: Float(o.weightDecay))
+        stepper = TrainingStep(model: model, settings: spec.optimizer, learningRate: spec.schedule.peak)
     }
 
     /// Micro-batches consumed so far (the data position).
@@ -87,15 +87,13 @@ public final class Trainer {
         let tokens = micro.reduce(0) { $0 + $1.tokens }
         let total = micro.reduce(0) { $0 + $1.lossTokens }
         let lr = spec.schedule.rate(forStep: k)
-        optimizer.zeroGrad()
+        stepper.zeroGradients()
         let (lossSum, lossFinite) = try accumulateGradients(micro, step: k)
         var finite = lossFinite
         var norm = Double.nan
         if finite {
-            let clip = spec.optimizer.clipGrad
-            let (n, scale) = clip > 0 ? clipGradNorm(model.parameters, maxNorm: Float(clip)) : (gradientNorm(model.parameters), 1)
-            norm = n
-            if n.isFinite { optimizer.step(learningRate: Float(lr), gradScale: scale) } else { finite = false }
+            norm = stepper.update(learningRate: lr)
+            finite = norm.isFinite
         }
         step = k
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
@@ -114,12 +112,10 @@ public final class Trainer {
         for (j, batch) in micro.enumerated() {
             let tape = Tape(recording: true, training: true, backend: backend,
                             dropoutSeed: Self.dropoutSeed(runSeed: spec.seed, step: k, micro: j))
-            let ce = try model.blankInfillingLoss(batch, tape: tape)
-            let value = ce.loss.value.scalarValue
-            guard value.isFinite else { tape.reset(); return (.nan, false) }
             let share = Double(batch.lossTokens) / Double(total)
+            guard let value = try stepper.accumulate(on: tape, seed: Float(share), loss: { try model.blankInfillingLoss(batch, tape: $0) })
+            else { return (.nan, false) }
             lossSum += Double(value) * share
-            try tape.backward(ce.loss, seed: Float(share))
         }
         return (lossSum, true)
     }

@@ -3,6 +3,7 @@
 import GLMEngine
 import Foundation
 import GLM
+import GLMTraining
 
 public struct ModelBenchmarkOptions: Sendable, Equatable {
     public enum Mode: String, Sendable { case train, forward }
@@ -45,10 +46,7 @@ public struct ModelBenchmarkResult: Sendable {
     public var lossFirst: Double?
     public var lossLast: Double?
 
-    public var stepMsMedian: Double {
-        let s = stepMs.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
-    }
+    public var stepMsMedian: Double { median(stepMs) }
     public var tokensPerSecond: Double { Double(options.batchSize * options.seqLength) / (stepMsMedian / 1000) }
     public var gflops: Double { options.flopsPerToken * tokensPerSecond / 1e9 }
     /// Share of the FP32 FMA peak of the threads used (perf-notes: ≈ 270 GFLOP/s per core, AVX-512).
@@ -71,38 +69,30 @@ public struct ModelBenchmarkResult: Sendable {
     }
 }
 
-/// Runs the recipe: random GLM weights (the original's init, seed 1234), ONE batch reused every step
-/// with sep = S/2 (part A bidirectional, positions i and block position 0; part B positions sep − 1 and
-/// block positions 1…S − sep), ids and targets uniform in [0, V), loss mask on part B, cross-entropy over
-/// the full padded vocabulary at every position. A train step = zero grads, forward, loss, backward, AdamW
-/// (lr 1e-4, betas 0.9/0.98, eps 1e-6, weight decay 0.1, none on biases and LayerNorm); no dropout.
+/// Runs the recipe (`RecipeWorkload`): random GLM weights (the original's init, seed 1234), ONE batch
+/// reused every step, cross-entropy over the full padded vocabulary at every position. A train step is
+/// the trainer's own `TrainingStep` (zero grads, forward, loss, backward, clip at 1, AdamW with the
+/// original's settings at lr 1e-4); no dropout.
 public enum ModelBenchmark {
     public static func run(_ o: ModelBenchmarkOptions, progress: ((String) -> Void)? = nil) throws -> ModelBenchmarkResult {
         try o.validate()
         Runtime.setThreads(o.threads)
-        var config = GLMConfig(numLayers: o.layers, hiddenSize: o.hidden, numAttentionHeads: o.heads, vocabSize: o.vocab,
-                               maxSequenceLength: o.seqLength)
-        config.embeddingDropoutProb = 0; config.outputDropoutProb = 0; config.attentionDropoutProb = 0
-        let model = try GLMModel.random(config: config, seed: o.seed)
+        let model = try RecipeWorkload.model(layers: o.layers, hidden: o.hidden, heads: o.heads, vocab: o.vocab,
+                                             seqLength: o.seqLength, seed: o.seed)
         let batch = try recipeBatch(o)
         // Only a train step needs the optimizer: its moment buffers are two more copies of the weights,
         // which would otherwise count in the forward benchmark's peak RSS.
-        let optimizer = o.mode == .train
-            ? AdamW(parameters: model.parameters, learningRate: 1e-4, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.1) : nil
+        let step = o.mode == .train ? TrainingStep(model: model) : nil
         var times: [Double] = []
         var losses: [Double] = []
         for i in 0..<(o.warmup + o.steps) {
             let start = DispatchTime.now().uptimeNanoseconds
-            switch o.mode {
-            case .train:
-                guard let optimizer else { preconditionFailure("train mode has an optimizer") }
-                optimizer.zeroGrad()
-                let tape = Tape(recording: true, training: false)
-                let ce = try model.blankInfillingLossFullLogits(batch, tape: tape)
-                losses.append(Double(ce.loss.value.scalarValue))
-                try tape.backward(ce.loss)
-                optimizer.step()
-            case .forward:
+            if let step {
+                let r = try step.run(tape: Tape(recording: true, training: false), learningRate: 1e-4) {
+                    try model.blankInfillingLossFullLogits(batch, tape: $0)
+                }
+                losses.append(r.loss)
+            } else {
                 _ = try model.forward(ids: batch.ids, positionIds: batch.positionIds, mask: .sep(batch.seps), logits: .all,
                                       tape: Tape.inference())
             }
@@ -114,24 +104,9 @@ public enum ModelBenchmark {
                                     lossFirst: losses.first, lossLast: losses.last)
     }
 
-    /// The recipe's batch (see `run`).
+    /// The recipe's batch for these options.
     public static func recipeBatch(_ o: ModelBenchmarkOptions) throws -> ModelBatch {
-        let b = o.batchSize, s = o.seqLength, sep = s / 2
-        var g = SeededGenerator(seed: o.seed &+ 7)
-        var tokens: [Int32] = [], targets: [Int32] = [], mask: [Int32] = [], pos: [Int32] = []
-        for _ in 0..<b {
-            for _ in 0..<s { tokens.append(Int32(g.next() % UInt64(o.vocab))) }
-            for _ in 0..<s { targets.append(Int32(g.next() % UInt64(o.vocab))) }
-            for i in 0..<s { mask.append(i < sep ? 0 : 1) }
-            for i in 0..<s { pos.append(Int32(i < sep ? i : sep - 1)) }
-            for i in 0..<s { pos.append(Int32(i < sep ? 0 : i - sep + 1)) }
-        }
-        let rows = (0..<b).map { r in
-            BlockRow(tokens: Array(tokens[(r * s)..<((r + 1) * s)]), targets: Array(targets[(r * s)..<((r + 1) * s)]),
-                     lossMask: Array(mask[(r * s)..<((r + 1) * s)]), positions: Array(pos[(r * 2 * s)..<(r * 2 * s + s)]),
-                     blockPositions: Array(pos[(r * 2 * s + s)..<((r + 1) * 2 * s)]), sep: sep)
-        }
-        return try ModelBatch(BlockBatch(rows: rows, mode: .bert))
+        try RecipeWorkload.batch(batchSize: o.batchSize, seqLength: o.seqLength, vocab: o.vocab, seed: o.seed)
     }
 
     /// Peak resident set size of this process (getrusage ru_maxrss: kilobytes on Linux).

@@ -1,5 +1,6 @@
 import CGLMOneDNN
 import CGLMKernels
+import GLMEngine
 import Foundation
 
 /// One line of `glm bench ops`: a measured rate next to the machine ceiling it should be compared with.

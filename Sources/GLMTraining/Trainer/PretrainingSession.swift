@@ -1,0 +1,147 @@
+// A pre-training run from options to result: the trainer built new or resumed from the latest
+// checkpoint, run with checkpoints and logs, then exported and cloze-tested. `glm pretrain` is a thin
+// shell over this, and a fine-tuning command or a library user reuses it.
+import Foundation
+import GLMCheckpoint
+import GLMEngine
+import GLM
+
+/// One pre-training run. `init` resumes the run in `options.save` when `options.resume` is set (every
+/// given math option must match the stored spec), and otherwise starts a new one; `run` trains to the
+/// target step; `cloze` tests the trained model.
+public final class PretrainingSession {
+    public let options: PretrainingOptions
+    public let trainer: Trainer
+    /// How the loop is driven (the stored run's, overridden by the options that were given).
+    public let runOptions: RunOptions
+    public let store: CheckpointStore?
+    /// The step the run resumed at; nil for a new run.
+    public let resumedAt: Int?
+
+    /// Builds the trainer: resumed from `options.save` (with `options.resume`) or new. `message` gets
+    /// one-line notes (what was resumed, documents, tokenizer mismatches).
+    public init(options: PretrainingOptions, message: (String) -> Void = { _ in }) throws {
+        self.options = options
+        Runtime.setThreads(options.threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let store = options.save.map { CheckpointStore(directory: $0, keep: options.keep) }
+        let edits = try options.specEdits()
+        var run = RunOptions(steps: options.steps ?? 0, evalInterval: 1000, evalIters: 20, saveInterval: 1000)
+        if options.resume {
+            guard let store else { throw TrainingError.invalidOption("resuming needs a checkpoint folder (--save DIR)") }
+            guard let folder = try store.latestFolder() else {
+                throw TrainingError.invalidOption("no checkpoint in \(store.directory) to resume (\(CheckpointStore.pointerFile) is missing); start without --resume")
+            }
+            let ck = try CheckpointStore.load(folder: folder)
+            try PretrainSetup.checkResume(stored: ck.state.spec, edits: edits)
+            let opened = try TrainingBatches.open(spec: ck.state.spec)
+            trainer = try Trainer(spec: ck.state.spec, model: ck.model, batches: opened.batches)
+            try trainer.restore(step: ck.state.step, optimizerStep: ck.state.optimizerStep, expAvg: ck.expAvg, expAvgSq: ck.expAvgSq)
+            run = ck.state.run
+            if let steps = options.steps { run.steps = steps }
+            resumedAt = ck.state.step
+            message("resuming \(folder): step \(ck.state.step) of \(run.steps)")
+        } else {
+            if let store, let existing = try? store.latestFolder() {
+                throw TrainingError.invalidOption("\(store.directory) already holds a run's checkpoint (\(existing)): add --resume to continue it, or choose another --save folder")
+            }
+            guard let steps = options.steps else { throw TrainingError.invalidOption("--steps is required for a new run") }
+            trainer = try Self.newTrainer(options, edits: edits, steps: steps, message: message)
+            resumedAt = nil
+        }
+        if let v = options.evalInterval { run.evalInterval = v }
+        if let v = options.evalIters { run.evalIters = v }
+        if let v = options.saveInterval { run.saveInterval = v }
+        runOptions = run
+        self.store = store
+    }
+
+    /// The model, the data and the schedule in two lines, for the console.
+    public var description: [String] {
+        let spec = trainer.spec
+        return [
+            "model: \(spec.model.numLayers) layers, hidden \(spec.model.hiddenSize), \(spec.model.numAttentionHeads) heads, vocab \(spec.model.vocabSize), max position \(spec.model.maxSequenceLength): \(trainer.model.parameters.reduce(0) { $0 + $1.value.count }) parameters",
+            "data: \(spec.trainData.directory) (\(spec.trainData.tokens) tokens), seq \(spec.data.seqLength), batch \(spec.batchSize) × \(spec.gradientAccumulation), objectives bert \(spec.data.bertProb) / sentence \(spec.data.gapSentenceProb) / gpt \(String(format: "%.2f", spec.data.gptProb)); lr \(spec.schedule.peak) \(spec.schedule.style.rawValue) to ×\(spec.schedule.decayRatio) over \(spec.schedule.decayIterations) (warm-up \(spec.schedule.warmup)); \(Runtime.threads) thread(s)",
+        ]
+    }
+
+    /// Opens `options.log` (cut back to the resumed step) and records the start or resume.
+    public func openLog() throws -> TrainingLog? {
+        let log = try options.log.map { try TrainingLog(path: $0, resumingAtStep: resumedAt) }
+        log?.write([("event", .string(resumedAt == nil ? "start" : "resume")), ("step", .int(trainer.step)),
+                    ("target_steps", .int(runOptions.steps)), ("threads", .int(Runtime.threads))])
+        return log
+    }
+
+    /// Trains to `runOptions.steps` (or until `stop`), validating, saving and logging as the options say.
+    public func run(log: TrainingLog?, progress: TrainingProgress?, stop: StopSignal?) throws -> RunSummary {
+        try TrainingRun(trainer: trainer, options: runOptions, store: store, log: log, progress: progress, stop: stop).run()
+    }
+
+    /// The closing lines of a run: steps, speed, losses, the checkpoint, and how a stopped run continues.
+    public func report(_ s: RunSummary) -> [String] {
+        let last = s.results.suffix(50).filter { !$0.skipped }
+        let meanLoss = last.isEmpty ? Double.nan : last.reduce(0) { $0 + $1.loss } / Double(last.count)
+        let tokens = s.results.reduce(0) { $0 + $1.tokens }
+        var line = "\(s.results.count) step(s) in \(TrainingProgress.duration(s.seconds)) (\(String(format: "%.0f", s.seconds > 0 ? Double(tokens) / s.seconds : 0)) tokens/s); now at step \(s.finalStep)"
+        if !last.isEmpty { line += String(format: "; train loss (mean of last %d) %.4f", last.count, meanLoss) }
+        if let v = s.validLosses.last { line += String(format: "; validation loss %.4f at step %d", v.loss, v.step) }
+        var lines = [line]
+        if let c = s.lastCheckpoint { lines.append("checkpoint: \(c)") }
+        if let sig = s.stoppedBy {
+            lines.append("stopped by \(sig == SIGINT ? "SIGINT" : "SIGTERM") after step \(s.finalStep)"
+                         + (options.save != nil ? "; continue with the same command plus --resume" : " (no --save folder: nothing was saved)"))
+        }
+        return lines
+    }
+
+    private static func newTrainer(_ o: PretrainingOptions, edits: [SpecEdit], steps: Int, message: (String) -> Void) throws -> Trainer {
+        guard let data = o.data else { throw TrainingError.invalidOption("--data DIR (a dataset from `glm data prepare`) is required for a new run") }
+        let (identity, dataset) = try TrainingBatches.identity(of: data)
+        let tokenizerInfo = dataset.meta.tokenizer
+        var weights: StateDict?
+        var config: GLMConfig
+        var initialization = "random (seed \(o.seed ?? 1234)" + (o.positionInit == .normal ? ")" : ", sinusoidal positions)")
+        if let load = o.load {
+            var path = load
+            if let folder = try? CheckpointStore(directory: load).latestFolder() { path = folder }
+            let loaded = try ModelFiles.load(path, options: ModelLoadOptions(preset: o.preset, tokenizer: o.tokenizer))
+            config = loaded.config
+            weights = loaded.weights
+            initialization = "load \(path)"
+        } else if let preset = o.preset {
+            guard let p = GLMPreset.named(preset) else {
+                throw TrainingError.invalidOption("--preset \(preset) is unknown (known: \(GLMPreset.names.joined(separator: ", ")))")
+            }
+            config = p.config
+        } else {
+            guard let layers = o.layers, let hidden = o.hidden, let heads = o.heads else {
+                throw TrainingError.invalidOption("a new model needs --preset NAME, --load PATH, or --layers, --hidden and --heads")
+            }
+            config = GLMConfig(numLayers: layers, hiddenSize: hidden, numAttentionHeads: heads,
+                               vocabSize: PretrainSetup.paddedVocabulary(tokenizerInfo.tokenCount),
+                               maxSequenceLength: o.maxPosition ?? o.seqLength ?? 512)
+            // A new model trains without attention-probability dropout unless asked for.
+            config.attentionDropoutProb = 0
+        }
+        if config.tokenizer == nil { config.tokenizer = tokenizerInfo.preset }
+        var dataConfig = BlankInfillingConfig.preset(o.preset ?? "") ?? BlankInfillingConfig()
+        dataConfig.seqLength = o.seqLength ?? config.maxSequenceLength
+        let base = TrainingSpec(model: config, data: dataConfig, seed: 1234, batchSize: 4, gradientAccumulation: 1,
+                                schedule: LearningRateSchedule(peak: 1e-4, decayIterations: max(1, steps)),
+                                optimizer: OptimizerSpec(), split: o.validData == nil ? [949, 50, 1] : [1], trainData: identity,
+                                validData: nil, initialization: initialization)
+        let spec = PretrainSetup.applying(edits, to: base)
+        guard tokenizerInfo.tokenCount <= spec.model.vocabSize else {
+            throw TrainingError.invalidOption("the dataset's tokenizer (\(tokenizerInfo.preset)) has \(tokenizerInfo.tokenCount) ids, the model only \(spec.model.vocabSize) embedding rows")
+        }
+        if let t = spec.model.tokenizer, t != tokenizerInfo.preset {
+            message("note: the model's tokenizer preset is \(t), the dataset was prepared with \(tokenizerInfo.preset)")
+        }
+        try spec.validate()
+        let model = try weights.map { try GLMModel(config: spec.model, stateDict: $0) }
+            ?? GLMModel.random(config: spec.model, seed: spec.seed, positions: o.positionInit)
+        let opened = try TrainingBatches.open(spec: spec)
+        message("documents: \(opened.trainDocuments) for training, \(opened.validDocuments) for validation")
+        return try Trainer(spec: spec, model: model, batches: opened.batches)
+    }
+}

@@ -1,0 +1,80 @@
+// The one optimizer step every trainer and benchmark takes, so that what is timed is what is trained.
+import GLMEngine
+import GLM
+
+/// What `TrainingStep.run` did.
+public struct StepOutcome: Sendable, Equatable {
+    /// The loss of the batch (NaN when it was not finite).
+    public let loss: Double
+    /// Global gradient L2 norm before clipping (NaN when no backward ran).
+    public let gradNorm: Double
+    /// false: no update was made (non-finite loss or gradient), as the original skips such steps.
+    public let updated: Bool
+}
+
+/// Zero gradients → forward and loss → backward → clip the global gradient norm → AdamW, with the
+/// original's optimizer settings (`OptimizerSpec`: betas 0.9/0.98, eps 1e-6, weight decay 0.1 except on
+/// biases and LayerNorm, clipping at 1). `Trainer` takes its steps through this type (splitting the
+/// forward/backward over micro-batches), and the benchmarks and the profiler time exactly this code.
+///
+/// With `profiler` set, the phases outside the tape (zeroGrad, clipGradNorm, adamw) are filed there too,
+/// with the bytes they must move; without one they cost nothing extra.
+public final class TrainingStep {
+    public let model: GLMModel
+    public let settings: OptimizerSpec
+    public let optimizer: AdamW
+    public var profiler: Profiler?
+    private let parameterCount: Double
+
+    public init(model: GLMModel, settings: OptimizerSpec = OptimizerSpec(), learningRate: Double = 1e-4) {
+        self.model = model
+        self.settings = settings
+        optimizer = AdamW(parameters: model.parameters, learningRate: Float(learningRate), beta1: Float(settings.beta1),
+                          beta2: Float(settings.beta2), eps: Float(settings.eps), weightDecay: Float(settings.weightDecay))
+        parameterCount = Double(model.parameters.reduce(0) { $0 + $1.value.count })
+    }
+
+    private func phase<T>(_ name: String, bytesPerParameter: Double, _ body: () throws -> T) rethrows -> T {
+        guard let profiler else { return try body() }
+        return try profiler.measure(name, work: OpWork(bytes: bytesPerParameter * parameterCount), body)
+    }
+
+    /// Marks every gradient as zero (the first backward write replaces it: no bytes are moved).
+    public func zeroGradients() {
+        phase("zeroGrad", bytesPerParameter: 0) { optimizer.zeroGrad() }
+    }
+
+    /// Runs `loss` on `tape` and, when the loss is finite, adds its gradient times `seed` to the
+    /// parameters' gradients. Returns the loss, or nil (nothing added, the tape reset) when not finite.
+    public func accumulate(on tape: Tape, seed: Float = 1, loss: (Tape) throws -> CrossEntropyResult) throws -> Float? {
+        let ce = try loss(tape)
+        let value = ce.loss.value.scalarValue
+        guard value.isFinite else { tape.reset(); return nil }
+        try tape.backward(ce.loss, seed: seed)
+        return value
+    }
+
+    /// Clips the accumulated gradients (`settings.clipGrad`; 0 = off, the norm is still computed) and takes
+    /// the AdamW step at `learningRate`, unless the norm is not finite. Returns the norm before clipping.
+    @discardableResult
+    public func update(learningRate: Double) -> Double {
+        let clip = settings.clipGrad
+        let parameters = model.parameters
+        let (norm, scale) = phase("clipGradNorm", bytesPerParameter: 4) {
+            clip > 0 ? clipGradNorm(parameters, maxNorm: Float(clip)) : (gradientNorm(parameters), 1)
+        }
+        guard norm.isFinite else { return norm }
+        // AdamW reads parameter, gradient and both moments and writes three of them: 7 floats per element.
+        phase("adamw", bytesPerParameter: 28) { optimizer.step(learningRate: Float(learningRate), gradScale: scale) }
+        return norm
+    }
+
+    /// One whole step on one batch: zero gradients, `loss` on `tape`, backward, clip, AdamW.
+    @discardableResult
+    public func run(tape: Tape, learningRate: Double, loss: (Tape) throws -> CrossEntropyResult) throws -> StepOutcome {
+        zeroGradients()
+        guard let value = try accumulate(on: tape, loss: loss) else { return StepOutcome(loss: .nan, gradNorm: .nan, updated: false) }
+        let norm = update(learningRate: learningRate)
+        return StepOutcome(loss: Double(value), gradNorm: norm, updated: norm.isFinite)
+    }
+}
