@@ -60,8 +60,8 @@ let package = Package(
         .target(name: "SwiftGLM", dependencies: ["GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining", "GLMTasks"]),
         // Downstream tasks: zero-shot multiple-choice scoring and evaluation as the original's tasks/ code.
         .target(name: "GLMTasks", dependencies: ["GLMEngine", "GLM", "GLMTokenizers", "GLMGeneration"]),
-        // Throughput benchmarks of GEMMs, kernels, training and forward steps, and the training-step profile.
-        .target(name: "GLMBenchmarks", dependencies: ["CGLMKernels", "CGLMOneDNN", "GLMEngine", "GLM", "GLMTraining"]),
+        // Throughput benchmarks of GEMMs, kernels, training, forward and decode steps, and the training-step profile.
+        .target(name: "GLMBenchmarks", dependencies: ["CGLMKernels", "CGLMOneDNN", "GLMEngine", "GLM", "GLMGeneration", "GLMTraining"]),
         // The command-line tool: a thin shell, one file per subcommand.
         .executableTarget(name: "glm", dependencies: [
             "GLMEngine", "GLMCheckpoint", "GLM", "GLMParity", "GLMTokenizers", "GLMGeneration", "GLMTraining", "GLMTasks",

@@ -9,7 +9,6 @@
 //   GenerationResult      per blank ids + text, the final token sequence, the original's printed output,
 //                         the filled-in text, a warning when nothing could be filled
 //   GenerationJSONLines   the `glm generate --jsonl` protocol
-//   DecodeBenchmark       the `glm bench decode` workload
 //   DefaultModel          where the built-in default model lives (one constant)
 //
 // Internals: BlankFiller (the per-blank loops), BeamSearchLoop + BeamSearchScorer/BeamHypotheses (the

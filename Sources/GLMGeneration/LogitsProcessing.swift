@@ -5,9 +5,9 @@ import GLMSupport
 /// The per-step arithmetic on one row of logits: argmax, the original's `top_k_logits`, log-softmax,
 /// the seq2seq evaluator's logits processors (min length, no repeated n-grams), multinomial draws.
 /// Everything works on plain Float buffers so greedy decoding never copies the vocabulary row.
-enum LogitsProcessing {
+public enum LogitsProcessing {
     /// Index of the largest value among the first `count` (the first one on ties; NaN never wins).
-    static func argmax(_ p: UnsafePointer<Float>, count: Int) -> Int {
+    public static func argmax(_ p: UnsafePointer<Float>, count: Int) -> Int {
         var best = -Float.infinity, index = 0, found = false
         for i in 0..<count where p[i] > best || (!found && !p[i].isNaN) {
             best = p[i]; index = i; found = true

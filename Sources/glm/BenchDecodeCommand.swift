@@ -1,7 +1,7 @@
 import ArgumentParser
 import GLMEngine
 import Foundation
-import GLMGeneration
+import GLMBenchmarks
 
 /// `glm bench decode`: prefill and K/V-cached greedy decode speed on a random-weight GLM, next to the
 /// memory-bandwidth bound (bench/README.md "Decode" workload; `--json` prints the line bench/compare reads).

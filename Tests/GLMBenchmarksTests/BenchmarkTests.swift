@@ -45,3 +45,21 @@ final class BenchmarkTests: XCTestCase {
         XCTAssertThrowsError(try o.validate())
     }
 }
+
+/// The decode workload, at toy sizes.
+final class DecodeBenchmarkTests: XCTestCase {
+    func testDecodeBenchmarkRunsAndIsDeterministic() throws {
+        var c = DecodeBenchmark.Config()
+        c.layers = 2; c.hidden = 32; c.heads = 4; c.vocab = 256; c.promptLength = 8; c.newTokens = 5
+        c.batch = 2; c.warmup = 0; c.timedRuns = 1
+        let a = try DecodeBenchmark(c).run(), b = try DecodeBenchmark(c).run()
+        XCTAssertEqual(a.lastTokens.count, 5)
+        XCTAssertEqual(a.lastTokens, b.lastTokens)
+        XCTAssertGreaterThan(a.decodeTokensPerSecond, 0)
+        XCTAssertGreaterThan(a.prefillTokensPerSecond, 0)
+        XCTAssertEqual(a.weightBytesPerStep, (12 * 2 * 32 * 32 + 256 * 32) * 4)
+        XCTAssertEqual(a.bandwidthBound(gigabytesPerSecond: 40), 2 * 40e9 / a.weightBytesPerStep, accuracy: 1e-6)
+        // The benchmark's steps are the generator's: greedy over a random model of the same sizes.
+        XCTAssertTrue(a.lastTokens.allSatisfy { $0 >= 0 && $0 < 256 })
+    }
+}

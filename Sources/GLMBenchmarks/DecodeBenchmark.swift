@@ -1,6 +1,7 @@
-import GLMEngine
 import Foundation
+import GLMEngine
 import GLM
+import GLMGeneration
 
 #if canImport(Glibc)
 import Glibc
@@ -77,7 +78,7 @@ public struct DecodeBenchmark {
             if run >= config.warmup { prefill.append(p); steps.append(d / Double(config.newTokens)) }
             last = tokens
         }
-        let stepMs = median(steps) * 1e3, prefillMs = median(prefill) * 1e3
+        let stepMs = upperMedian(steps) * 1e3, prefillMs = upperMedian(prefill) * 1e3
         let bytesPerWeight = config.storage == .bfloat16 ? 2.0 : 4.0
         let weightBytes = config.matmulParameters * bytesPerWeight
         let decodeRate = Double(config.batch) / (stepMs / 1e3)
@@ -85,7 +86,7 @@ public struct DecodeBenchmark {
         return Result(config: config, prefillTokensPerSecond: Double(config.batch * config.promptLength) / (prefillMs / 1e3),
                       prefillMsMedian: prefillMs, stepMsMedian: stepMs, decodeTokensPerSecond: decodeRate,
                       weightBytesPerStep: weightBytes, gflops: config.flopsPerToken(context: meanContext) * decodeRate / 1e9,
-                      peakRSSMB: Self.peakRSSMB(), lastTokens: last)
+                      peakRSSMB: ModelBenchmark.peakResidentMegabytes(), lastTokens: last)
     }
 
     /// One generation: (prefill seconds, decode seconds, row 0's generated ids).
@@ -117,19 +118,8 @@ public struct DecodeBenchmark {
         return (Double(t1 - t0) * 1e-9, Double(t2 - t1) * 1e-9, generated)
     }
 
-    func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
-
-    /// The process's peak resident set (getrusage ru_maxrss, KiB on Linux) in MB.
-    public static func peakRSSMB() -> Double {
-        var usage = rusage()
-        #if os(Linux)
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return Double(usage.ru_maxrss) / 1024
-        #else
-        getrusage(RUSAGE_SELF, &usage)
-        return Double(usage.ru_maxrss) / (1024 * 1024)
-        #endif
-    }
+    /// The upper median (the middle value, or the higher of the two middle ones), as this benchmark has always reported.
+    func upperMedian(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 
     /// Memory bandwidth in GB/s from copying a 256 MB buffer (bytes read + written; best of 3): the
     /// denominator of the bandwidth bound.
