@@ -5,6 +5,12 @@ public struct LanguageModelWindow: Sendable, Equatable {
     public var document: Int
     public var index: Int
     public var sample: LanguageModelSample
+
+    public init(document: Int, index: Int, sample: LanguageModelSample) {
+        self.document = document
+        self.index = index
+        self.sample = sample
+    }
 }
 
 /// Cuts token documents into the overlapping windows of the original's `LMDataset` (perplexity on

@@ -60,6 +60,9 @@ struct EvaluateCommand: ParsableCommand {
     func validate() throws {
         guard seqLength >= 4 else { throw ValidationError("--seq-length must be ≥ 4") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be ≥ 1") }
+        if let o = overlappingEval, o > seqLength - 1 {
+            throw ValidationError("--overlapping-eval \(o) exceeds --seq-length - 1 = \(seqLength - 1) (the original would skip tokens)")
+        }
         if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
     }
 

@@ -3,7 +3,6 @@ import GLM
 import GLMEngine
 import GLMTasks
 import GLMTokenizers
-import ArgumentParser
 import GLMGeneration
 
 /// `glm evaluate --task lambada|wikitext|language_model`: the original's `tasks/language_model/finetune.py`
@@ -33,11 +32,8 @@ extension EvaluateCommand {
         let corpus = task == .wikitext
             ? try LanguageModelCorpus.wikitext(file: data, tokenizer: tokenizer)
             : try LanguageModelCorpus.lines(file: data, tokenizer: tokenizer)
-        let windows: LanguageModelWindows
-        do {
-            windows = try LanguageModelWindows(tokenizer: tokenizer, seqLength: seqLength, overlap: overlappingEval,
+        let windows = try LanguageModelWindows(tokenizer: tokenizer, seqLength: seqLength, overlap: overlappingEval,
                                                unidirectional: unidirectional, taskMask: taskMask)
-        } catch { throw ValidationError("\(error)") }
         var samples: [LanguageModelSample] = [], lines: [Int] = []
         for (d, doc) in corpus.documents.enumerated() {
             do {
