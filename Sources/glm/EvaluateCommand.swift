@@ -10,7 +10,7 @@ import GLMTasks
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
-        abstract: "Evaluate a model zero-shot on a task file (as the original's scripts/evaluate_multichoice.sh).",
+        abstract: "Evaluate a model zero-shot on a task file (as the original's scripts/evaluate_multichoice.sh and scripts/evaluate_lm.sh).",
         discussion: """
             glm evaluate --task multichoice --data FILE.jsonl --model MODEL   prints \
             {"task": "multichoice", "split": "test", "dataset": "multichoice-FILE", "examples": N, "metrics": {"accuracy": A}} \
@@ -18,32 +18,64 @@ struct EvaluateCommand: ParsableCommand {
             "label": k} (label optional, default 0). Each choice is scored by the summed log-probability of its tokens \
             in the blank ([MASK] appended when the input has none; --unidirectional: after [gMASK], left to right).
             --predictions FILE writes one JSON line per item: {"uid", "line", "prediction", "label", "scores"}.
+
+            glm evaluate --task lambada --data FILE.jsonl   (config_tasks/zero_lambada*.sh; `lambda` is the original's \
+            name) reads {"text": ...} lines and prints {"task": "lambada", "split": "test", "examples": N, \
+            "metrics": {"accuracy": A}}: an item is right when every token of its last word (encoded as " " + word) is \
+            the model's argmax. --unidirectional reads the context left to right.
+            glm evaluate --task wikitext|language_model --data FILE (config_tasks/zero_wikitext.sh, zero_lm*.sh): \
+            perplexity over windows of --seq-length with --overlapping-eval tokens of new text per window; wikitext \
+            detokenizes the whole WikiText file as one document, language_model takes one document per line. Prints \
+            {"task", "split": "test", "examples": WINDOWS, "metrics": {"avg loss", "ppl", "adjusted ppl"}} (adjusted ppl \
+            is per whitespace-separated original token).
+            --predictions FILE (LM tasks) writes one JSON line per item/window: {"uid", "line", "loss_sum", \
+            "num_loss_tokens", "all_correct"}.
             """)
 
-    enum Task: String, ExpressibleByArgument, CaseIterable { case multichoice }
+    /// The original's task names; `lambda` is what its LAMBADA config passes (`--task lambda`).
+    enum Task: String, ExpressibleByArgument, CaseIterable {
+        case multichoice, lambada, lambda, wikitext
+        case languageModel = "language_model"
+    }
 
-    @Option(help: "The task (multichoice).") var task: Task
-    @Option(help: "JSON Lines file of items.") var data: String
+    @Option(help: "The task (multichoice, lambada (alias lambda), wikitext, language_model).") var task: Task
+    @Option(help: "The data file (JSON Lines for multichoice and lambada, text for wikitext and language_model).") var data: String
     @Option(help: "Model folder or weights file (any layout glm convert reads). Default: the built-in model.")
     var model: String?
     @OptionGroup var modelOptions: ModelOptions
     @Option(name: .customLong("seq-length"), help: "Sample length; longer inputs lose tokens at the front (the original's --seq-length).")
     var seqLength = 512
-    @Flag(help: "Score left to right after [gMASK] (needs a tokenizer with task masks).") var unidirectional = false
+    @Flag(help: "Score left to right (multichoice: after [gMASK], which needs a tokenizer with task masks; LM tasks: the original's --unidirectional).")
+    var unidirectional = false
+    @Option(name: .customLong("overlapping-eval"), help: "wikitext/language_model: new tokens per window after the first (default: seq-length - 1, no overlap).")
+    var overlappingEval: Int?
+    @Flag(name: .customLong("task-mask"), help: "lambada/wikitext/language_model: use [gMASK] instead of [MASK] (the original's --task-mask).")
+    var taskMask = false
     @Option(name: .customLong("length-penalty"), help: "Divide a choice's score by its token count^penalty (only when > 0, as the original).")
     var lengthPenalty = 0.0
-    @Option(name: .customLong("batch-size"), help: "Choice rows per forward pass (does not change the numbers).") var batchSize = 16
+    @Option(name: .customLong("batch-size"), help: "Rows per forward pass (does not change the numbers; the original's --eval-batch-size).") var batchSize = 16
     @Option(help: "Write per-item predictions (JSON lines) to this file.") var predictions: String?
     @Option(help: "Threads for oneDNN and the kernels.") var threads: Int?
 
     func validate() throws {
         guard seqLength >= 4 else { throw ValidationError("--seq-length must be ≥ 4") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be ≥ 1") }
+        if let o = overlappingEval, o > seqLength - 1 {
+            throw ValidationError("--overlapping-eval \(o) exceeds --seq-length - 1 = \(seqLength - 1) (the original would skip tokens)")
+        }
         if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
     }
 
     func run() throws {
         if let threads { Runtime.setThreads(threads) }
+        switch task {
+        case .multichoice: try runMultichoice()
+        case .lambada, .lambda: try runLambada()
+        case .wikitext, .languageModel: try runPerplexity()
+        }
+    }
+
+    func runMultichoice() throws {
         let numbered = try MultipleChoiceData.readNumbered(data)
         let scorer = try MultipleChoiceScorer.load(try model ?? DefaultModel.path(), options: modelOptions.loadOptions,
                                                    seqLength: seqLength, unidirectional: unidirectional,
