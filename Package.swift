@@ -1,11 +1,12 @@
 // swift-tools-version:6.0
 // SwiftGLM: GLM (General Language Model) in Swift, on a CPU engine over oneDNN.
 //
-// Dependencies point one way:
-//   CKernels, CDNNL  →  Engine  →  Checkpoint, GLM  →  Tokenizers  →  Generation, Training  →  Tasks, Benchmarks  →  glm
-//   Support  →  Checkpoint, GLM, Tokenizers, Generation, Training, Tasks, glm   (a leaf: imports no project module)
-//   CSystem  →  Training
-//   TestSupport  →  the test targets that read the reference fixtures
+// Dependencies point one way (each target declares exactly what it imports):
+//   CGLMKernels, CGLMOneDNN → GLMEngine → GLMCheckpoint, GLM → GLMTokenizers → GLMGeneration, GLMTraining
+//       → GLMTasks, GLMBenchmarks → SwiftGLM (the umbrella library), glm (the command-line tool)
+//   GLMSupport: a leaf (imports no project module) used by GLMCheckpoint, GLM, GLMTokenizers, GLMGeneration,
+//       GLMTraining and glm;  CGLMSystem → GLMTraining;  GLMParity (the fixture harness) → glm, GLMTests
+//   GLMTestSupport (the reference-fixtures locator) → the test targets that read the fixtures
 import PackageDescription
 
 /// C kernels are built optimised in a development checkout, so that debug builds (`swift test`) do not
@@ -79,6 +80,7 @@ let package = Package(
         .testTarget(name: "GLMTrainingTests", dependencies: ["GLMTraining", "GLM", "GLMEngine", "GLMTokenizers", "GLMTestSupport"]),
         .testTarget(name: "GLMTasksTests", dependencies: ["GLMTasks", "GLM", "GLMTokenizers", "GLMTestSupport"]),
         .testTarget(name: "GLMBenchmarksTests", dependencies: ["GLMBenchmarks", "GLMTraining", "GLMEngine"]),
+        .testTarget(name: "SwiftGLMTests", dependencies: ["SwiftGLM", "GLMTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

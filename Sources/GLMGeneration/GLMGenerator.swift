@@ -14,7 +14,7 @@ public struct PreparedPrompt: Sendable, Equatable {
     public var maskPositions: [Int] { encoding.maskPositions }
 }
 
-/// Blank filling with a GLM model: load once, generate many times. Shared by the CLI, the HTTP server
+/// Blank filling with a GLM model: load once, generate many times. Shared by the CLI, `GLMPipeline`
 /// and task code.
 ///
 /// `generate` follows THUDM/GLM `generate_samples.py` exactly (prompt processing, one context pass, the

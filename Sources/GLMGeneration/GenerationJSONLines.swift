@@ -2,7 +2,7 @@ import Foundation
 import GLMSupport
 
 /// The `glm generate --jsonl` protocol: one JSON object per input line `{"prompt": "..."}`, one JSON
-/// object per output line. Kept in the library so the CLI, the HTTP server and the tests share it.
+/// object per output line. Kept in the library so the CLI, library users and the tests share it.
 public enum GenerationJSONLines {
     /// The prompt of one input line, or a message saying what is wrong with it.
     public static func prompt(fromLine line: String) -> Result<String, GenerationError> {
