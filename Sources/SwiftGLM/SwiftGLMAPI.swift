@@ -9,7 +9,7 @@
 //     for r in glm.fill(["A [MASK] B", "C [MASK] D"]) { print(try r.get().text) }   // one batch
 //     for try await event in glm.stream("In the beginning God created the [MASK].") { print(event) }
 //     let scores = try glm.scoreChoices("The opposite of hot is [MASK].", choices: ["cold", "warm"])
-//     print(scores.best)                                          // 0
+//     print(scores.scores, scores.best)                          // one log-probability per choice, the argmax
 //
 // Everything here is a thin shell over the modules it re-exports (GLMGenerator, MultipleChoiceScorer,
 // PretrainingSession, …), which stay available for finer control.
