@@ -1,19 +1,8 @@
 import Foundation
 import GLMTokenizers
 
-/// A bad language-model data file: names the file and the 1-based line (0 = the file as a whole).
-public struct LanguageModelDataError: Error, CustomStringConvertible, Equatable {
-    public var file: String
-    public var line: Int
-    public var reason: String
-    public var description: String { "\(file):\(line): \(reason)" }
-
-    public init(file: String, line: Int, reason: String) {
-        self.file = file
-        self.line = line
-        self.reason = reason
-    }
-}
+/// Errors of the LAMBADA and language-model readers (one type for every task reader).
+public typealias LanguageModelDataError = TaskDataError
 
 /// The token documents of a perplexity task with the original's token counts.
 public struct LanguageModelCorpus: Sendable, Equatable {
@@ -29,15 +18,7 @@ public struct LanguageModelCorpus: Sendable, Equatable {
     /// The detokenised text (wikitext only).
     public var detokenizedText: String?
 
-    static func readText(_ path: String) throws -> String {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw LanguageModelDataError(file: path, line: 0, reason: "cannot read the file")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw LanguageModelDataError(file: path, line: 0, reason: "not UTF-8 text")
-        }
-        return text
-    }
+    static func readText(_ path: String) throws -> String { try TaskDataFiles.text(path) }
 
     /// `--task wikitext` (`build_wikitext103_dataset`): the whole file is one document, detokenised with
     /// `WikitextDetokenizer` and tokenised in one piece.
@@ -115,25 +96,15 @@ public enum LambadaData {
     /// original's `json.loads` fails on them).
     public static func read(_ path: String) throws -> [(line: Int, text: String)] {
         let text = try LanguageModelCorpus.readText(path)
-        var out: [(line: Int, text: String)] = []
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
-        where !line.allSatisfy(\.isWhitespace) {
-            out.append((i + 1, try parse(String(line), file: path, line: i + 1)))
-        }
+        let out = try TaskDataFiles.nonBlankLines(text) { line, number in try parse(line, file: path, line: number) }
+            .map { (line: $0.line, text: $0.value) }
         if out.isEmpty { throw LanguageModelDataError(file: path, line: 0, reason: "no items") }
         return out
     }
 
     public static func parse(_ line: String, file: String = "<input>", line number: Int = 1) throws -> String {
         func fail(_ reason: String) -> LanguageModelDataError { LanguageModelDataError(file: file, line: number, reason: reason) }
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: Data(line.utf8), options: [.fragmentsAllowed])
-        } catch {
-            let ns = error as NSError
-            throw fail("malformed JSON (\(ns.userInfo[NSDebugDescriptionErrorKey] as? String ?? ns.localizedDescription))")
-        }
-        guard let dict = object as? [String: Any] else { throw fail("expected a JSON object") }
+        let dict = try TaskDataFiles.jsonObject(line, file: file, line: number)
         guard let raw = dict["text"] else { throw fail("missing field \"text\"") }
         guard let text = raw as? String else { throw fail("\"text\" must be a string") }
         guard LambadaEncoder.splitLastWord(text) != nil else { throw fail("\"text\" has no word") }

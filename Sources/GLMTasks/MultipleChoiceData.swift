@@ -18,18 +18,8 @@ public struct MultipleChoiceItem: Sendable, Equatable {
 
 /// A bad multiple-choice file: always names the file and the 1-based line, so a bad line in a large
 /// data set can be found without bisecting.
-public struct MultipleChoiceDataError: Error, CustomStringConvertible, Equatable {
-    public var file: String
-    public var line: Int
-    public var reason: String
-    public var description: String { "\(file):\(line): \(reason)" }
-
-    public init(file: String, line: Int, reason: String) {
-        self.file = file
-        self.line = line
-        self.reason = reason
-    }
-}
+/// Errors of the multiple-choice reader (one type for every task reader).
+public typealias MultipleChoiceDataError = TaskDataError
 
 /// Reading multiple-choice JSON Lines files.
 public enum MultipleChoiceData {
@@ -41,32 +31,16 @@ public enum MultipleChoiceData {
 
     /// As `read`, with each item's 1-based line number (for error messages about later stages).
     public static func readNumbered(_ path: String) throws -> [(line: Int, item: MultipleChoiceItem)] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw MultipleChoiceDataError(file: path, line: 0, reason: "cannot read the file")
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            throw MultipleChoiceDataError(file: path, line: 0, reason: "not UTF-8 text")
-        }
-        var items: [(line: Int, item: MultipleChoiceItem)] = []
-        for (i, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
-        where !line.allSatisfy(\.isWhitespace) {
-            items.append((i + 1, try parse(String(line), file: path, line: i + 1)))
-        }
-        return items
+        try TaskDataFiles.nonBlankLines(try TaskDataFiles.text(path)) { line, number in
+            try parse(line, file: path, line: number)
+        }.map { (line: $0.line, item: $0.value) }
     }
 
     /// One JSON line. `label` may be an integer or an integer string (the original passes it through
     /// `int()`); it must index a choice.
     public static func parse(_ line: String, file: String = "<input>", line number: Int = 1) throws -> MultipleChoiceItem {
         func fail(_ reason: String) -> MultipleChoiceDataError { MultipleChoiceDataError(file: file, line: number, reason: reason) }
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: Data(line.utf8), options: [.fragmentsAllowed])
-        } catch {
-            let ns = error as NSError
-            throw fail("malformed JSON (\(ns.userInfo[NSDebugDescriptionErrorKey] as? String ?? ns.localizedDescription))")
-        }
-        guard let dict = object as? [String: Any] else { throw fail("expected a JSON object") }
+        let dict = try TaskDataFiles.jsonObject(line, file: file, line: number)
         guard let raw = dict["inputs_pretokenized"] else { throw fail("missing field \"inputs_pretokenized\"") }
         guard let inputs = raw as? String else { throw fail("\"inputs_pretokenized\" must be a string") }
         guard let rawChoices = dict["choices_pretokenized"] else { throw fail("missing field \"choices_pretokenized\"") }
