@@ -15,6 +15,10 @@ final class Seq2SeqSummarizationTests: XCTestCase {
         XCTAssertEqual(try S2SFixtures.checkAllRuns("cnn_dm"), 4)
     }
 
+    func testGigawordEveryRunEqualsTheOriginal() throws {
+        XCTAssertEqual(try S2SFixtures.checkAllRuns("gigaword"), 12)
+    }
+
     /// The detokenizers rule by rule (expected strings printed by the original functions).
     func testDetokenizers() {
         XCTAssertEqual(Seq2SeqDetokenizer.gigaword("japan 's UNKNOWN corp -lrb- x -rrb- -lsb- y -rsb- -lcb- z -rcb- &amp;lt; &lt;b&gt; <unk> UNK"),
