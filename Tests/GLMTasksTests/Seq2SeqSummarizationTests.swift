@@ -19,6 +19,10 @@ final class Seq2SeqSummarizationTests: XCTestCase {
         XCTAssertEqual(try S2SFixtures.checkAllRuns("gigaword"), 12)
     }
 
+    func testXSumEveryRunEqualsTheOriginal() throws {
+        XCTAssertEqual(try S2SFixtures.checkAllRuns("xsum"), 4)
+    }
+
     /// The detokenizers rule by rule (expected strings printed by the original functions).
     func testDetokenizers() {
         XCTAssertEqual(Seq2SeqDetokenizer.gigaword("japan 's UNKNOWN corp -lrb- x -rrb- -lsb- y -rsb- -lcb- z -rcb- &amp;lt; &lt;b&gt; <unk> UNK"),
