@@ -118,6 +118,7 @@ enum S2SFixtures {
                     let at = "\(title) \(splitName) item \(i)"
                     checkExample(example, item["example"] as? [String: Any] ?? [:], at, file: file, line: line)
                     let sample = try dataset.sample(at: i)
+                    XCTAssertEqual(!sample.isEvaluation, split.hasTargets(task.kind), "\(at): sample kind", file: file, line: line)
                     checkSample(sample, item["sample"] as? [String: Any] ?? [:], at, file: file, line: line)
                     compared += 1
                 }
