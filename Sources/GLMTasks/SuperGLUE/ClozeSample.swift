@@ -16,18 +16,21 @@ public struct ClozeSample: Sendable, Equatable {
         public var blockPositions: [Int]
         /// Multi-token: the answer ids (incl. `eop`) shifted into place, [seq]; empty for single-token.
         public var targets: [Int]
-        /// Multi-token: 1 where `targets` count in the summed log-probability, [seq]; empty for single-token.
+        /// 1 where `targets` count in the summed log-probability, [seq] (the single-token model ignores it).
         public var logitMask: [Int]
+        /// The original's `mask`: the length of part A including its final eos (the attention mask's `sep`);
+        /// per row, because each choice is truncated with its own answer.
+        public var sep: Int
 
-        public init(ids: [Int], positions: [Int], blockPositions: [Int], targets: [Int] = [], logitMask: [Int] = []) {
+        public init(ids: [Int], positions: [Int], blockPositions: [Int], targets: [Int] = [], logitMask: [Int] = [], sep: Int) {
             self.ids = ids; self.positions = positions; self.blockPositions = blockPositions
-            self.targets = targets; self.logitMask = logitMask
+            self.targets = targets; self.logitMask = logitMask; self.sep = sep
         }
     }
 
     /// Which cloze model scores the sample.
     public enum Kind: Sendable, Equatable {
-        /// Raw logits of the `sop` position (index `sep`) at these verbalizer ids, one per label.
+        /// Raw logits of the `sop` position (index `rows[0].sep`) at these verbalizer ids, one per label.
         case singleToken(verbalizerIds: [Int])
         /// One row per choice; a choice's score is the masked sum of target log-probabilities.
         case multiToken
@@ -36,14 +39,12 @@ public struct ClozeSample: Sendable, Equatable {
     public var kind: Kind
     /// The rows: one for single-token tasks, one per choice for multi-token tasks.
     public var rows: [Row]
-    /// The original's `mask`: the length of part A including its final eos (the `sep` of the attention mask).
-    public var sep: Int
     /// Index of the correct label / choice (WSC train samples: 0).
     public var label: Int
     /// The example's guid as the original's `uid` (several samples may share one, e.g. WSC chunks).
     public var uid: String
 
-    public init(kind: Kind, rows: [Row], sep: Int, label: Int, uid: String) {
-        self.kind = kind; self.rows = rows; self.sep = sep; self.label = label; self.uid = uid
+    public init(kind: Kind, rows: [Row], label: Int, uid: String) {
+        self.kind = kind; self.rows = rows; self.label = label; self.uid = uid
     }
 }
