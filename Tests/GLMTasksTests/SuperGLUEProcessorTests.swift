@@ -57,6 +57,11 @@ final class SuperGLUEProcessorTests: XCTestCase {
         XCTAssertEqual(ex[0].textA, "Tom thanked him . Then left.")
         XCTAssertEqual(ex[0].meta["span1_index"], .int(0))
         XCTAssertEqual(ex[0].label, .string("False"))
+        // The same glued pronoun as the LAST word: the original's offset loop raises IndexError; here an error.
+        let last = #"{"text": "Tom thanked him.", "target": {"span1_index": 0, "span1_text": "Tom", "span2_index": 2, "span2_text": "him"}, "idx": 6, "label": true}"#
+        XCTAssertThrowsError(try SuperGLUEProcessor(task: .wsc).examples(jsonl: last, file: "wsc.jsonl", split: .dev)) {
+            XCTAssertTrue("\($0)".hasPrefix("wsc.jsonl:1: span2_index 3"), "\($0)")
+        }
         // Train keeps only True examples.
         XCTAssertEqual(try SuperGLUEProcessor(task: .wsc).examples(jsonl: line, split: .train).count, 0)
     }

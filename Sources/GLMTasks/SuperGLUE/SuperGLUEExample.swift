@@ -36,7 +36,7 @@ public enum SuperGLUEValue: Sendable, Hashable, Decodable, CustomStringConvertib
         case .null: return "None"
         case .bool(let b): return b ? "True" : "False"
         case .int(let i): return String(i)
-        case .double(let d): return d == d.rounded() && abs(d) < 1e16 ? "\(d)" : "\(d)"
+        case .double(let d): return "\(d)"
         case .string(let s): return s
         case .array(let a): return "[" + a.map { $0.string.map { "'\($0)'" } ?? $0.pythonString }.joined(separator: ", ") + "]"
         case .object(let o): return "{" + o.keys.sorted().map { "'\($0)': \(o[$0]!.pythonString)" }.joined(separator: ", ") + "}"
