@@ -211,3 +211,21 @@ final class ClozeScorerTests: XCTestCase {
         XCTAssertEqual(e.accuracy, 200.0 / 3, accuracy: 1e-12)
     }
 }
+
+extension ClozeScorerTests {
+    /// `load` reads a model folder and its tokenizer; bad samples are refused with their uid.
+    func testLoadAndInputChecks() throws {
+        let (scorer, tokenizer) = try ClozeScorer.load(try Fixtures.require("models/glm-tiny-bert"), lengthPenalty: 1)
+        XCTAssertEqual(scorer.lengthPenalty, 1)
+        XCTAssertLessThanOrEqual(tokenizer.numTokens, scorer.model.config.vocabSize)
+        let setting = try XCTUnwrap(SuperGLUEFixtures.scoredSettings().first { $0.task == "copa" })
+        var bad = setting.splits[0].samples[0]
+        bad.rows[1].logitMask = [Int](repeating: 0, count: bad.rows[1].ids.count)
+        XCTAssertThrowsError(try scorer.scores([bad])) { XCTAssertTrue("\($0)".contains(bad.uid), "\($0)") }
+        var single = ClozeSample(kind: .singleToken(verbalizerIds: [scorer.model.config.vocabSize]), rows: [bad.rows[0]], label: 0, uid: "x")
+        XCTAssertThrowsError(try scorer.scores([single]))
+        single.kind = .singleToken(verbalizerIds: [5, 6])
+        single.rows.append(bad.rows[0])
+        XCTAssertThrowsError(try scorer.scores([single]), "a single-token sample has one row")
+    }
+}

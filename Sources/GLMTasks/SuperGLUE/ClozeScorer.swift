@@ -1,6 +1,8 @@
 import Foundation
 import GLM
 import GLMEngine
+import GLMGeneration
+import GLMTokenizers
 
 public enum ClozeScorerError: Error, CustomStringConvertible, Equatable {
     case input(String)
@@ -40,6 +42,17 @@ public final class ClozeScorer: @unchecked Sendable {
         self.lengthPenalty = lengthPenalty
         self.takeSoftmax = takeSoftmax
         self.batchSize = batchSize
+    }
+
+    /// Loads a model in any layout (and the tokenizer it names) the way `glm generate` does; the
+    /// tokenizer is what the PVP encoders need to build samples for this scorer.
+    public static func load(_ path: String, options: ModelLoadOptions = ModelLoadOptions(), lengthPenalty: Double = 0,
+                            takeSoftmax: Bool = false, batchSize: Int = 10) throws -> (scorer: ClozeScorer, tokenizer: any Tokenizer) {
+        let loaded = try GLMGenerator.load(path, options: options, packedWeights: nil)
+        guard loaded.tokenizer.numTokens <= loaded.model.config.vocabSize else {
+            throw ClozeScorerError.input("\(loaded.tokenizer.name) has \(loaded.tokenizer.numTokens) tokens but the model only \(loaded.model.config.vocabSize) embedding rows")
+        }
+        return (try ClozeScorer(model: loaded.model, lengthPenalty: lengthPenalty, takeSoftmax: takeSoftmax, batchSize: batchSize), loaded.tokenizer)
     }
 
     // MARK: - inference
@@ -88,7 +101,7 @@ public final class ClozeScorer: @unchecked Sendable {
     /// choice mask `my_collate` builds: a sample with fewer choices than the widest (or than `width`) is
     /// padded with copies of its choice 0 (mask 0). All rows run in ONE forward pass on `tape` (the
     /// original's training step); float32 like the original. Samples must all be of one kind (and
-    /// single-token samples have one verbalizer count).
+    /// single-token samples have one verbalizer count). Not serialised: the caller owns the tape.
     public func scoreVariable(_ samples: [ClozeSample], width: Int? = nil, tape: Tape) throws -> (scores: Variable, choiceMask: [[Float]]) {
         guard !samples.isEmpty else { throw ClozeScorerError.input("no samples") }
         let plans = try samples.enumerated().map { try plan($0.element, index: $0.offset) }
