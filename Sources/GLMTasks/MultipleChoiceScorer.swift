@@ -85,45 +85,29 @@ public final class MultipleChoiceScorer: @unchecked Sendable {
         return out
     }
 
-    /// One forward pass over rows trimmed to the longest real length, then the log-softmax at the
+    /// One forward pass (the cloze scoring core shared with `ClozeScorer`), then the log-softmax at the
     /// scored positions only (computed in Double; the original's float32 differs by ~1e-6).
     func scoreRows(_ rows: [(MultipleChoiceSample, Int)]) throws -> [Double] {
-        let b = rows.count, s = rows.map { $0.0.lengths[$0.1] }.max()!
-        var ids = [Int32](repeating: Int32(encoder.eos), count: b * s)
-        var pos = [Int32](repeating: 0, count: b * 2 * s)
-        var picked: [Int32] = [], targets: [Int] = [], owner: [Int] = []
-        for (r, (sample, c)) in rows.enumerated() {
-            for t in 0..<s {
-                ids[r * s + t] = Int32(sample.ids[c][t])
-                pos[r * 2 * s + t] = Int32(sample.positions[c][0][t])
-                pos[r * 2 * s + s + t] = Int32(sample.positions[c][1][t])
-                if sample.logitMasks[c][t] != 0 {
-                    picked.append(Int32(r * s + t)); targets.append(sample.targets[c][t]); owner.append(r)
+        var inputs: [ClozeForwardRow] = [], targets: [[Int]] = []
+        for (sample, c) in rows {
+            let picks = sample.logitMasks[c].indices.filter { sample.logitMasks[c][$0] != 0 }
+            inputs.append(ClozeForwardRow(ids: sample.ids[c], positions: sample.positions[c][0], blockPositions: sample.positions[c][1],
+                                          sep: sample.seps[c], picks: picks))
+            targets.append(picks.map { sample.targets[c][$0] })
+        }
+        let logits = try ClozeForward.pickedLogits(model: model, rows: inputs, tape: Tape.inference()).value.toFloats()
+        let v = model.config.vocabSize
+        var sums = [Double](repeating: 0, count: rows.count)
+        var k = 0
+        logits.withUnsafeBufferPointer { all in
+            for (r, rowTargets) in targets.enumerated() {
+                for target in rowTargets {
+                    sums[r] += ClozeForward.logSoftmax(UnsafeBufferPointer(rebasing: all[(k * v)..<((k + 1) * v)]), at: target)
+                    k += 1
                 }
+                if lengthPenalty > 0 { sums[r] /= pow(Double(rowTargets.count), lengthPenalty) }
             }
         }
-        let tape = Tape.inference()
-        let o = try model.forward(ids: try Tensor(shape: [b, s], ints: ids), positionIds: try Tensor(shape: [b, 2, s], ints: pos),
-                                  mask: .sep(rows.map { $0.0.seps[$0.1] }), logits: .none, tape: tape)
-        let flat = try tape.reshape(o.hidden, [b * s, model.config.hiddenSize])
-        let hidden = try tape.embedding(try Tensor(shape: [picked.count], ints: picked), table: flat)
-        let logits = try tape.linear(hidden, weight: model.word_embeddings.weight).value.toFloats()
-        let v = model.config.vocabSize
-        var sums = [Double](repeating: 0, count: b), counts = [Int](repeating: 0, count: b)
-        for (k, (target, r)) in zip(targets, owner).enumerated() {
-            sums[r] += Self.logSoftmax(logits[(k * v)..<((k + 1) * v)], at: target)
-            counts[r] += 1
-        }
-        if lengthPenalty > 0 {
-            for r in 0..<b { sums[r] /= pow(Double(counts[r]), lengthPenalty) }
-        }
         return sums
-    }
-
-    static func logSoftmax(_ row: ArraySlice<Float>, at target: Int) -> Double {
-        let m = Double(row.max()!)
-        var z = 0.0
-        for x in row { z += exp(Double(x) - m) }
-        return Double(row[row.startIndex + target]) - m - log(z)
     }
 }

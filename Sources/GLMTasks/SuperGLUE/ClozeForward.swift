@@ -1,0 +1,64 @@
+import Foundation
+import GLM
+import GLMEngine
+
+/// One input row of a cloze model and the positions whose logits it needs.
+struct ClozeForwardRow {
+    var ids: [Int]
+    var positions: [Int]
+    var blockPositions: [Int]
+    /// Positions below `sep` attend to each other bidirectionally; later positions causally.
+    var sep: Int
+    /// Positions whose final hidden state is projected onto the full vocabulary, in order.
+    var picks: [Int]
+
+    /// The forward pass runs over the first `length` positions only. Positions below `sep` see exactly
+    /// the positions below `sep`, a later position t sees positions ≤ t, so every picked position sees
+    /// the same keys as in the padded row and its logits do not change.
+    var length: Int { max(sep, (picks.max() ?? -1) + 1) }
+}
+
+/// The scoring core of both cloze models (`GLMForMultiTokenCloze`, `GLMForSingleTokenCloze`) and of
+/// zero-shot multiple choice: one batched forward pass, then the vocabulary projection only at the
+/// picked positions.
+enum ClozeForward {
+    /// Logits [Σ picks, V] (full padded vocabulary) at every row's picks: rows in order, picks in order.
+    /// Rows are trimmed to `length` and padded to the longest with id 0 (never attended by a pick).
+    /// On a recording tape the result is differentiable with respect to the model's parameters.
+    static func pickedLogits(model: GLMModel, rows: [ClozeForwardRow], tape: Tape) throws -> Variable {
+        let b = rows.count
+        let s = rows.map(\.length).max() ?? 0
+        let v = model.config.vocabSize
+        var ids = [Int32](repeating: 0, count: b * s)
+        var pos = [Int32](repeating: 0, count: b * 2 * s)
+        var picked: [Int32] = []
+        for (r, row) in rows.enumerated() {
+            guard row.ids.count >= row.length, row.positions.count >= row.length, row.blockPositions.count >= row.length else {
+                throw GLMError.badInput("cloze row \(r): \(row.ids.count) ids, \(row.positions.count) positions, \(row.blockPositions.count) block positions for a scored length of \(row.length)")
+            }
+            guard row.sep >= 0, row.picks.allSatisfy({ $0 >= 0 }) else { throw GLMError.badInput("cloze row \(r): negative sep or position") }
+            for t in 0..<row.length {
+                guard (0..<v).contains(row.ids[t]) else { throw GLMError.badInput("cloze row \(r): id \(row.ids[t]) at \(t) is outside the vocabulary of \(v)") }
+                ids[r * s + t] = Int32(row.ids[t])
+                pos[r * 2 * s + t] = Int32(row.positions[t])
+                pos[r * 2 * s + s + t] = Int32(row.blockPositions[t])
+            }
+            for p in row.picks { picked.append(Int32(r * s + p)) }
+        }
+        guard b > 0, s > 0, !picked.isEmpty else { throw GLMError.badInput("cloze forward: nothing to score") }
+        let o = try model.forward(ids: try Tensor(shape: [b, s], ints: ids), positionIds: try Tensor(shape: [b, 2, s], ints: pos),
+                                  mask: .sep(rows.map(\.sep)), logits: .none, tape: tape)
+        let flat = try tape.reshape(o.hidden, [b * s, model.config.hiddenSize])
+        let hidden = try tape.embedding(try Tensor(shape: [picked.count], ints: picked), table: flat)
+        return try tape.linear(hidden, weight: model.word_embeddings.weight)
+    }
+
+    /// log_softmax(row)[target] in float64 (the original's float32 differs by ~1e-6).
+    static func logSoftmax(_ row: UnsafeBufferPointer<Float>, at target: Int) -> Double {
+        var m = -Double.infinity
+        for x in row { m = max(m, Double(x)) }
+        var z = 0.0
+        for x in row { z += exp(Double(x) - m) }
+        return Double(row[target]) - m - log(z)
+    }
+}
