@@ -41,7 +41,9 @@ struct EvaluateCommand: ParsableCommand {
             rouge_metric (mean F1 as fractions; rouge-l is rougeLsum; mode cnn_dm for BERT tokenizers, else \
             gigaword / cnn_dm_org). --predictions FILE writes one prediction per line (the original's .hyps) and \
             the references (meta.ref) next to it (FILE.refs, or X.refs for X.hyps). Progress goes to stderr. \
-            The blank task (greedy BlankLMEvaluater, no metric in the original) is not supported.
+            --task blank (test split: DIR/test.txt and DIR/blank/test.maskratio0.1.blank) runs the original's \
+            BlankLMEvaluater (greedy infilling of every blank, predictions = the filled source) and, like the \
+            original, reports no metric: "metrics": {}.
             """)
 
     /// The original's task names; `lambda` is what its LAMBADA config passes (`--task lambda`).
@@ -54,7 +56,7 @@ struct EvaluateCommand: ParsableCommand {
         var seq2seq: Seq2SeqTaskKind? { Seq2SeqTaskKind(rawValue: rawValue) }
     }
 
-    @Option(help: "The task (multichoice, lambada (alias lambda), wikitext, language_model, cnn_dm_original, cnn_dm, xsum, gigaword, customization).") var task: Task
+    @Option(help: "The task (multichoice, lambada (alias lambda), wikitext, language_model, cnn_dm_original, cnn_dm, xsum, gigaword, customization, blank).") var task: Task
     @Option(help: "The data file (JSON Lines for multichoice and lambada, text for wikitext and language_model) or, for seq2seq tasks, the data folder.") var data: String
     @Option(help: "Model folder or weights file (any layout glm convert reads). Default: the built-in model.")
     var model: String?

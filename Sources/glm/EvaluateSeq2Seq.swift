@@ -42,8 +42,9 @@ struct Seq2SeqEvaluateOptions: ParsableArguments {
 
 extension Seq2SeqSplit: ExpressibleByArgument {}
 
-/// `glm evaluate --task cnn_dm_original|cnn_dm|xsum|gigaword|customization`: the original's seq2seq
-/// fine-tuning evaluation (`tasks/seq2seq/evaluate.py DecoderEvaluater` + `rouge_metric`).
+/// `glm evaluate --task cnn_dm_original|cnn_dm|xsum|gigaword|customization|blank`: the original's seq2seq
+/// fine-tuning evaluation (`tasks/seq2seq/evaluate.py DecoderEvaluater` + `rouge_metric`; blank:
+/// `BlankLMEvaluater`, no metric).
 extension EvaluateCommand {
     func runSeq2Seq() throws {
         guard let kind = task.seq2seq else { return }

@@ -159,6 +159,46 @@ final class Seq2SeqEvaluationTests: XCTestCase {
         }
     }
 
+    // MARK: blank (BlankLMEvaluater)
+
+    /// The blank test split: every mask of the source filled greedily in turn, the prediction the filled
+    /// source, no metric (the original's metric_dict is empty for blank).
+    func testBlankTaskFillsEveryMaskGreedily() throws {
+        let g = try Self.generator("glm-tiny-bert-trained")
+        var task = Self.smallTask(.blank)
+        task.srcSeqLength = 40
+        let e = try Seq2SeqEvaluator(generator: g, task: task)
+        XCTAssertEqual(e.generationOptions.strategy, .greedy)
+        let dir = try Fixtures.require("tasks/seq2seq/blank")
+        let examples = try Seq2SeqData.examples(task: task, split: .test, dataDirectory: dir, tokenizer: g.tokenizer)
+        let r = try e.evaluate(examples, split: .test)
+        XCTAssertNil(r.rouge)
+        XCTAssertTrue(r.metrics.isEmpty)
+        XCTAssertTrue(r.jsonLine.hasSuffix("\"metrics\": {}}"), r.jsonLine)
+        XCTAssertEqual(r.references, examples.map(\.target))
+        for (i, example) in examples.enumerated() {
+            let sample = try e.sample(example, split: .test)
+            let generated = try e.blankFill(sample)
+            var memory = e
+            memory.path = .memory
+            XCTAssertEqual(try memory.blankFill(sample), generated, "\(example.guid): K/V cache and memory paths")
+            XCTAssertLessThanOrEqual(generated.count, task.tgtSeqLength)
+            XCTAssertFalse(generated.contains(e.encoder.eop))
+            let masks = sample.ids.filter { $0 == e.encoder.mask }.count
+            XCTAssertLessThanOrEqual(generated.filter { $0 == e.encoder.sop }.count, masks - 1, example.guid)
+            XCTAssertEqual(r.predictions[i], e.fillBlanks(sample: sample, generated: generated), example.guid)
+            XCTAssertFalse(r.predictions[i].contains("[MASK]") && generated.filter { $0 == e.encoder.sop }.count == masks - 1, example.guid)
+        }
+        // The reassembly: blanks split at sop into the masks, pads and the final sop left out.
+        let m = e.encoder.mask, sop = e.encoder.sop, pad = e.encoder.pad
+        let a = g.tokenizer.encode(" a"), b = g.tokenizer.encode(" b"), c = g.tokenizer.encode(" c")
+        let sample = Seq2SeqSample(ids: a + [m] + b + [m, pad, pad, sop], targets: nil, attention: .sep(0), lossMask: nil,
+                                   positions: [], uid: "x")
+        XCTAssertEqual(e.fillBlanks(sample: sample, generated: c + [sop] + a + [pad]), "a c b a")
+        XCTAssertEqual(e.fillBlanks(sample: sample, generated: c), "a c b")
+        XCTAssertEqual(Seq2SeqDetokenizer.blankPrediction("it ' s u . s . and don ' t . . ."), "it 's u.s. and don't ...")
+    }
+
     // MARK: (b) files and summary line
 
     func testPredictionFilesAndSummaryAreConsistentWithRouge() throws {
@@ -184,7 +224,7 @@ final class Seq2SeqEvaluationTests: XCTestCase {
             let fromFiles = try RougeMetric.evaluate(predictionFile: out, referenceFile: refs, mode: r.rougeMode)
             XCTAssertEqual(fromFiles, r.rouge, kind.rawValue)
             let direct = try RougeMetric.evaluate(predictions: r.predictions, references: r.references, mode: .cnnDM)
-            XCTAssertEqual(direct.originalMetrics, r.rouge.originalMetrics)
+            XCTAssertEqual(direct.originalMetrics, r.rouge?.originalMetrics)
 
             let json = try JSONSerialization.jsonObject(with: Data(r.jsonLine.utf8)) as! [String: Any]
             XCTAssertEqual(json["task"] as? String, kind.rawValue)
@@ -249,7 +289,9 @@ final class Seq2SeqEvaluationTests: XCTestCase {
         XCTAssertThrowsError(try e.evaluate(split: .train, dataDirectory: try Fixtures.require("tasks/seq2seq/customization"))) { error in
             XCTAssertTrue("\(error)".contains("training samples"), "\(error)")
         }
-        XCTAssertThrowsError(try Seq2SeqEvaluator(generator: g, task: .preset(.blank))) { error in
+        var blank = Self.smallTask(.blank)
+        blank.taskMask = true
+        XCTAssertThrowsError(try Seq2SeqEvaluator(generator: g, task: blank)) { error in
             XCTAssertTrue("\(error)".contains("BlankLMEvaluater"), "\(error)")
         }
         XCTAssertThrowsError(try Seq2SeqEvaluator(generator: g, task: .preset(.cnnDM))) { error in

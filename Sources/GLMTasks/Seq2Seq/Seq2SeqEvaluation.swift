@@ -15,15 +15,16 @@ public struct Seq2SeqEvaluation: Sendable, Equatable {
     public var references: [String]
     /// The `rouge_metric` mode the original picks for the tokenizer and task.
     public var rougeMode: RougeMode
-    /// The ROUGE of the predictions against the references, as the original's `rouge_metric`.
-    public var rouge: RougeMetricResult
+    /// The ROUGE of the predictions against the references, as the original's `rouge_metric`; nil for
+    /// the blank task, for which the original computes no metric.
+    public var rouge: RougeMetricResult?
 
     public var examples: Int { predictions.count }
 
     /// `rouge-1`, `rouge-2`, `rouge-l` as the original reports them (mean F1 of rouge1, rouge2, rougeLsum;
-    /// fractions, not percent).
+    /// fractions, not percent); none for the blank task.
     public var metrics: [(name: String, value: Double)] {
-        let m = rouge.originalMetrics
+        guard let m = rouge?.originalMetrics else { return [] }
         return ["rouge-1", "rouge-2", "rouge-l"].map { ($0, m[$0]!) }
     }
 
@@ -74,8 +75,11 @@ public struct Seq2SeqEvaluation: Sendable, Equatable {
 /// go between progress reports. `--mask-pad-token` (customization): the original hides the source
 /// padding from every position; here the padding is left out, which is the same computation.
 ///
-/// The blank task is not decoded this way (the original runs `BlankLMEvaluater`, greedy, and reports no
-/// metric): `init` throws for it.
+/// The blank task (test split) runs the original's `BlankLMEvaluater` instead: greedy infilling of every
+/// `[MASK]` of the source in turn (`GLMGenerator.seq2seqBlankFill`, same min-length / no-repeat n-gram
+/// constraints over all generated tokens, `tgtSeqLength` steps in all), the blanks put back into the
+/// source (pad ids and the final `sop` left out), `DecodeIds`, then `blanklm_fix_tokenization`. The
+/// original reports no metric for it (`metric_dict = {}`): `rouge` is nil.
 public struct Seq2SeqEvaluator: @unchecked Sendable {
     public let generator: GLMGenerator
     public let task: Seq2SeqTask
@@ -85,9 +89,9 @@ public struct Seq2SeqEvaluator: @unchecked Sendable {
     public var path: DecodingPath = .kvCache
 
     public init(generator: GLMGenerator, task: Seq2SeqTask) throws {
-        guard task.kind != .blank else {
+        guard task.kind != .blank || !task.taskMask else {
             throw Seq2SeqError.configuration(
-                "the blank task is evaluated by the original's BlankLMEvaluater (greedy infilling of every blank, no ROUGE), not by beam search; it is not supported here")
+                "blank evaluation with task masks: the samples hold [gMASK] but the original's BlankLMEvaluater looks for [sMASK] (it fails); evaluate without --task-mask")
         }
         guard task.numBeams >= 1 else { throw Seq2SeqError.configuration("num beams \(task.numBeams) must be at least 1") }
         guard task.minTgtLength >= 0 else { throw Seq2SeqError.configuration("min target length \(task.minTgtLength) must be ≥ 0") }
@@ -115,6 +119,11 @@ public struct Seq2SeqEvaluator: @unchecked Sendable {
 
     /// The generation options of the evaluator (see the type's documentation).
     public var generationOptions: GenerationOptions {
+        if task.kind == .blank {
+            return GenerationOptions(strategy: .greedy, maxLength: task.tgtSeqLength, minLength: task.minTgtLength,
+                                     noRepeatNGramSize: task.noRepeatNgramSize, seed: UInt64(truncatingIfNeeded: task.seed),
+                                     restrictToRealTokens: false, path: path)
+        }
         let beam = BeamSearchOptions(numBeams: task.numBeams, lengthPenalty: task.lengthPenalty, selectTopK: task.selectTopK,
                                      earlyStopping: false, topK: 0, topP: 0)
         return GenerationOptions(strategy: .beam(beam), maxLength: task.tgtSeqLength, minLength: task.minTgtLength,
@@ -151,10 +160,44 @@ public struct Seq2SeqEvaluator: @unchecked Sendable {
         return try generator.seq2seqBeamSearch(sourceIds: input.sourceIds, maskPosition: input.maskPosition, options: generationOptions)
     }
 
-    /// The prediction text of one example: `DecodeIds` of its best hypothesis without eop and pad.
+    /// The prediction text of one example: `DecodeIds` of its best hypothesis without eop and pad
+    /// (blank: the filled source, see the type's documentation).
     public func predict(_ example: Seq2SeqExample, split: Seq2SeqSplit) throws -> String {
-        let r = try beamSearch(try sample(example, split: split))
+        let sample = try sample(example, split: split)
+        if task.kind == .blank { return fillBlanks(sample: sample, generated: try blankFill(sample)) }
+        let r = try beamSearch(sample)
         return generator.tokenizer.decode(generator.predictionIds(r.ids))
+    }
+
+    /// Blank task: the greedy infilling of a test sample (the generated row: blanks separated by `sop`).
+    public func blankFill(_ sample: Seq2SeqSample) throws -> [Int] {
+        guard sample.isEvaluation, sample.ids.last == encoder.sop else {
+            throw Seq2SeqError.input("\(sample.uid): not an evaluation sample (source + sop)")
+        }
+        let masks = sample.ids.indices.filter { sample.ids[$0] == encoder.mask }
+        return try generator.seq2seqBlankFill(sourceIds: Array(sample.ids.dropLast()), maskPositions: masks, options: generationOptions)
+    }
+
+    /// Blank task: the prediction text from a sample (`source + sop`) and its generated row, as
+    /// `BlankLMEvaluater`: eop/pad ids dropped, blanks split at `sop`, each mask of the sample replaced by
+    /// its blank (masks beyond the blanks vanish), pad ids skipped, the last token (`sop`) dropped, then
+    /// `DecodeIds` and `blanklm_fix_tokenization`.
+    public func fillBlanks(sample: Seq2SeqSample, generated: [Int]) -> String {
+        var blanks: [[Int]] = [[]]
+        for t in generated where t != encoder.eop && t != encoder.pad {
+            if t == encoder.sop { blanks.append([]) } else { blanks[blanks.count - 1].append(t) }
+        }
+        var out: [Int] = []
+        var k = 0
+        for t in sample.ids {
+            if t == encoder.mask {
+                if k < blanks.count { out += blanks[k] }
+                k += 1
+            } else if t != encoder.pad {
+                out.append(t)
+            }
+        }
+        return Seq2SeqDetokenizer.blankPrediction(generator.tokenizer.decode(Array(out.dropLast())))
     }
 
     /// Evaluates `examples` of `split`: predictions in example order, then ROUGE against `meta.ref`.
@@ -182,7 +225,8 @@ public struct Seq2SeqEvaluator: @unchecked Sendable {
             progress?(predictions.count, examples.count)
         }
         let references = examples.map(\.ref)
-        let rouge = try RougeMetric.evaluate(predictions: predictions, references: references, mode: rougeMode)
+        var rouge: RougeMetricResult? = nil
+        if task.kind != .blank { rouge = try RougeMetric.evaluate(predictions: predictions, references: references, mode: rougeMode) }
         return Seq2SeqEvaluation(task: task.kind, split: split, uids: examples.map(\.guid), predictions: predictions,
                                  references: references, rougeMode: rougeMode, rouge: rouge)
     }
@@ -192,5 +236,16 @@ public struct Seq2SeqEvaluator: @unchecked Sendable {
                          progress: ((Int, Int) -> Void)? = nil) throws -> Seq2SeqEvaluation {
         let examples = try Seq2SeqData.examples(task: task, split: split, dataDirectory: dataDirectory, tokenizer: generator.tokenizer)
         return try evaluate(examples, split: split, batchSize: batchSize, progress: progress)
+    }
+}
+
+extension Seq2SeqDetokenizer {
+    /// `blanklm_fix_tokenization` (tasks/seq2seq/evaluate.py): re-joins what BERT's `DecodeIds` splits
+    /// (`` ` ` ``, `' '`, `n ' t`, `' s`, `' m`, `' re`, `. . .`, ` . .`, `- -`, `u . s .`, `u . k .`,
+    /// `e . g .`), each `str.replace` in turn.
+    public static func blankPrediction(_ s: String) -> String {
+        replacing(s, [("` `", "``"), ("' '", "''"), ("n ' t", "n't"), ("' s", "'s"), ("' m", "'m"), ("' re", "'re"),
+                      (". . .", "..."), (" . .", " .."), ("- -", "--"), ("u . s .", "u.s."), ("u . k .", "u.k."),
+                      ("e . g .", "e.g.")])
     }
 }
