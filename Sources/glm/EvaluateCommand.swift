@@ -41,7 +41,7 @@ struct EvaluateCommand: ParsableCommand {
             rouge_metric (mean F1 as fractions; rouge-l is rougeLsum; mode cnn_dm for BERT tokenizers, else \
             gigaword / cnn_dm_org). --predictions FILE writes one prediction per line (the original's .hyps) and \
             the references (meta.ref) next to it (FILE.refs, or X.refs for X.hyps). Progress goes to stderr. \
-            --task blank (test split: DIR/test.txt and DIR/blank/test.maskratio0.1.blank) runs the original's \
+            --task blank (test split: DIR/test.txt and DIR/blank/test.maskratio0.1.blank, or the --blank-maskratio file) runs the original's \
             BlankLMEvaluater (greedy infilling of every blank, predictions = the filled source) and, like the \
             original, reports no metric: "metrics": {}.
             """)
@@ -84,7 +84,7 @@ struct EvaluateCommand: ParsableCommand {
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
         if task.seq2seq == nil && seq2seq.isSet {
-            throw ValidationError("--split, --num-beams, --no-repeat-ngram-size, --select-topk, --min-tgt-length, --tgt-seq-length, --src-seq-length, --mask-pad-token and --seed apply to the seq2seq tasks only")
+            throw ValidationError("--split, --num-beams, --no-repeat-ngram-size, --select-topk, --min-tgt-length, --tgt-seq-length, --src-seq-length, --mask-pad-token, --blank-maskratio and --seed apply to the seq2seq tasks only")
         }
     }
 

@@ -17,16 +17,18 @@ struct Seq2SeqEvaluateOptions: ParsableArguments {
     @Option(name: .customLong("src-seq-length"), help: "seq2seq: source tokens (cut and padded to it).") var srcSeqLength: Int?
     @Flag(name: .customLong("mask-pad-token"), help: "customization: hide the source padding (the original's --mask-pad-token).")
     var maskPadToken = false
+    @Option(name: .customLong("blank-maskratio"), help: "blank: the test file's mask ratio (blank/test.maskratio{ratio:.1f}.blank; default 0.1).")
+    var blankMaskRatio: Double?
     @Option(help: "seq2seq: seed of the candidate draws without --select-topk (the original's --seed, default 1234).") var seed: Int?
 
     var isSet: Bool {
         split != nil || numBeams != nil || noRepeatNgramSize != nil || selectTopK != nil || minTgtLength != nil
-            || tgtSeqLength != nil || srcSeqLength != nil || maskPadToken || seed != nil
+            || tgtSeqLength != nil || srcSeqLength != nil || maskPadToken || seed != nil || blankMaskRatio != nil
     }
 
     /// The task preset with these overrides.
     func task(_ kind: Seq2SeqTaskKind, taskMask: Bool, lengthPenalty: Double?) -> Seq2SeqTask {
-        var t = Seq2SeqTask.preset(kind, taskMask: taskMask)
+        var t = Seq2SeqTask.preset(kind, taskMask: taskMask, blankMaskRatio: blankMaskRatio ?? 0.1)
         if let numBeams { t.numBeams = numBeams }
         if let noRepeatNgramSize { t.noRepeatNgramSize = noRepeatNgramSize }
         if let selectTopK { t.selectTopK = selectTopK }

@@ -297,6 +297,11 @@ final class Seq2SeqEvaluationTests: XCTestCase {
         XCTAssertThrowsError(try Seq2SeqEvaluator(generator: g, task: .preset(.cnnDM))) { error in
             XCTAssertTrue("\(error)".contains("source length 608") && "\(error)".contains("128 positions"), "\(error)")
         }
+        var flat = Self.smallTask(.cnnDM)
+        flat.noBlockPosition = true
+        XCTAssertThrowsError(try Seq2SeqEvaluator(generator: g, task: flat)) { error in
+            XCTAssertTrue("\(error)".contains("--no-block-position"), "\(error)")
+        }
         var masked = Self.smallTask(.cnnDM)
         masked.taskMask = true
         XCTAssertThrowsError(try Seq2SeqEvaluator(generator: g, task: masked)) { error in

@@ -93,6 +93,10 @@ public struct Seq2SeqEvaluator: @unchecked Sendable {
             throw Seq2SeqError.configuration(
                 "blank evaluation with task masks: the samples hold [gMASK] but the original's BlankLMEvaluater looks for [sMASK] (it fails); evaluate without --task-mask")
         }
+        guard !task.noBlockPosition else {
+            throw Seq2SeqError.configuration(
+                "--no-block-position evaluation (block position 1 at every step) is not supported: the generator's seq2seq decoding counts block positions 1, 2, ...")
+        }
         guard task.numBeams >= 1 else { throw Seq2SeqError.configuration("num beams \(task.numBeams) must be at least 1") }
         guard task.minTgtLength >= 0 else { throw Seq2SeqError.configuration("min target length \(task.minTgtLength) must be ≥ 0") }
         guard task.noRepeatNgramSize >= 0 else {
