@@ -199,6 +199,66 @@ public final class GLMGenerator: @unchecked Sendable {
         }
     }
 
+    /// Greedy infilling of every blank of one seq2seq source, as `tasks/seq2seq/evaluate.py
+    /// BlankLMEvaluater` decodes a blank-task test sample: the source (all of it visible to itself) is run
+    /// once, then `sop` at (maskPositions[0], 1), then one token per step at (mask, k + 1). Each step takes
+    /// the argmax of the log-softmax after the min-length / no-repeat n-gram constraints, which (as in
+    /// the original) count every token generated so far, across blanks. An `eop` moves on to the next
+    /// mask: `sop` is fed there at block position 1 instead; after the last mask it ends the search. At
+    /// most `options.maxLength` steps in all. Returns the generated tokens as the original's `tokens` row
+    /// holds them (the blanks separated by `sop`, no `eop`). `options.strategy` must be `.greedy`.
+    public func seq2seqBlankFill(sourceIds: [Int], maskPositions: [Int], options: GenerationOptions) throws -> [Int] {
+        let options = try checked(options)
+        guard case .greedy = options.strategy else { throw GenerationError.invalidOptions("blank infilling decodes greedily") }
+        guard !sourceIds.isEmpty, sourceIds.count < model.config.maxSequenceLength else {
+            throw GenerationError.promptTooLong(tokens: sourceIds.count, limit: model.config.maxSequenceLength)
+        }
+        guard let first = maskPositions.first, maskPositions.allSatisfy({ $0 >= 0 && $0 < sourceIds.count }) else {
+            throw GenerationError.badInput("mask positions \(maskPositions) not within the source of \(sourceIds.count) tokens")
+        }
+        return try locked {
+            let f = filler(options)
+            let backend = f.makeBackend(rows: 1, capacity: sourceIds.count + options.maxLength + 1)
+            let context = sourceIds.indices.map { TokenPosition(position: $0, block: 0) }
+            _ = try backend.feed(ids: [sourceIds], positions: [context], mask: .sep([sourceIds.count]), logits: false)
+            let sop = specialTokens.sop, eop = specialTokens.eop
+            var tokens: [Int] = []
+            var position = TokenPosition(position: first, block: 1)
+            var fed = sop
+            var current = 0
+            var row: [Float] = []
+            var scores: [Float] = []
+            for _ in 0..<options.maxLength {
+                guard let logits = try backend.feed(ids: [[fed]], positions: [[position]], mask: .sep([0]), logits: true) else {
+                    throw GenerationError.badInput("no logits at a blank-filling step")
+                }
+                let vocab = logits.shape[2]
+                if row.count != vocab { row = [Float](repeating: 0, count: vocab); scores = row }
+                for i in 0..<vocab { row[i] = i < f.vocabularyLimit ? logits.floats[i] : -.infinity }
+                row.withUnsafeBufferPointer { r in
+                    scores.withUnsafeMutableBufferPointer { s in
+                        LogitsProcessing.logSoftmax(r.baseAddress!, count: vocab, into: s.baseAddress!)
+                        LogitsProcessing.applyConstraints(s.baseAddress!, count: vocab, generated: tokens, endTokens: [eop],
+                                                          minLength: options.minLength, noRepeatNGram: options.noRepeatNGramSize)
+                    }
+                }
+                var next = 0
+                for i in 1..<vocab where scores[i] > scores[next] { next = i }
+                if next == eop {
+                    guard current + 1 < maskPositions.count else { break }
+                    current += 1
+                    next = sop
+                    position = TokenPosition(position: maskPositions[current], block: 1)
+                } else {
+                    position.block += 1
+                }
+                tokens.append(next)
+                fed = next
+            }
+            return tokens
+        }
+    }
+
     /// The evaluator's prediction: the ids without eop and pad.
     public func predictionIds(_ ids: [Int]) -> [Int] {
         ids.filter { $0 != specialTokens.eop && $0 != specialTokens.pad }

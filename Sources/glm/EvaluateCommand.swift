@@ -10,7 +10,7 @@ import GLMTasks
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
-        abstract: "Evaluate a model zero-shot on a task file (as the original's scripts/evaluate_multichoice.sh and scripts/evaluate_lm.sh).",
+        abstract: "Evaluate a model on a task (as the original's scripts/evaluate_multichoice.sh, scripts/evaluate_lm.sh and the seq2seq fine-tuning evaluation).",
         discussion: """
             glm evaluate --task multichoice --data FILE.jsonl --model MODEL   prints \
             {"task": "multichoice", "split": "test", "dataset": "multichoice-FILE", "examples": N, "metrics": {"accuracy": A}} \
@@ -30,16 +30,34 @@ struct EvaluateCommand: ParsableCommand {
             is per whitespace-separated original token).
             --predictions FILE (LM tasks) writes one JSON line per item/window: {"uid", "line", "loss_sum", \
             "num_loss_tokens", "all_correct"}.
+
+            glm evaluate --task cnn_dm_original|cnn_dm|xsum|gigaword|customization --data DIR [--split dev|test] \
+            (tasks/seq2seq, config_tasks/seq_*.sh): reads the split as the original's processors do (DIR/test.source + \
+            test.target, val.* for dev; xsum: the split list and <id>.summary files), decodes each source + sop with the \
+            original's beam search (defaults from the task's config: --num-beams, --length-penalty, \
+            --no-repeat-ngram-size, --select-topk/--no-select-topk, --min-tgt-length, --tgt-seq-length = max new \
+            tokens, --src-seq-length; the fixture-size models need a --src-seq-length below their positions) and \
+            prints {"task", "split", "examples", "metrics": {"rouge-1", "rouge-2", "rouge-l"}}: the original's \
+            rouge_metric (mean F1 as fractions; rouge-l is rougeLsum; mode cnn_dm for BERT tokenizers, else \
+            gigaword / cnn_dm_org). --predictions FILE writes one prediction per line (the original's .hyps) and \
+            the references (meta.ref) next to it (FILE.refs, or X.refs for X.hyps). Progress goes to stderr. \
+            --task blank (test split: DIR/test.txt and DIR/blank/test.maskratio0.1.blank, or the --blank-maskratio file) runs the original's \
+            BlankLMEvaluater (greedy infilling of every blank, predictions = the filled source) and, like the \
+            original, reports no metric: "metrics": {}.
             """)
 
     /// The original's task names; `lambda` is what its LAMBADA config passes (`--task lambda`).
     enum Task: String, ExpressibleByArgument, CaseIterable {
         case multichoice, lambada, lambda, wikitext
         case languageModel = "language_model"
+        case cnnDMOriginal = "cnn_dm_original", cnnDM = "cnn_dm", xsum, gigaword, customization, blank
+
+        /// The seq2seq task, for the summarization-style tasks.
+        var seq2seq: Seq2SeqTaskKind? { Seq2SeqTaskKind(rawValue: rawValue) }
     }
 
-    @Option(help: "The task (multichoice, lambada (alias lambda), wikitext, language_model).") var task: Task
-    @Option(help: "The data file (JSON Lines for multichoice and lambada, text for wikitext and language_model).") var data: String
+    @Option(help: "The task (multichoice, lambada (alias lambda), wikitext, language_model, cnn_dm_original, cnn_dm, xsum, gigaword, customization, blank).") var task: Task
+    @Option(help: "The data file (JSON Lines for multichoice and lambada, text for wikitext and language_model) or, for seq2seq tasks, the data folder.") var data: String
     @Option(help: "Model folder or weights file (any layout glm convert reads). Default: the built-in model.")
     var model: String?
     @OptionGroup var modelOptions: ModelOptions
@@ -51,11 +69,12 @@ struct EvaluateCommand: ParsableCommand {
     var overlappingEval: Int?
     @Flag(name: .customLong("task-mask"), help: "lambada/wikitext/language_model: use [gMASK] instead of [MASK] (the original's --task-mask).")
     var taskMask = false
-    @Option(name: .customLong("length-penalty"), help: "Divide a choice's score by its token count^penalty (only when > 0, as the original).")
-    var lengthPenalty = 0.0
+    @Option(name: .customLong("length-penalty"), help: "multichoice: divide a choice's score by its token count^penalty (only when > 0, as the original; default 0). seq2seq: the beam length penalty (default: the task's config).")
+    var lengthPenalty: Double?
     @Option(name: .customLong("batch-size"), help: "Rows per forward pass (does not change the numbers; the original's --eval-batch-size).") var batchSize = 16
     @Option(help: "Write per-item predictions (JSON lines) to this file.") var predictions: String?
     @Option(help: "Threads for oneDNN and the kernels.") var threads: Int?
+    @OptionGroup(title: "Seq2seq options (defaults: the task's config_tasks/seq_*.sh)") var seq2seq: Seq2SeqEvaluateOptions
 
     func validate() throws {
         guard seqLength >= 4 else { throw ValidationError("--seq-length must be ≥ 4") }
@@ -64,6 +83,9 @@ struct EvaluateCommand: ParsableCommand {
             throw ValidationError("--overlapping-eval \(o) exceeds --seq-length - 1 = \(seqLength - 1) (the original would skip tokens)")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
+        if task.seq2seq == nil && seq2seq.isSet {
+            throw ValidationError("--split, --num-beams, --no-repeat-ngram-size, --select-topk, --min-tgt-length, --tgt-seq-length, --src-seq-length, --mask-pad-token, --blank-maskratio and --seed apply to the seq2seq tasks only")
+        }
     }
 
     func run() throws {
@@ -72,6 +94,7 @@ struct EvaluateCommand: ParsableCommand {
         case .multichoice: try runMultichoice()
         case .lambada, .lambda: try runLambada()
         case .wikitext, .languageModel: try runPerplexity()
+        case .cnnDMOriginal, .cnnDM, .xsum, .gigaword, .customization, .blank: try runSeq2Seq()
         }
     }
 
@@ -79,7 +102,7 @@ struct EvaluateCommand: ParsableCommand {
         let numbered = try MultipleChoiceData.readNumbered(data)
         let scorer = try MultipleChoiceScorer.load(try model ?? DefaultModel.path(), options: modelOptions.loadOptions,
                                                    seqLength: seqLength, unidirectional: unidirectional,
-                                                   lengthPenalty: lengthPenalty, batchSize: batchSize)
+                                                   lengthPenalty: lengthPenalty ?? 0, batchSize: batchSize)
         let samples = try numbered.map { entry in
             do { return try scorer.encoder.encode(entry.item) } catch {
                 throw MultipleChoiceDataError(file: data, line: entry.line, reason: "\(error)")
