@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "GLMTokenizersTests", dependencies: ["GLMTokenizers", "GLMSupport", "GLMTestSupport"]),
         .testTarget(name: "GLMGenerationTests", dependencies: ["GLMGeneration", "GLM", "GLMEngine", "GLMCheckpoint", "GLMTokenizers", "GLMTestSupport"]),
         .testTarget(name: "GLMTrainingTests", dependencies: ["GLMTraining", "GLM", "GLMEngine", "GLMTokenizers", "GLMTestSupport"]),
-        .testTarget(name: "GLMTasksTests", dependencies: ["GLMTasks", "GLM", "GLMEngine", "GLMTokenizers", "GLMTestSupport"]),
+        .testTarget(name: "GLMTasksTests", dependencies: ["GLMTasks", "GLM", "GLMEngine", "GLMTokenizers", "GLMGeneration", "GLMTestSupport"]),
         .testTarget(name: "GLMBenchmarksTests", dependencies: ["GLMBenchmarks", "GLMTraining", "GLMEngine"]),
         .testTarget(name: "SwiftGLMTests", dependencies: ["SwiftGLM", "GLMTestSupport"]),
     ],
