@@ -44,25 +44,38 @@ struct EvaluateCommand: ParsableCommand {
             --task blank (test split: DIR/test.txt and DIR/blank/test.maskratio0.1.blank, or the --blank-maskratio file) runs the original's \
             BlankLMEvaluater (greedy infilling of every blank, predictions = the filled source) and, like the \
             original, reports no metric: "metrics": {}.
+
+            glm evaluate --task copa|wsc|rte|wic|cb|multirc|boolq|record --data DIR [--config glm-large|glm-10b] \
+            [--pattern-id K] [--seq-length S] (SuperGLUE, as finetune_glm.py --epochs 0 with the task's config): reads \
+            DIR/val.jsonl (the official layout; WSC as WSC-negative), encodes it with the task's pattern-verbalizer \
+            pair, scores it with the cloze model (raw logits at the verbalizers, or summed log-probabilities of \
+            multi-token answers) and prints {"task", "split": "dev", "examples", "metrics"} with the original's \
+            metrics (accuracy in percent; CB f1-macro and MultiRC f1a as fractions; MultiRC em; ReCoRD EM/F1 in \
+            percent). --predictions FILE writes one JSON line per example: {"uid", "prediction", "label", "scores"}.
             """)
 
     /// The original's task names; `lambda` is what its LAMBADA config passes (`--task lambda`).
     enum Task: String, ExpressibleByArgument, CaseIterable {
         case multichoice, lambada, lambda, wikitext
+        case copa, wsc, rte, wic, cb, multirc, boolq, record
         case languageModel = "language_model"
         case cnnDMOriginal = "cnn_dm_original", cnnDM = "cnn_dm", xsum, gigaword, customization, blank
 
         /// The seq2seq task, for the summarization-style tasks.
         var seq2seq: Seq2SeqTaskKind? { Seq2SeqTaskKind(rawValue: rawValue) }
+        /// The SuperGLUE task, for the eight SuperGLUE tasks.
+        var superGLUE: SuperGLUETask? { SuperGLUETask(rawValue: rawValue) }
     }
 
-    @Option(help: "The task (multichoice, lambada (alias lambda), wikitext, language_model, cnn_dm_original, cnn_dm, xsum, gigaword, customization, blank).") var task: Task
-    @Option(help: "The data file (JSON Lines for multichoice and lambada, text for wikitext and language_model) or, for seq2seq tasks, the data folder.") var data: String
+    @Option(help: "The task (multichoice, lambada (alias lambda), wikitext, language_model, cnn_dm_original, cnn_dm, xsum, gigaword, customization, blank, copa, wsc, rte, wic, cb, multirc, boolq, record).") var task: Task
+    @Option(help: "The data file (JSON Lines for multichoice and lambada, text for wikitext and language_model) or, for seq2seq and SuperGLUE tasks, the data folder.") var data: String
     @Option(help: "Model folder or weights file (any layout glm convert reads). Default: the built-in model.")
     var model: String?
     @OptionGroup var modelOptions: ModelOptions
-    @Option(name: .customLong("seq-length"), help: "Sample length; longer inputs lose tokens at the front (the original's --seq-length).")
-    var seqLength = 512
+    @Option(name: .customLong("seq-length"), help: "Sample length; longer inputs lose tokens at the front (the original's --seq-length; default 512, SuperGLUE: the config's).")
+    var seqLengthOption: Int?
+    /// `--seq-length` for the zero-shot tasks (the original's evaluate scripts use 512).
+    var seqLength: Int { seqLengthOption ?? 512 }
     @Flag(help: "Score left to right (multichoice: after [gMASK], which needs a tokenizer with task masks; LM tasks: the original's --unidirectional).")
     var unidirectional = false
     @Option(name: .customLong("overlapping-eval"), help: "wikitext/language_model: new tokens per window after the first (default: seq-length - 1, no overlap).")
@@ -75,6 +88,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Write per-item predictions (JSON lines) to this file.") var predictions: String?
     @Option(help: "Threads for oneDNN and the kernels.") var threads: Int?
     @OptionGroup(title: "Seq2seq options (defaults: the task's config_tasks/seq_*.sh)") var seq2seq: Seq2SeqEvaluateOptions
+    @OptionGroup(title: "SuperGLUE options (defaults: the config's config_tasks/task_*.sh)") var superGLUE: SuperGLUEEvaluateOptions
 
     func validate() throws {
         guard seqLength >= 4 else { throw ValidationError("--seq-length must be ≥ 4") }
@@ -83,6 +97,9 @@ struct EvaluateCommand: ParsableCommand {
             throw ValidationError("--overlapping-eval \(o) exceeds --seq-length - 1 = \(seqLength - 1) (the original would skip tokens)")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
+        if task.superGLUE == nil && superGLUE.isSet {
+            throw ValidationError("--config and --pattern-id apply to the SuperGLUE tasks only")
+        }
         if task.seq2seq == nil && seq2seq.isSet {
             throw ValidationError("--split, --num-beams, --no-repeat-ngram-size, --select-topk, --min-tgt-length, --tgt-seq-length, --src-seq-length, --mask-pad-token, --blank-maskratio and --seed apply to the seq2seq tasks only")
         }
@@ -95,6 +112,7 @@ struct EvaluateCommand: ParsableCommand {
         case .lambada, .lambda: try runLambada()
         case .wikitext, .languageModel: try runPerplexity()
         case .cnnDMOriginal, .cnnDM, .xsum, .gigaword, .customization, .blank: try runSeq2Seq()
+        case .copa, .wsc, .rte, .wic, .cb, .multirc, .boolq, .record: try runSuperGLUE()
         }
     }
 
