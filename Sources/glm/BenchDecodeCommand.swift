@@ -12,7 +12,7 @@ struct BenchDecodeCommand: ParsableCommand {
         discussion: """
             One measurement per call (the sizes below), or --suite for the standard table: glm-base-sized \
             (L12 H768) and glm-large-sized (L24 H1024) models at batch 1 and 8, fp32 and bf16 weights. \
-            The bound is B × bandwidth ÷ bytes of weights read per step (bf16 halves them).
+            The bound is B × bandwidth ÷ bytes of weights read per step (bf16 halves them, int8 quarters them).
             """)
 
     @Option(help: "Transformer layers.") var layers = 12
@@ -23,7 +23,7 @@ struct BenchDecodeCommand: ParsableCommand {
     @Option(name: .customLong("new-tokens"), help: "Tokens decoded per generation.") var newTokens = 128
     @Option(name: [.customLong("batch-size"), .customLong("batch")], help: "Rows decoded together.") var batch = 1
     @Option(help: "Threads for oneDNN and the kernels.") var threads = 2
-    @Option(help: "Weight storage of the packed decode GEMMs: fp32 or bf16.") var dtype = "fp32"
+    @Option(help: "Weight storage of the packed decode GEMMs: fp32, bf16 or int8 (weight-only, per-channel scales).") var dtype = "fp32"
     @Option(help: "Untimed generations first.") var warmup = 1
     @Option(help: "Timed generations (the median step time is reported).") var steps = 3
     @Option(help: "Seed of the random weights and prompts.") var seed: UInt64 = 1234
@@ -32,7 +32,7 @@ struct BenchDecodeCommand: ParsableCommand {
     @Flag(help: "Run the standard table: base and large sizes × batch 1 and 8 × fp32 and bf16.") var suite = false
 
     func validate() throws {
-        guard ["fp32", "bf16"].contains(dtype) else { throw ValidationError("--dtype must be fp32 or bf16") }
+        guard GEMMInputType(shortName: dtype) != nil else { throw ValidationError("--dtype must be fp32, bf16 or int8") }
         guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") }
     }
 
@@ -47,7 +47,7 @@ struct BenchDecodeCommand: ParsableCommand {
                 }
             }
         } else {
-            configs = [config(layers, hidden, heads, batch, dtype == "bf16" ? .bfloat16 : .float32)]
+            configs = [config(layers, hidden, heads, batch, GEMMInputType(shortName: dtype) ?? .float32)]
         }
         if !json {
             print("glm bench decode — \(Runtime.threads) thread(s), prompt \(promptLength) + \(newTokens) new tokens, vocab \(vocab), "
