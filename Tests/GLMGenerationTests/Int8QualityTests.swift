@@ -40,11 +40,15 @@ final class Int8QualityTests: GenerationTestCase {
 
     func measure(_ model: String, maxLength: Int = 16) throws -> Stats {
         let path = try Fixtures.require("models/\(model)")
-        let fp32 = try GLMGenerator.load(path, packedWeights: .float32)
-        let int8 = try GLMGenerator.load(path, packedWeights: .int8)
+        let prompts = try Fixtures.json("generate/\(model).json").list("greedy").map { $0.string("prompt")! }
+        return try measure(fp32: try GLMGenerator.load(path, packedWeights: .float32),
+                           int8: try GLMGenerator.load(path, packedWeights: .int8), prompts: prompts, maxLength: maxLength,
+                           model: model)
+    }
+
+    func measure(fp32: GLMGenerator, int8: GLMGenerator, prompts: [String], maxLength: Int, model: String) throws -> Stats {
         var s = Stats()
-        for c in try Fixtures.json("generate/\(model).json").list("greedy") {
-            let prompt = c.string("prompt")!
+        for prompt in prompts {
             let a = try stepLogits(fp32, prompt, maxLength: maxLength), b = try stepLogits(int8, prompt, maxLength: maxLength)
             s.prompts += 1
             var same = a.count == b.count
@@ -77,5 +81,23 @@ final class Int8QualityTests: GenerationTestCase {
             XCTAssertGreaterThanOrEqual(s.agreement, minAgreement, model)
             XCTAssertLessThanOrEqual(s.maxDelta, maxDelta, model)
         }
+    }
+
+    /// A measurement, not a check (skipped unless GLM_INT8_QUALITY_PROMPTS names a file of {"prompt": …}
+    /// lines): the same comparison on the built-in default model (Models/glm-kjv-small), e.g. held-out
+    /// King James verses with one word masked. Prints the numbers; asserts nothing beyond running.
+    func testInt8AgreesWithFloat32OnDefaultModelPrompts() throws {
+        guard let file = ProcessInfo.processInfo.environment["GLM_INT8_QUALITY_PROMPTS"] else {
+            throw XCTSkip("set GLM_INT8_QUALITY_PROMPTS to a {\"prompt\": …} JSON-lines file to measure the default model")
+        }
+        let prompts = try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["prompt"] as? String
+        }
+        let maxLength = Int(ProcessInfo.processInfo.environment["GLM_INT8_QUALITY_MAX_LENGTH"] ?? "") ?? 16
+        let s = try measure(fp32: try GLMGenerator.loadDefault(packedWeights: .float32),
+                            int8: try GLMGenerator.loadDefault(packedWeights: .int8), prompts: prompts, maxLength: maxLength,
+                            model: "default")
+        print(String(format: "[int8 vs fp32] default model: %d prompts, %d steps compared, top-1 agreement %.4f, identical outputs %d/%d, max |Δ logit| %.4g (max |logit| %.3g)",
+                     s.prompts, s.steps, s.agreement, s.identicalPrompts, s.prompts, s.maxDelta, s.maxLogit))
     }
 }
