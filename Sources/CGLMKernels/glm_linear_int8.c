@@ -78,32 +78,6 @@ void glmk_quantize_int8_rows(int8_t *q, float *scale, const float *w, size_t N, 
     glmk_parallel_for(N, 2 * N * K, 1, quant_range, &j);
 }
 
-typedef struct {
-    float *w;
-    const int8_t *q;
-    const float *scale;
-    size_t K;
-} dequant_job;
-
-static void dequant_range(void *ctx, size_t n0, size_t n1) {
-    const dequant_job *j = ctx;
-    for (size_t n = n0; n < n1; n++) {
-        float s = j->scale[n];
-        const int8_t *q = j->q + n * j->K;
-        float *w = j->w + n * j->K;
-        for (size_t k = 0; k < j->K; k++) w[k] = s * (float)q[k];
-    }
-}
-
-// q (N, K) int8, scale (N) → w (N, K) = scale[n]·q[n, k] (one float product each: exact formula). Plain C
-// (vectorised by the compiler), rows split over threads: used for blocks of W ahead of a float32 GEMM
-// when M is large (prompts), where glmk_linear_int8w_forward's per-row loop is slower than sgemm.
-void glmk_dequantize_int8_rows(float *w, const int8_t *q, const float *scale, size_t N, size_t K) {
-    if (N == 0) return;
-    dequant_job j = {w, q, scale, K};
-    glmk_parallel_for(N, N * K + N * K / 4, 1, dequant_range, &j);
-}
-
 #else // ---- generic bodies, one compilation per ISA ----------------------------------------------------
 
 // The int8 → float loads of this ISA: VW weights, or the first n (< VW) with zeros after them.

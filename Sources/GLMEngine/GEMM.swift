@@ -150,8 +150,7 @@ public final class OneDNNBackend: GEMMBackend {
                            inFeatures: Int, storage: GEMMInputType) throws -> any PackedLinearWeights {
         guard let code = storage.code else {
             // oneDNN 2.6 has no weight-only int8 product: the int8 pack runs on CGLMKernels' kernel.
-            return try Int8PackedLinear(weight: weight, bias: bias, outFeatures: outFeatures, inFeatures: inFeatures,
-                                        backend: self)
+            return try Int8PackedLinear(weight: weight, bias: bias, outFeatures: outFeatures, inFeatures: inFeatures)
         }
         guard let h = glmd_packed_linear_create(weight, bias, Int64(outFeatures), Int64(inFeatures), code) else {
             throw EngineError.backend(op: "packLinear \(outFeatures)×\(inFeatures)",

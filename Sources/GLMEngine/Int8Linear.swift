@@ -9,32 +9,20 @@ import CGLMKernels
 /// keep one). No float32 copy of the weight is kept: the float32 weight stays the model's own parameter.
 /// Built by `OneDNNBackend.packLinear(…, storage: .int8)`, so it is cached per parameter like the
 /// float32/bfloat16 packs (`Parameter.packed`).
-///
-/// Inputs of more than `gemmMinRows` rows (prompts) do not run the int8 kernel, whose per-row loop is slower
-/// than a GEMM there: W is dequantised block by block (`blockBytes` of float32 at a time, a temporary
-/// buffer freed after the call) and multiplied by the backend's sgemm. Same quantised weights, another
-/// summation order (float32 rounding level apart).
 public final class Int8PackedLinear: PackedLinearWeights {
-    /// Above this many rows, `apply` dequantises blocks of W for the backend's sgemm.
-    public static let gemmMinRows = 32
-    /// Float32 bytes of W dequantised at a time for the GEMM path (fits the L2 cache).
-    static let blockBytes = 512 << 10
     public let outFeatures: Int
     public let inFeatures: Int
-    let backend: any GEMMBackend
     let q: UnsafeMutablePointer<Int8>
     let scales: UnsafeMutablePointer<Float>
     let bias: UnsafeMutablePointer<Float>?
 
     /// Quantises W (outFeatures, inFeatures) float32 [+ bias (outFeatures)].
-    public init(weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outFeatures: Int, inFeatures: Int,
-                backend: any GEMMBackend = OneDNNBackend.shared) throws {
+    public init(weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outFeatures: Int, inFeatures: Int) throws {
         guard outFeatures > 0, inFeatures > 0 else {
             throw EngineError.shapeMismatch(op: "packLinear int8", message: "empty weight \(outFeatures)×\(inFeatures)")
         }
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
-        self.backend = backend
         q = UnsafeMutableRawPointer.allocate(byteCount: outFeatures * inFeatures, alignment: 64)
             .bindMemory(to: Int8.self, capacity: outFeatures * inFeatures)
         scales = UnsafeMutableRawPointer.allocate(byteCount: outFeatures * 4, alignment: 64)
@@ -66,20 +54,6 @@ public final class Int8PackedLinear: PackedLinearWeights {
     public var quantizedValues: [Int8] { Array(UnsafeBufferPointer(start: q, count: outFeatures * inFeatures)) }
 
     public func apply(x: UnsafePointer<Float>, rows: Int, y: UnsafeMutablePointer<Float>) throws {
-        if rows <= Self.gemmMinRows {
-            glmk_linear_int8w_forward(y, x, q, scales, bias, rows, outFeatures, inFeatures)
-            return
-        }
-        let n = outFeatures, k = inFeatures
-        let block = min(n, max(16, Self.blockBytes / (4 * k) / 16 * 16))
-        let w = UnsafeMutablePointer<Float>.allocate(capacity: block * k)
-        defer { w.deallocate() }
-        for n0 in stride(from: 0, to: n, by: block) {
-            let nb = min(block, n - n0)
-            glmk_dequantize_int8_rows(w, q + n0 * k, scales + n0, nb, k)
-            try backend.gemm(transA: false, transB: true, m: rows, n: nb, k: k, alpha: 1, a: x, lda: k, b: w, ldb: k,
-                             beta: 0, c: y + n0, ldc: n)
-        }
-        if let bias { glmk_bias_add(y, bias, rows, n) }
+        glmk_linear_int8w_forward(y, x, q, scales, bias, rows, outFeatures, inFeatures)
     }
 }

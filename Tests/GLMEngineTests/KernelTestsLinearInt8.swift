@@ -90,21 +90,6 @@ final class KernelTestsLinearInt8: XCTestCase {
         print("int8w forward vs float64 twin: worst error = \(worstRatio) of 1e-5·(scale·Σ|x·q| + |b|)")
     }
 
-    /// Dequantisation is exactly scale[n]·q[n, k] in float, for any thread count.
-    func testDequantizeIsExact() {
-        var rng = KernelRNG(seed: 13)
-        for (n, k) in [(1, 1), (5, 33), (70, 129)] {
-            let (q, s) = quantize(rng.floats(n * k, -2, 2), n, k)
-            for threads: Int32 in [1, 3] {
-                var w = [Float](repeating: .nan, count: n * k + 1)
-                w[n * k] = 5
-                withKernelThreads(threads) { glmk_dequantize_int8_rows(&w, q, s, n, k) }
-                XCTAssertEqual(w[n * k], 5)
-                XCTAssertEqual(bits(Array(w[0..<(n * k)])), bits((0..<(n * k)).map { s[$0 / k] * Float(q[$0]) }))
-            }
-        }
-    }
-
     /// M = 0 or N = 0 writes nothing; K = 0 gives y = bias (or 0).
     func testEmptyShapes() {
         var y: [Float] = [7, 7]
@@ -157,30 +142,6 @@ final class Int8PackTests: XCTestCase {
         XCTAssertFalse(w.hasPackedCopy)
         _ = try tape.linear(Variable(x), weight: w, bias: b)
         XCTAssertEqual(w.packedCopyBuilds, 2)
-    }
-
-    /// Above `gemmMinRows` rows the pack dequantises blocks of W for sgemm: it agrees with the int8 kernel
-    /// (row by row) to 1e-5 of Σ|x·w| + |b| (two float32 summation orders), with several blocks (N > block).
-    func testGEMMPathAgreesWithKernelPath() throws {
-        let n = 300, k = 1100, m = Int8PackedLinear.gemmMinRows + 5
-        let w = randn([n, k], seed: 60), bias = randn([n], seed: 61), x = randn([m, k], seed: 62)
-        let p = try XCTUnwrap(try Tape.inference().packLinear(weight: w, bias: bias, storage: .int8) as? Int8PackedLinear)
-        XCTAssertLessThan(Int8PackedLinear.blockBytes / (4 * k), n, "the test must span several blocks")
-        let y = Tensor(uninitialized: [m, n]), row = Tensor(uninitialized: [1, n])
-        try p.apply(x: x.floats, rows: m, y: y.floats)
-        let q = p.quantizedValues, s = p.scaleValues, xd = doubles(x), yd = doubles(y), bd = doubles(bias)
-        var worst = 0.0
-        for i in 0..<m {
-            try p.apply(x: x.floats + i * k, rows: 1, y: row.floats)
-            let rd = doubles(row)
-            for j in 0..<n {
-                var mag = abs(bd[j])
-                for t in 0..<k { mag += abs(xd[i * k + t] * Double(q[j * k + t]) * Double(s[j])) }
-                worst = max(worst, abs(yd[i * n + j] - rd[j]) / (1e-5 * mag))
-            }
-        }
-        print("int8 pack GEMM path vs kernel path: worst = \(worst) of 1e-5·(Σ|x·w| + |b|)")
-        XCTAssertLessThanOrEqual(worst, 1)
     }
 
     /// The int8 pack holds q (1 byte per weight), scales and a bias copy, nothing float32 of W's size.

@@ -173,9 +173,6 @@ void glmk_quantize_int8_rows(int8_t *q, float *scale, const float *w, size_t N, 
 /// copy is a frozen inference copy of a trained weight).
 void glmk_linear_int8w_forward(float *y, const float *x, const int8_t *q, const float *scale, const float *bias,
                                size_t M, size_t N, size_t K);
-/// w (N, K) = scale[n]·q[n, k] in float (exactly that product), for a float32 GEMM over a block of W when
-/// M is large (prompts). Rows split over threads.
-void glmk_dequantize_int8_rows(float *w, const int8_t *q, const float *scale, size_t N, size_t K);
 
 // ---- naive scalar twins (tests only) -------------------------------------------------------------
 void glmk_layernorm_forward_ref(float *y, float *mean, float *rstd, const float *x, const float *w,
