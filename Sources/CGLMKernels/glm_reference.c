@@ -122,3 +122,31 @@ void glmk_adamw_step_ref(size_t count, float *const *params, const float *const 
             params[t][i] = (float)(p - (lr / bc1) * mi / (sqrt(vi) / sqrt(bc2) + eps));
         }
 }
+
+void glmk_quantize_int8_rows_ref(int8_t *q, float *scale, const float *w, size_t N, size_t K) {
+    for (size_t n = 0; n < N; n++) {
+        float amax = 0.0f;
+        for (size_t k = 0; k < K; k++) {
+            float a = fabsf(w[n * K + k]);
+            if (a > amax) amax = a;
+        }
+        float s = amax / 127.0f;
+        scale[n] = s;
+        for (size_t k = 0; k < K; k++) {
+            float r = s > 0.0f ? nearbyintf(w[n * K + k] / s) : 0.0f;
+            if (r > 127.0f) r = 127.0f;
+            if (r < -127.0f) r = -127.0f;
+            q[n * K + k] = (int8_t)r;
+        }
+    }
+}
+
+void glmk_linear_int8w_forward_ref(float *y, const float *x, const int8_t *q, const float *scale,
+                                   const float *bias, size_t M, size_t N, size_t K) {
+    for (size_t m = 0; m < M; m++)
+        for (size_t n = 0; n < N; n++) {
+            double s = 0;
+            for (size_t k = 0; k < K; k++) s += (double)x[m * K + k] * (double)q[n * K + k];
+            y[m * N + n] = (float)(s * scale[n] + (bias ? bias[n] : 0.0));
+        }
+}

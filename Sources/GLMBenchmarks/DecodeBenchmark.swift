@@ -23,7 +23,7 @@ public struct DecodeBenchmark {
 
         public init() {}
 
-        public var dtypeName: String { storage == .bfloat16 ? "bf16" : "fp32" }
+        public var dtypeName: String { storage.shortName }
 
         /// Matrix-multiply parameters (perf-notes' N_mm = 12·L·h² + V·h).
         public var matmulParameters: Double { 12 * Double(layers) * Double(hidden * hidden) + Double(vocab * hidden) }
@@ -79,7 +79,7 @@ public struct DecodeBenchmark {
             last = tokens
         }
         let stepMs = upperMedian(steps) * 1e3, prefillMs = upperMedian(prefill) * 1e3
-        let bytesPerWeight = config.storage == .bfloat16 ? 2.0 : 4.0
+        let bytesPerWeight = Double(config.storage.bytesPerWeight)  // int8: the per-row scales (0.1–0.5 %) not counted
         let weightBytes = config.matmulParameters * bytesPerWeight
         let decodeRate = Double(config.batch) / (stepMs / 1e3)
         let meanContext = Double(config.promptLength) + Double(config.newTokens + 1) / 2

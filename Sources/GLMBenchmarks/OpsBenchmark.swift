@@ -135,10 +135,11 @@ public enum OpsBenchmark {
             let k = 1024, n = 4096
             let w = Tensor.randomNormal([n, k], seed: 5), bias = Tensor.randomNormal([n], seed: 6)
             let x = Tensor.randomNormal([1, k], seed: 7), y = Tensor(uninitialized: [1, n])
-            for (type, peak) in [(GEMMInputType.float32, fp32Peak), (.bfloat16, bf16Peak)] {
+            // int8: weight-only (glmk_linear_int8w_forward), fp32 FMAs, so the fp32 ceiling.
+            for (type, peak) in [(GEMMInputType.float32, fp32Peak), (.bfloat16, bf16Peak), (.int8, fp32Peak)] {
                 let packed = try backend.packLinear(weight: w.floats, bias: bias.floats, outFeatures: n, inFeatures: k, storage: type)
                 let t = try time(repeats: repeats * 20, statistic) { try packed.apply(x: x.floats, rows: 1, y: y.floats) }
-                rows.append(BenchmarkRow(name: "packed linear", shape: "1×\(k)×\(n)", dtype: type == .float32 ? "fp32" : "bf16",
+                rows.append(BenchmarkRow(name: "packed linear", shape: "1×\(k)×\(n)", dtype: type.shortName,
                                          rate: 2.0 * Double(n * k) / t / 1e9, unit: "GFLOP/s", ceiling: peak))
             }
         }

@@ -1,11 +1,50 @@
 import CGLMOneDNN
 
 /// Element type of GEMM inputs (outputs are always float32).
+/// `.int8` is a storage type of packed linear weights only (`packLinear`, `Tape.inference(packedWeights:)`):
+/// weight-only int8 with per-output-channel scales, activations and accumulation float32. Strided matmuls
+/// take float32 or bfloat16 operands.
 public enum GEMMInputType: Sendable {
     case float32
     case bfloat16
+    case int8
 
-    var code: Int32 { self == .float32 ? Int32(GLMD_F32) : Int32(GLMD_BF16) }
+    /// CDNNL's type code; nil for `.int8` (not a oneDNN input type here).
+    var code: Int32? {
+        switch self {
+        case .float32: return Int32(GLMD_F32)
+        case .bfloat16: return Int32(GLMD_BF16)
+        case .int8: return nil
+        }
+    }
+
+    /// Bytes of one stored weight in a packed copy (int8's per-row scale not counted).
+    public var bytesPerWeight: Int {
+        switch self {
+        case .float32: return 4
+        case .bfloat16: return 2
+        case .int8: return 1
+        }
+    }
+
+    /// The name the command line uses: fp32, bf16, int8.
+    public var shortName: String {
+        switch self {
+        case .float32: return "fp32"
+        case .bfloat16: return "bf16"
+        case .int8: return "int8"
+        }
+    }
+
+    /// Parses a command-line name (fp32/float32, bf16/bfloat16, int8).
+    public init?(shortName: String) {
+        switch shortName {
+        case "fp32", "float32": self = .float32
+        case "bf16", "bfloat16": self = .bfloat16
+        case "int8": self = .int8
+        default: return nil
+        }
+    }
 }
 
 /// A strided matrix-multiply problem over up to two batch dimensions:
@@ -46,7 +85,8 @@ public protocol GEMMBackend: AnyObject, Sendable {
     /// The strided (batched) product; A and B hold `input` elements, C is float32.
     func matmul(_ p: StridedMatmul, input: GEMMInputType, a: UnsafeRawPointer, b: UnsafeRawPointer,
                 c: UnsafeMutablePointer<Float>, alpha: Float, beta: Float) throws
-    /// Packs W (outFeatures, inFeatures) float32 [+ bias] once, stored as `storage` type.
+    /// Packs W (outFeatures, inFeatures) float32 [+ bias] once, stored as `storage` type (`.int8`: quantised
+    /// per output channel, see `Int8PackedLinear`).
     func packLinear(weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outFeatures: Int,
                     inFeatures: Int, storage: GEMMInputType) throws -> any PackedLinearWeights
 }
@@ -80,15 +120,19 @@ public final class OneDNNBackend: GEMMBackend {
             } } } }
             return
         }
+        guard let code = input.code else {
+            throw EngineError.backend(op: "matmul", message: "\(input) is a packed-weight storage type, not a matmul input type")
+        }
         var s = Self.cShape(p)
-        try Self.check(glmd_matmul(input.code, &s, a, b, c, alpha, beta),
+        try Self.check(glmd_matmul(code, &s, a, b, c, alpha, beta),
                        "matmul \(p.batch0)×\(p.batch1)×\(p.m)×\(p.n)×\(p.k)")
     }
 
     /// oneDNN's implementation name for a problem (tests make sure no reference kernel is used).
     public func implementationName(_ p: StridedMatmul, input: GEMMInputType, alpha: Float = 1, beta: Float = 0) -> String? {
+        guard let code = input.code else { return nil }
         var s = Self.cShape(p)
-        guard let name = glmd_matmul_impl(input.code, &s, alpha, beta) else { return nil }
+        guard let name = glmd_matmul_impl(code, &s, alpha, beta) else { return nil }
         return String(cString: name)
     }
 
@@ -104,7 +148,11 @@ public final class OneDNNBackend: GEMMBackend {
 
     public func packLinear(weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outFeatures: Int,
                            inFeatures: Int, storage: GEMMInputType) throws -> any PackedLinearWeights {
-        guard let h = glmd_packed_linear_create(weight, bias, Int64(outFeatures), Int64(inFeatures), storage.code) else {
+        guard let code = storage.code else {
+            // oneDNN 2.6 has no weight-only int8 product: the int8 pack runs on CGLMKernels' kernel.
+            return try Int8PackedLinear(weight: weight, bias: bias, outFeatures: outFeatures, inFeatures: inFeatures)
+        }
+        guard let h = glmd_packed_linear_create(weight, bias, Int64(outFeatures), Int64(inFeatures), code) else {
             throw EngineError.backend(op: "packLinear \(outFeatures)×\(inFeatures)",
                                       message: String(cString: glmd_last_error()))
         }

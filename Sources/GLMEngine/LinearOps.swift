@@ -69,7 +69,8 @@ extension Tape {
     }
 
     /// Packs a plain tensor W [out, in] (+ bias [out]) for `linear(_:packed:)`, uncached; `storage: .bfloat16`
-    /// halves the bytes read per token (x is rounded to bf16 on the fly, accumulation and output stay float32).
+    /// halves the bytes read per token (x is rounded to bf16 on the fly, accumulation and output stay float32),
+    /// `.int8` quarters them (weight-only int8 per output channel, `Int8PackedLinear`).
     public func packLinear(weight: Tensor, bias: Tensor? = nil, storage: GEMMInputType = .float32) throws -> any PackedLinearWeights {
         guard weight.rank == 2, weight.dtype == .float32 else {
             throw EngineError.shapeMismatch(op: "packLinear", message: "weight must be float32 [out, in], got \(weight)")

@@ -24,7 +24,8 @@ public final class Tape {
     /// 0 disables.
     public var packedLinearMaxRows = 8
     /// Storage of those packed weights, chosen by the caller: `.bfloat16` halves the bytes read per token
-    /// (x is rounded to bf16 on the fly; accumulation and output stay float32).
+    /// (x is rounded to bf16 on the fly; accumulation and output stay float32); `.int8` quarters them
+    /// (weight-only int8 with per-output-channel scales; x, accumulation and output stay float32).
     public var packedLinearType: GEMMInputType = .float32
     /// `attention` with at least this many queries (training, prefill) runs head by head with each head's
     /// scores kept in cache (`attentionByHeads`); shorter queries (decode) run as three batched products

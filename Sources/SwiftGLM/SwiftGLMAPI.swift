@@ -40,7 +40,8 @@ public final class GLMPipeline: @unchecked Sendable {
     /// `glm convert` writes), Hugging Face `pytorch_model.bin`, the original's training folders and
     /// model-parallel shards. `preset` names the published model (`glm-large`, `glm-10b`, …) when the
     /// folder has no `config.json`; `tokenizer` overrides the tokenizer preset the config names.
-    /// `weights` is the storage of the pre-packed decoding weights (`.bfloat16` halves the bytes read).
+    /// `weights` is the storage of the pre-packed decoding weights (`.bfloat16` halves the bytes read, `.int8`
+    /// quarters them).
     public static func load(_ path: String, preset: String? = nil, tokenizer: String? = nil,
                             weights: GEMMInputType = .float32) throws -> GLMPipeline {
         let options = ModelLoadOptions(preset: preset, tokenizer: tokenizer)

@@ -11,8 +11,8 @@ struct BenchDecodeCommand: ParsableCommand {
         abstract: "Prefill and decode tokens/s of a random GLM with the K/V cache, beside the bandwidth bound.",
         discussion: """
             One measurement per call (the sizes below), or --suite for the standard table: glm-base-sized \
-            (L12 H768) and glm-large-sized (L24 H1024) models at batch 1 and 8, fp32 and bf16 weights. \
-            The bound is B × bandwidth ÷ bytes of weights read per step (bf16 halves them).
+            (L12 H768) and glm-large-sized (L24 H1024) models at batch 1 and 8, fp32, bf16 and int8 weights. \
+            The bound is B × bandwidth ÷ bytes of weights read per step (bf16 halves them, int8 quarters them).
             """)
 
     @Option(help: "Transformer layers.") var layers = 12
@@ -23,16 +23,16 @@ struct BenchDecodeCommand: ParsableCommand {
     @Option(name: .customLong("new-tokens"), help: "Tokens decoded per generation.") var newTokens = 128
     @Option(name: [.customLong("batch-size"), .customLong("batch")], help: "Rows decoded together.") var batch = 1
     @Option(help: "Threads for oneDNN and the kernels.") var threads = 2
-    @Option(help: "Weight storage of the packed decode GEMMs: fp32 or bf16.") var dtype = "fp32"
+    @Option(help: "Weight storage of the packed decode GEMMs: fp32, bf16 or int8 (weight-only, per-channel scales).") var dtype = "fp32"
     @Option(help: "Untimed generations first.") var warmup = 1
     @Option(help: "Timed generations (the median step time is reported).") var steps = 3
     @Option(help: "Seed of the random weights and prompts.") var seed: UInt64 = 1234
     @Option(help: "Memory bandwidth in GB/s for the bound (default: measured by a 256 MB copy).") var bandwidth: Double?
     @Flag(help: "Print one JSON line (the schema bench/compare reads) instead of text.") var json = false
-    @Flag(help: "Run the standard table: base and large sizes × batch 1 and 8 × fp32 and bf16.") var suite = false
+    @Flag(help: "Run the standard table: base and large sizes × batch 1 and 8 × fp32, bf16 and int8.") var suite = false
 
     func validate() throws {
-        guard ["fp32", "bf16"].contains(dtype) else { throw ValidationError("--dtype must be fp32 or bf16") }
+        guard GEMMInputType(shortName: dtype) != nil else { throw ValidationError("--dtype must be fp32, bf16 or int8") }
         guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") }
     }
 
@@ -43,11 +43,11 @@ struct BenchDecodeCommand: ParsableCommand {
         if suite {
             for (l, h, a) in [(12, 768, 12), (24, 1024, 16)] {
                 for b in [1, 8] {
-                    for storage in [GEMMInputType.float32, .bfloat16] { configs.append(config(l, h, a, b, storage)) }
+                    for storage in [GEMMInputType.float32, .bfloat16, .int8] { configs.append(config(l, h, a, b, storage)) }
                 }
             }
         } else {
-            configs = [config(layers, hidden, heads, batch, dtype == "bf16" ? .bfloat16 : .float32)]
+            configs = [config(layers, hidden, heads, batch, GEMMInputType(shortName: dtype) ?? .float32)]
         }
         if !json {
             print("glm bench decode — \(Runtime.threads) thread(s), prompt \(promptLength) + \(newTokens) new tokens, vocab \(vocab), "

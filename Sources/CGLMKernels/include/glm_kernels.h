@@ -160,6 +160,20 @@ void glmk_adamw_step(size_t count, float *const *params, const float *const *gra
 /// Σ x² accumulated in float64, deterministic for any thread count (for global gradient-norm clipping).
 double glmk_sum_squares(const float *x, size_t n);
 
+// ---- weight-only int8 linear (decoding) -------------------------------------------------------------
+/// Per-output-channel symmetric quantisation of W (N, K): scale (N) = max_k |w[n, k]| / 127,
+/// q (N, K) int8 = round-half-even(w / scale) clamped to [−127, 127]; so |w − scale·q| ≤ scale/2 (up to
+/// float rounding). An all-zero row gets scale 0 and q 0. W must be finite. Rows split over threads.
+void glmk_quantize_int8_rows(int8_t *q, float *scale, const float *w, size_t N, size_t K);
+/// y (M, N) = x (M, K) · Wᵀ + bias (N) with W[n, k] = scale[n]·q[n, k] (q (N, K) int8, scale (N) fp32;
+/// bias may be NULL). Weight-only: x stays float32, int8 weights are widened to float and accumulated in
+/// float32 (no int8 activations). Weight rows are the outer loop (each weight byte read once for all M
+/// rows: M = 1..8 in decoding), N split over threads; each output is one in-order fp32 sum over k then
+/// ·scale + bias, so results do not depend on the thread count. Inference only (no backward: the int8
+/// copy is a frozen inference copy of a trained weight).
+void glmk_linear_int8w_forward(float *y, const float *x, const int8_t *q, const float *scale, const float *bias,
+                               size_t M, size_t N, size_t K);
+
 // ---- naive scalar twins (tests only) -------------------------------------------------------------
 void glmk_layernorm_forward_ref(float *y, float *mean, float *rstd, const float *x, const float *w,
                                 const float *b, size_t N, size_t C, float eps);
@@ -178,6 +192,11 @@ void glmk_cross_entropy_backward_ref(float *dlogits, const float *logits, const 
 void glmk_adamw_step_ref(size_t count, float *const *params, const float *const *grads, float *const *m,
                          float *const *v, const size_t *sizes, const float *weight_decay, float lr,
                          float beta1, float beta2, float eps, float grad_scale, int64_t step);
+/// The formula of glmk_quantize_int8_rows (must match it exactly).
+void glmk_quantize_int8_rows_ref(int8_t *q, float *scale, const float *w, size_t N, size_t K);
+/// y = scale[n]·Σ_k x[m, k]·q[n, k] + bias[n], the sum in float64, rounded once to float.
+void glmk_linear_int8w_forward_ref(float *y, const float *x, const int8_t *q, const float *scale,
+                                   const float *bias, size_t M, size_t N, size_t K);
 
 #ifdef __cplusplus
 }
