@@ -28,19 +28,8 @@ public struct Seq2SeqExample: Sendable, Equatable {
     public var origin: String { "\(file):\(line)" }
 }
 
-/// A bad seq2seq data file: names the file and the 1-based line (0 = the file as a whole).
-public struct Seq2SeqDataError: Error, CustomStringConvertible, Equatable {
-    public var file: String
-    public var line: Int
-    public var reason: String
-    public var description: String { "\(file):\(line): \(reason)" }
-
-    public init(file: String, line: Int, reason: String) {
-        self.file = file
-        self.line = line
-        self.reason = reason
-    }
-}
+/// Errors of the seq2seq readers and encoder that point at a data line (one type for every task reader).
+public typealias Seq2SeqDataError = TaskDataError
 
 /// An input the encoder cannot turn into a sample (or a tokenizer that lacks a command token).
 public enum Seq2SeqError: Error, CustomStringConvertible, Equatable {
