@@ -124,6 +124,36 @@ final class SuperGLUEFinetuneTests: XCTestCase {
         }
     }
 
+    struct Interrupted: Error {}
+
+    func testAResumedRunEqualsAnUninterruptedOne() throws {
+        let (train, dev) = try datasets(.cb)
+        let o = options(epochs: 3, lr: 5e-3)
+        let whole = try model()
+        let expected = try SuperGLUEFinetuner(model: whole, train: train, dev: dev, options: o).run()
+
+        let folder = try ReferenceFixtures.scratchFolder(for: self, prefix: "finetune-resume") + "/ckpt"
+        XCTAssertThrowsError(try SuperGLUEFinetuner(model: try model(), train: train, dev: dev, options: o).run(checkpoint: folder) { event in
+            if case .epoch(let r) = event, r.epoch == 1 { throw Interrupted() }
+        })
+        var reported: [Int] = []
+        let m = try model()
+        let resumed = try SuperGLUEFinetuner(model: m, train: train, dev: dev, options: o).run(checkpoint: folder, resume: true) { event in
+            if case .step(let r) = event { reported.append(r.step) }
+        }
+        XCTAssertEqual(reported, Array(3...6))   // 2 steps per epoch; epoch 1 is not run again
+        XCTAssertEqual(resumed.stepLosses, expected.stepLosses)
+        XCTAssertEqual(resumed.bestEpoch, expected.bestEpoch)
+        XCTAssertEqual(resumed.metrics.map(\.value), expected.metrics.map(\.value))
+        XCTAssertEqual(resumed.epochs.map(\.epoch), [1, 2, 3])
+        XCTAssertEqual(weights(m), weights(whole))
+
+        // A checkpoint of other options is refused.
+        var other = o
+        other.learningRate = 1e-3
+        XCTAssertThrowsError(try SuperGLUEFinetuner(model: try model(), train: train, dev: dev, options: other).run(checkpoint: folder, resume: true))
+    }
+
     func testDefaultsFollowTheTaskScripts() {
         XCTAssertEqual(FinetuneOptions.defaults(for: .copa).epochs, 50)
         XCTAssertEqual(FinetuneOptions.defaults(for: .wic).epochs, 30)

@@ -191,9 +191,22 @@ public final class SuperGLUEFinetuner {
         return order
     }
 
+    /// What a checkpoint must match to be resumed by this run: the task's data and every option that
+    /// changes the numbers.
+    public var runIdentity: String {
+        let t = train.settings
+        var o = options
+        o.evalBatchSize = 16   // the evaluation grouping does not change the numbers
+        return "\(t.task.rawValue) pattern \(t.patternId) seq \(t.seqLength) train \(train.samples.count) dev \(dev.samples.count) \(o)"
+    }
+
     /// Trains `options.epochs` epochs (or only evaluates with 0), reporting through `report`; the model
     /// ends with the best epoch's weights.
-    public func run(report: (FinetuneEvent) throws -> Void = { _ in }) throws -> FinetuneResult {
+    ///
+    /// With `checkpoint`, the run's state is saved to that folder after every epoch (before the epoch is
+    /// reported); with `resume` too, a run whose checkpoint is there continues after its last saved epoch
+    /// (the same numbers as an uninterrupted run; the steps and epochs already done are not reported again).
+    public func run(checkpoint: String? = nil, resume: Bool = false, report: (FinetuneEvent) throws -> Void = { _ in }) throws -> FinetuneResult {
         let task = train.settings.task
         if options.epochs == 0 {
             let start = DispatchTime.now().uptimeNanoseconds
@@ -207,29 +220,54 @@ public final class SuperGLUEFinetuner {
         var epochs: [FinetuneEpochReport] = []
         var losses: [Double] = []
         var step = 0
-        let total = totalSteps
-        for epoch in 1...options.epochs {
-            let start = DispatchTime.now().uptimeNanoseconds
-            let order = Self.order(count: train.samples.count, seed: options.seed, epoch: epoch)
-            var sum = 0.0, counted = 0
-            var offset = 0
-            while offset < order.count {
-                let indices = Array(order[offset..<min(order.count, offset + samplesPerStep)])
-                offset += indices.count
-                step += 1
-                let r = try trainStep(indices.map { train.samples[$0] }, step: step, epoch: epoch, totalSteps: total)
-                losses.append(r.loss)
-                if r.loss.isFinite { sum += r.loss; counted += 1 }
-                try report(.step(r))
+        var firstEpoch = 1
+        if resume, let folder = checkpoint, FinetuneCheckpoint.exists(folder) {
+            let (state, bestWeights) = try FinetuneCheckpoint.restore(from: folder, run: runIdentity, model: model, optimizer: stepper.optimizer)
+            step = state.step
+            firstEpoch = state.epoch + 1
+            losses = state.stepLosses.map { $0 ?? .nan }
+            epochs = state.epochs.map {
+                FinetuneEpochReport(epoch: $0.epoch, trainLoss: $0.trainLoss ?? .nan, metrics: $0.metrics.map { (name: $0.name, value: $0.value) },
+                                    isBest: $0.isBest, seconds: $0.seconds)
             }
-            let eval = try SuperGLUEEvaluator.evaluate(dev, model: model, evalBatchSize: options.evalBatchSize)
-            let score = eval.metrics.first?.value ?? .nan
-            let isBest = best == nil || score > best!.score
-            if isBest { best = (epoch, score, eval.metrics, model.parameters.map { $0.value.toFloats() }) }
-            let r = FinetuneEpochReport(epoch: epoch, trainLoss: counted > 0 ? sum / Double(counted) : .nan, metrics: eval.metrics,
-                                        isBest: isBest, seconds: Self.seconds(since: start))
-            epochs.append(r)
-            try report(.epoch(r))
+            best = (state.bestEpoch, state.bestScore, state.bestMetrics.map { (name: $0.name, value: $0.value) }, bestWeights)
+        }
+        let total = totalSteps
+        if firstEpoch <= options.epochs {
+            for epoch in firstEpoch...options.epochs {
+                let start = DispatchTime.now().uptimeNanoseconds
+                let order = Self.order(count: train.samples.count, seed: options.seed, epoch: epoch)
+                var sum = 0.0, counted = 0
+                var offset = 0
+                while offset < order.count {
+                    let indices = Array(order[offset..<min(order.count, offset + samplesPerStep)])
+                    offset += indices.count
+                    step += 1
+                    let r = try trainStep(indices.map { train.samples[$0] }, step: step, epoch: epoch, totalSteps: total)
+                    losses.append(r.loss)
+                    if r.loss.isFinite { sum += r.loss; counted += 1 }
+                    try report(.step(r))
+                }
+                let eval = try SuperGLUEEvaluator.evaluate(dev, model: model, evalBatchSize: options.evalBatchSize)
+                let score = eval.metrics.first?.value ?? .nan
+                let isBest = best == nil || score > best!.score
+                if isBest { best = (epoch, score, eval.metrics, model.parameters.map { $0.value.toFloats() }) }
+                let r = FinetuneEpochReport(epoch: epoch, trainLoss: counted > 0 ? sum / Double(counted) : .nan, metrics: eval.metrics,
+                                            isBest: isBest, seconds: Self.seconds(since: start))
+                epochs.append(r)
+                if let folder = checkpoint {
+                    let b = best!
+                    let state = FinetuneCheckpoint.State(
+                        run: runIdentity, epoch: epoch, step: step, optimizerStep: stepper.optimizer.step, bestEpoch: b.epoch,
+                        bestScore: b.score, bestMetrics: FinetuneCheckpoint.metrics(b.metrics),
+                        epochs: epochs.map { FinetuneCheckpoint.Epoch(epoch: $0.epoch, trainLoss: $0.trainLoss.isFinite ? $0.trainLoss : nil,
+                                                                      metrics: FinetuneCheckpoint.metrics($0.metrics), isBest: $0.isBest,
+                                                                      seconds: $0.seconds) },
+                        stepLosses: losses.map { $0.isFinite ? $0 : nil })
+                    try FinetuneCheckpoint.save(state, model: model, best: b.weights, optimizer: stepper.optimizer, to: folder)
+                }
+                try report(.epoch(r))
+            }
         }
         let kept = best!
         for (p, values) in zip(model.parameters, kept.weights) {
