@@ -25,7 +25,9 @@ struct FinetuneCommand: ParsableCommand {
             model.safetensors) that glm evaluate and glm generate load. Defaults: the config's (lr 1e-5, warmup \
             0.1, weight decay 0.1, batch 16 (MultiRC, ReCoRD: 64), the task's epochs). --epochs 0 evaluates only. \
             Progress goes to stderr, --log FILE gets one JSON line per step and per epoch, and stdout gets one line: \
-            {"task", "best_epoch", "metrics": {...}}. Dropout is the model config's. Not yet: --resume.
+            {"task", "best_epoch", "metrics": {...}}. Dropout is the model config's. After every epoch the run's state \
+            is saved to OUT.checkpoint (removed at the end); --resume continues from it with the same numbers as an \
+            uninterrupted run (the same flags are required).
             """)
 
     @Option(help: "The SuperGLUE task.") var task: SuperGLUETask
@@ -51,6 +53,8 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Evaluation batch size (default 16).") var evalBatchSize: Int?
     @Option(help: "JSON-lines log file (one record per step and per epoch).") var log: String?
     @Option(help: "Threads for oneDNN and the kernels (default: all cores).") var threads: Int?
+    @Flag(help: "Continue the run whose end-of-epoch checkpoint is in OUT.checkpoint (the same flags; the numbers equal an uninterrupted run).")
+    var resume = false
 
     func validate() throws {
         if let t = threads, t < 1 { throw ValidationError("--threads must be ≥ 1") }
@@ -90,21 +94,27 @@ struct FinetuneCommand: ParsableCommand {
         let train = try SuperGLUEDataset(settings: settings, split: .train, folder: data, tokenizer: loaded.tokenizer)
         let dev = try SuperGLUEDataset(settings: settings, split: .dev, folder: data, tokenizer: loaded.tokenizer)
         let finetuner = try SuperGLUEFinetuner(model: loaded.model, train: train, dev: dev, options: opts)
-        let logFile = try log.map { try TrainingLog(path: $0, resumingAtStep: nil) }
+        let checkpoint = (save as NSString).standardizingPath + ".checkpoint"
+        let position = try SuperGLUEFinetuner.checkpointPosition(checkpoint)
+        if resume && position == nil { throw ValidationError("--resume: no checkpoint in \(checkpoint)") }
+        if !resume && FileManager.default.fileExists(atPath: checkpoint) { try FileManager.default.removeItem(atPath: checkpoint) }
+        let logFile = try log.map { try TrainingLog(path: $0, resumingAtStep: resume ? position?.step : nil) }
         let err = FileHandle.standardError
         func say(_ s: String) { err.write(Data((s + "\n").utf8)) }
+        if resume, let position { say("resuming after epoch \(position.epoch) (step \(position.step)) from \(checkpoint)") }
         say("glm finetune \(task.rawValue): \(train.samples.count) train / \(dev.samples.count) dev samples, \(opts.epochs) epoch(s) × "
             + "\(finetuner.stepsPerEpoch) step(s) of \(finetuner.samplesPerStep) sample(s), lr \(opts.learningRate), \(Runtime.threads) thread(s)")
         let interactive = isatty(STDERR_FILENO) != 0
         let started = DispatchTime.now().uptimeNanoseconds
-        var samplesDone = 0
-        let result = try finetuner.run { event in
+        var samplesDone = 0, stepsDone = 0
+        let result = try finetuner.run(checkpoint: opts.epochs > 0 ? checkpoint : nil, resume: resume) { event in
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
             switch event {
             case .step(let r):
                 samplesDone += r.samples
+                stepsDone += 1
                 let rate = elapsed > 0 ? Double(samplesDone) / elapsed : 0
-                let eta = Double(r.totalSteps - r.step) * elapsed / Double(r.step)
+                let eta = Double(r.totalSteps - r.step) * elapsed / Double(stepsDone)
                 let line = String(format: "epoch %d step %d/%d  loss %.4f  lr %.3e  grad %.3f  %.1f samples/s  ETA %@",
                                   r.epoch, r.step, r.totalSteps, r.loss, r.learningRate, r.gradNorm, rate,
                                   TrainingProgress.duration(eta)) + (r.skipped ? "  (skipped: non-finite)" : "")
@@ -125,6 +135,7 @@ struct FinetuneCommand: ParsableCommand {
             }
         }
         try SuperGLUEFinetuner.save(loaded.model, to: save, tokenizer: modelOptions.tokenizer ?? settings.tokenizer.name)
+        try? FileManager.default.removeItem(atPath: checkpoint)
         say("wrote \(save) (best epoch \(result.bestEpoch))")
         let metrics = result.metrics.map { "\(jsonString($0.name)): \($0.value)" }.joined(separator: ", ")
         print("{\"task\": \(jsonString(task.rawValue)), \"best_epoch\": \(result.bestEpoch), \"metrics\": {\(metrics)}}")

@@ -200,6 +200,14 @@ public final class SuperGLUEFinetuner {
         return "\(t.task.rawValue) pattern \(t.patternId) seq \(t.seqLength) train \(train.samples.count) dev \(dev.samples.count) \(o)"
     }
 
+    /// The epoch and step a checkpoint folder was saved at, or nil when it holds none.
+    public static func checkpointPosition(_ folder: String) throws -> (epoch: Int, step: Int)? {
+        guard FinetuneCheckpoint.exists(folder) else { return nil }
+        let state = try JSONDecoder().decode(FinetuneCheckpoint.State.self,
+                                             from: Data(contentsOf: URL(fileURLWithPath: folder + "/" + FinetuneCheckpoint.stateFile)))
+        return (state.epoch, state.step)
+    }
+
     /// Trains `options.epochs` epochs (or only evaluates with 0), reporting through `report`; the model
     /// ends with the best epoch's weights.
     ///
