@@ -3,7 +3,7 @@
 //
 // Dependencies point one way (each target declares exactly what it imports):
 //   CGLMKernels, CGLMOneDNN → GLMEngine → GLMCheckpoint, GLM → GLMTokenizers → GLMGeneration, GLMTraining
-//       → GLMTasks, GLMBenchmarks → SwiftGLM (the umbrella library), glm (the command-line tool)
+//       → GLMTasks (finetuning: also GLMTraining), GLMBenchmarks → SwiftGLM (the umbrella library), glm (the command-line tool)
 //   GLMSupport: a leaf (imports no project module) used by GLMCheckpoint, GLM, GLMTokenizers, GLMGeneration,
 //       GLMTraining and glm;  CGLMSystem → GLMTraining;  GLMParity (the fixture harness) → glm, GLMTests
 //   GLMTestSupport (the reference-fixtures locator) → the test targets that read the fixtures
@@ -60,7 +60,7 @@ let package = Package(
         // The umbrella: `import SwiftGLM` re-exports the public API of every library module.
         .target(name: "SwiftGLM", dependencies: ["GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining", "GLMTasks"]),
         // Downstream tasks: zero-shot multiple-choice scoring and evaluation as the original's tasks/ code.
-        .target(name: "GLMTasks", dependencies: ["GLMEngine", "GLM", "GLMTokenizers", "GLMGeneration"]),
+        .target(name: "GLMTasks", dependencies: ["GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining"]),
         // Throughput benchmarks of GEMMs, kernels, training, forward and decode steps, and the training-step profile.
         .target(name: "GLMBenchmarks", dependencies: ["CGLMKernels", "CGLMOneDNN", "GLMEngine", "GLM", "GLMGeneration", "GLMTraining"]),
         // The command-line tool: a thin shell, one file per subcommand.
@@ -78,7 +78,7 @@ let package = Package(
         .testTarget(name: "GLMTokenizersTests", dependencies: ["GLMTokenizers", "GLMSupport", "GLMTestSupport"]),
         .testTarget(name: "GLMGenerationTests", dependencies: ["GLMGeneration", "GLM", "GLMEngine", "GLMCheckpoint", "GLMTokenizers", "GLMTestSupport"]),
         .testTarget(name: "GLMTrainingTests", dependencies: ["GLMTraining", "GLM", "GLMEngine", "GLMTokenizers", "GLMTestSupport"]),
-        .testTarget(name: "GLMTasksTests", dependencies: ["GLMTasks", "GLM", "GLMEngine", "GLMTokenizers", "GLMGeneration", "GLMTestSupport"]),
+        .testTarget(name: "GLMTasksTests", dependencies: ["GLMTasks", "GLM", "GLMEngine", "GLMTokenizers", "GLMGeneration", "GLMTraining", "GLMTestSupport"]),
         .testTarget(name: "GLMBenchmarksTests", dependencies: ["GLMBenchmarks", "GLMTraining", "GLMEngine"]),
         .testTarget(name: "SwiftGLMTests", dependencies: ["SwiftGLM", "GLMTestSupport"]),
     ],

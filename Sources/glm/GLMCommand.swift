@@ -15,6 +15,7 @@ struct GLMCommand: AsyncParsableCommand {
             GenerateCommand.self,
             PretrainCommand.self,
             EvaluateCommand.self,
+            FinetuneCommand.self,
             RougeCommand.self,
         ]
     )

@@ -47,10 +47,15 @@ public final class TrainingStep {
     /// Runs `loss` on `tape` and, when the loss is finite, adds its gradient times `seed` to the
     /// parameters' gradients. Returns the loss, or nil (nothing added, the tape reset) when not finite.
     public func accumulate(on tape: Tape, seed: Float = 1, loss: (Tape) throws -> CrossEntropyResult) throws -> Float? {
-        let ce = try loss(tape)
-        let value = ce.loss.value.scalarValue
+        try accumulate(on: tape, seed: seed, scalarLoss: { try loss($0).loss })
+    }
+
+    /// `accumulate` for any scalar loss variable (the cloze losses of finetuning, `ClozeScorer.trainingLoss`).
+    public func accumulate(on tape: Tape, seed: Float = 1, scalarLoss loss: (Tape) throws -> Variable) throws -> Float? {
+        let variable = try loss(tape)
+        let value = variable.value.scalarValue
         guard value.isFinite else { tape.reset(); return nil }
-        try tape.backward(ce.loss, seed: seed)
+        try tape.backward(variable, seed: seed)
         return value
     }
 

@@ -1,0 +1,102 @@
+// The end-of-epoch checkpoint of a fine-tuning run (`glm finetune --resume`).
+import Foundation
+import GLM
+import GLMCheckpoint
+import GLMEngine
+
+/// What a fine-tuning run needs to continue after its last finished epoch: the weights, AdamW's moments
+/// and step, the best epoch (its weights, score and metrics), the epoch reports and step losses so far.
+/// Every random stream is a function of (seed, epoch / step), so a resumed run equals an uninterrupted one.
+///
+/// Folder layout: `state.json`, `model.safetensors` (current weights), `best.safetensors` (the best
+/// epoch's weights), `optimizer.safetensors` (`exp_avg.<name>`, `exp_avg_sq.<name>`). The folder is
+/// written beside its place and renamed into it, so it is always a complete epoch.
+struct FinetuneCheckpoint {
+    struct Metric: Codable, Equatable { var name: String; var value: Double }
+    struct Epoch: Codable { var epoch: Int; var trainLoss: Double?; var metrics: [Metric]; var isBest: Bool; var seconds: Double }
+    struct State: Codable {
+        var format = "swiftglm-finetune-checkpoint"
+        var version = 1
+        /// What must not change between the run and its resume.
+        var run: String
+        var epoch: Int
+        var step: Int
+        var optimizerStep: Int64
+        var bestEpoch: Int
+        var bestScore: Double
+        var bestMetrics: [Metric]
+        var epochs: [Epoch]
+        /// nil = a non-finite (skipped) step.
+        var stepLosses: [Double?]
+    }
+
+    static let stateFile = "state.json", modelFile = "model.safetensors", bestFile = "best.safetensors"
+    static let optimizerFile = "optimizer.safetensors"
+
+    static func exists(_ folder: String) -> Bool {
+        FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent(stateFile))
+    }
+
+    static func metrics(_ m: [(name: String, value: Double)]) -> [Metric] { m.map { Metric(name: $0.name, value: $0.value) } }
+
+    static func save(_ state: State, model: GLMModel, best: [[Float]], optimizer: AdamW, to folder: String) throws {
+        let fm = FileManager.default
+        let staging = folder + ".partial-\(ProcessInfo.processInfo.processIdentifier)"
+        let old = folder + ".old-\(ProcessInfo.processInfo.processIdentifier)"
+        try? fm.removeItem(atPath: staging)
+        try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        do {
+            let params = model.parameters
+            try Safetensors.write(model.stateDict(), to: staging + "/" + modelFile)
+            try Safetensors.write(zip(params, best).map { ($0.name, TensorData(float32: $1, shape: $0.shape)) }, to: staging + "/" + bestFile)
+            var moments: [(String, TensorData)] = []
+            for (i, p) in params.enumerated() {
+                moments.append(("exp_avg." + p.name, TensorData(float32: optimizer.exp_avg[i].toFloats(), shape: p.shape)))
+                moments.append(("exp_avg_sq." + p.name, TensorData(float32: optimizer.exp_avg_sq[i].toFloats(), shape: p.shape)))
+            }
+            try Safetensors.write(moments, to: staging + "/" + optimizerFile, metadata: ["format": "swiftglm-adamw"])
+            let e = JSONEncoder()
+            e.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try e.encode(state).write(to: URL(fileURLWithPath: staging + "/" + stateFile), options: .atomic)
+            if fm.fileExists(atPath: folder) {
+                try? fm.removeItem(atPath: old)
+                try fm.moveItem(atPath: folder, toPath: old)
+            }
+            try fm.moveItem(atPath: staging, toPath: folder)
+            try? fm.removeItem(atPath: old)
+        } catch {
+            try? fm.removeItem(atPath: staging)
+            throw error
+        }
+    }
+
+    /// Reads the state and puts the weights and the optimizer state back; returns the state and the best weights.
+    static func restore(from folder: String, run: String, model: GLMModel, optimizer: AdamW) throws -> (state: State, best: [[Float]]) {
+        func fail(_ m: String) -> SuperGLUEError { .configuration("checkpoint \(folder): \(m)") }
+        let state = try JSONDecoder().decode(State.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/" + stateFile)))
+        guard state.format == "swiftglm-finetune-checkpoint", state.version == 1 else { throw fail("not a fine-tuning checkpoint of version 1") }
+        guard state.run == run else { throw fail("was written by a different run (\(state.run)); this run is \(run)") }
+        let params = model.parameters
+        func read(_ file: String, _ key: (Parameter) -> String) throws -> [[Float]] {
+            let f = try SafetensorsFile(path: folder + "/" + file)
+            return try params.map { p in
+                let data = try f.tensor(key(p))
+                guard data.shape == p.shape else { throw fail("\(file): \(key(p)) has shape \(data.shape), the model \(p.shape)") }
+                var out = [Float](repeating: 0, count: p.value.count)
+                out.withUnsafeMutableBufferPointer { data.copyFloats(into: $0) }
+                return out
+            }
+        }
+        let current = try read(modelFile, \.name)
+        let best = try read(bestFile, \.name)
+        func tensors(_ values: [[Float]]) throws -> [Tensor] { try zip(params, values).map { try Tensor(shape: $0.shape, values: $1) } }
+        let m = try tensors(try read(optimizerFile) { "exp_avg." + $0.name })
+        let v = try tensors(try read(optimizerFile) { "exp_avg_sq." + $0.name })
+        for (p, values) in zip(params, current) {
+            values.withUnsafeBufferPointer { p.value.floats.update(from: $0.baseAddress!, count: $0.count) }
+            p.markModified()
+        }
+        try optimizer.restore(step: state.optimizerStep, expAvg: m, expAvgSq: v)
+        return (state, best)
+    }
+}

@@ -1,0 +1,350 @@
+// SuperGLUE fine-tuning as the original's finetune_glm.py + tasks/superglue/finetune.py run it with
+// --cloze-eval: epochs over the shuffled train split, the cloze loss of the task's model, AdamW with a
+// warm-up + decay schedule, dev evaluation after every epoch, and the best epoch's weights kept.
+import Foundation
+import GLM
+import GLMCheckpoint
+import GLMEngine
+import GLMTraining
+
+/// The knobs of a fine-tuning run (the original's flags; defaults: `config_tasks/task_*.sh` with
+/// `scripts/finetune_superglue.sh`, see `defaults(for:tenB:)`).
+public struct FinetuneOptions: Sendable, Equatable {
+    /// `--epochs`; 0 = evaluate the dev split only.
+    public var epochs: Int
+    /// `--batch-size`: samples per micro-batch (one forward/backward).
+    public var batchSize: Int
+    /// `--gradient-accumulation-steps`: micro-batches per optimizer step (a step sees batchSize·gradAccum samples).
+    public var gradientAccumulation: Int = 1
+    /// `--lr`: the peak learning rate.
+    public var learningRate: Double = 1e-5
+    /// `--warmup`: fraction of all training steps spent warming up.
+    public var warmup: Double = 0.1
+    /// `--weight-decay` (not on biases and LayerNorm weights, as the original's parameter groups).
+    public var weightDecay: Double = 0.1
+    /// `--lr-decay-style` (the task scripts: linear).
+    public var decayStyle: LearningRateSchedule.Style = .linear
+    /// `--lr-decay-ratio` (the original's default 0.1).
+    public var decayRatio: Double = 0.1
+    /// `--clip-grad` (0 = off).
+    public var clipGrad: Double = 1.0
+    /// Seed of the train-order shuffle (per epoch) and of the dropout streams.
+    public var seed: UInt64 = 1234
+    /// The loss; nil = the task settings' `lossFunc` (WSC: mix, others: cross_entropy).
+    public var lossFunction: ChoiceLossFunction?
+    /// Dropout as the model's config during training (false: training without dropout).
+    public var dropout: Bool = true
+    /// `--eval-batch-size` of the dev evaluation (the original's multichoice grouping; scores do not depend on it).
+    public var evalBatchSize: Int = 16
+
+    public init(epochs: Int, batchSize: Int = 16) {
+        self.epochs = epochs
+        self.batchSize = batchSize
+    }
+
+    /// `EPOCH_SINGLE` (GLM-Large) or `XXLARGE_EPOCH` (GLM-10B) and `BATCH_SIZE` of `config_tasks/task_<task>.sh`;
+    /// lr 1e-5, warm-up 0.1, weight decay 0.1, linear decay for every task.
+    public static func defaults(for task: SuperGLUETask, tenB: Bool = false) -> FinetuneOptions {
+        let epochs: (large: Int, tenB: Int)
+        switch task {
+        case .copa, .cb, .wsc: epochs = (50, 100)
+        case .rte: epochs = (50, 50)
+        case .wic: epochs = (30, 40)
+        case .multirc: epochs = (15, 12)
+        case .boolq: epochs = (20, 24)
+        case .record: epochs = (5, 3)
+        }
+        let batch = task == .multirc || task == .record ? 64 : 16
+        return FinetuneOptions(epochs: tenB ? epochs.tenB : epochs.large, batchSize: batch)
+    }
+
+    public func validate() throws {
+        func bad(_ m: String) -> SuperGLUEError { .configuration(m) }
+        guard epochs >= 0 else { throw bad("epochs must be ≥ 0, got \(epochs)") }
+        guard batchSize >= 1 else { throw bad("batch size must be ≥ 1, got \(batchSize)") }
+        guard gradientAccumulation >= 1 else { throw bad("gradient accumulation must be ≥ 1, got \(gradientAccumulation)") }
+        guard learningRate.isFinite, learningRate >= 0 else { throw bad("learning rate must be finite and ≥ 0, got \(learningRate)") }
+        guard (0...1).contains(warmup) else { throw bad("warmup is a fraction in [0, 1], got \(warmup)") }
+        guard weightDecay.isFinite, weightDecay >= 0 else { throw bad("weight decay must be ≥ 0, got \(weightDecay)") }
+        guard decayRatio > 0, decayRatio <= 1 else { throw bad("lr decay ratio must be in (0, 1], got \(decayRatio)") }
+        guard clipGrad.isFinite, clipGrad >= 0 else { throw bad("clip-grad must be ≥ 0, got \(clipGrad)") }
+        guard evalBatchSize >= 1 else { throw bad("eval batch size must be ≥ 1, got \(evalBatchSize)") }
+    }
+}
+
+/// One optimizer step of a fine-tuning run.
+public struct FinetuneStepReport: Sendable, Equatable {
+    /// 1-based global step and its 1-based epoch.
+    public var step: Int
+    public var epoch: Int
+    public var totalSteps: Int
+    /// Mean loss over the step's samples (NaN when not finite: the step was skipped).
+    public var loss: Double
+    public var learningRate: Double
+    /// Global gradient norm before clipping.
+    public var gradNorm: Double
+    public var samples: Int
+    public var seconds: Double
+    public var skipped: Bool
+}
+
+/// One finished epoch: its mean training loss and the dev metrics after it.
+public struct FinetuneEpochReport: Sendable {
+    /// 1-based; 0 = the evaluation of an `epochs 0` run.
+    public var epoch: Int
+    /// Mean of the epoch's finite step losses (NaN for epoch 0).
+    public var trainLoss: Double
+    public var metrics: [(name: String, value: Double)]
+    /// Whether this epoch became the best so far (its weights are kept).
+    public var isBest: Bool
+    public var seconds: Double
+}
+
+public enum FinetuneEvent: Sendable {
+    case step(FinetuneStepReport)
+    case epoch(FinetuneEpochReport)
+}
+
+/// What a run ended with; the model then holds the best epoch's weights.
+public struct FinetuneResult: Sendable {
+    public var task: SuperGLUETask
+    /// The kept epoch (1-based; 0 with `epochs 0`: the weights given).
+    public var bestEpoch: Int
+    /// Its dev metrics (the original's order; the first is the one epochs are compared by).
+    public var metrics: [(name: String, value: Double)]
+    public var epochs: [FinetuneEpochReport]
+    /// Every step's loss, in order.
+    public var stepLosses: [Double]
+}
+
+/// Fine-tunes a GLM on a SuperGLUE task as `finetune_glm.py` does with `--cloze-eval`:
+///
+/// * each epoch visits the train samples in a fresh seeded order (a pure function of `(seed, epoch)`), in
+///   steps of `batchSize · gradientAccumulation` samples (the last one may be smaller, as `drop_last=False`);
+/// * a step is `TrainingStep`'s: zero gradients, per micro-batch `ClozeScorer.trainingLoss` on a recording
+///   tape and backward seeded with the micro-batch's share of the step's samples (so N micro-batches of
+///   B/N equal one batch of B), clipping, AdamW (betas 0.9/0.98, eps 1e-6, no decay on biases/LayerNorm)
+///   at the rate of `LearningRateSchedule` over `epochs · stepsPerEpoch` steps;
+/// * after every epoch the dev split is evaluated (`SuperGLUEEvaluator`); an epoch whose first metric is
+///   strictly above the best so far (or the first epoch) becomes the best, and its weights are copied;
+/// * at the end the best weights are put back into the model.
+///
+/// Dropout streams are seeded per (seed, step, micro-batch), so a run is deterministic.
+public final class SuperGLUEFinetuner {
+    public let model: GLMModel
+    public let train: SuperGLUEDataset
+    public let dev: SuperGLUEDataset
+    public let options: FinetuneOptions
+    public let stepper: TrainingStep
+    public let schedule: LearningRateSchedule
+    private let scorer: ClozeScorer
+    private let lossFunction: ChoiceLossFunction
+
+    public init(model: GLMModel, train: SuperGLUEDataset, dev: SuperGLUEDataset, options: FinetuneOptions) throws {
+        try options.validate()
+        guard train.settings.task == dev.settings.task else {
+            throw SuperGLUEError.configuration("train split of \(train.settings.task.rawValue), dev split of \(dev.settings.task.rawValue)")
+        }
+        guard train.split == .train else { throw SuperGLUEError.configuration("the training dataset must be the train split") }
+        guard options.epochs == 0 || !train.samples.isEmpty else { throw SuperGLUEError.configuration("the train split has no samples") }
+        let name = options.lossFunction?.rawValue ?? train.settings.lossFunc
+        guard let loss = options.lossFunction ?? ChoiceLossFunction(rawValue: name) else {
+            throw SuperGLUEError.configuration("unknown loss function \"\(name)\"")
+        }
+        self.model = model
+        self.train = train
+        self.dev = dev
+        self.options = options
+        lossFunction = loss
+        var spec = OptimizerSpec()
+        spec.weightDecay = options.weightDecay
+        spec.clipGrad = options.clipGrad
+        stepper = TrainingStep(model: model, settings: spec, learningRate: options.learningRate)
+        scorer = try ClozeScorer(model: model, lengthPenalty: train.settings.lengthPenalty)
+        schedule = LearningRateSchedule(peak: options.learningRate, warmup: options.warmup,
+                                        decayIterations: max(1, options.epochs * Self.stepsPerEpoch(samples: train.samples.count, options: options)),
+                                        style: options.decayStyle, decayRatio: options.decayRatio)
+    }
+
+    /// Samples per optimizer step.
+    public var samplesPerStep: Int { options.batchSize * options.gradientAccumulation }
+
+    public static func stepsPerEpoch(samples: Int, options: FinetuneOptions) -> Int {
+        let per = options.batchSize * options.gradientAccumulation
+        return (samples + per - 1) / per
+    }
+
+    public var stepsPerEpoch: Int { Self.stepsPerEpoch(samples: train.samples.count, options: options) }
+    public var totalSteps: Int { options.epochs * stepsPerEpoch }
+
+    /// The train-sample order of `epoch` (1-based): a Fisher–Yates shuffle seeded by `(seed, epoch)`.
+    public static func order(count: Int, seed: UInt64, epoch: Int) -> [Int] {
+        var a = SplitMix64(seed: seed ^ 0x5348_5546_464C_4500)   // "SHUFFLE"
+        var rng = SplitMix64(seed: a.next() ^ UInt64(epoch))
+        var order = Array(0..<count)
+        if count > 1 {
+            for i in stride(from: count - 1, to: 0, by: -1) {
+                let j = Int(rng.next() % UInt64(i + 1))
+                order.swapAt(i, j)
+            }
+        }
+        return order
+    }
+
+    /// What a checkpoint must match to be resumed by this run: the task's data and every option that
+    /// changes the numbers.
+    public var runIdentity: String {
+        let t = train.settings
+        var o = options
+        o.evalBatchSize = 16   // the evaluation grouping does not change the numbers
+        return "\(t.task.rawValue) pattern \(t.patternId) seq \(t.seqLength) train \(train.samples.count) dev \(dev.samples.count) \(o)"
+    }
+
+    /// The epoch and step a checkpoint folder was saved at, or nil when it holds none.
+    public static func checkpointPosition(_ folder: String) throws -> (epoch: Int, step: Int)? {
+        guard FinetuneCheckpoint.exists(folder) else { return nil }
+        let state = try JSONDecoder().decode(FinetuneCheckpoint.State.self,
+                                             from: Data(contentsOf: URL(fileURLWithPath: folder + "/" + FinetuneCheckpoint.stateFile)))
+        return (state.epoch, state.step)
+    }
+
+    /// Trains `options.epochs` epochs (or only evaluates with 0), reporting through `report`; the model
+    /// ends with the best epoch's weights.
+    ///
+    /// With `checkpoint`, the run's state is saved to that folder after every epoch (before the epoch is
+    /// reported); with `resume` too, a run whose checkpoint is there continues after its last saved epoch
+    /// (the same numbers as an uninterrupted run; the steps and epochs already done are not reported again).
+    public func run(checkpoint: String? = nil, resume: Bool = false, report: (FinetuneEvent) throws -> Void = { _ in }) throws -> FinetuneResult {
+        let task = train.settings.task
+        if options.epochs == 0 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let eval = try SuperGLUEEvaluator.evaluate(dev, model: model, evalBatchSize: options.evalBatchSize)
+            let r = FinetuneEpochReport(epoch: 0, trainLoss: .nan, metrics: eval.metrics, isBest: true,
+                                        seconds: Self.seconds(since: start))
+            try report(.epoch(r))
+            return FinetuneResult(task: task, bestEpoch: 0, metrics: eval.metrics, epochs: [r], stepLosses: [])
+        }
+        var best: (epoch: Int, score: Double, metrics: [(name: String, value: Double)], weights: [[Float]])?
+        var epochs: [FinetuneEpochReport] = []
+        var losses: [Double] = []
+        var step = 0
+        var firstEpoch = 1
+        if resume, let folder = checkpoint, FinetuneCheckpoint.exists(folder) {
+            let (state, bestWeights) = try FinetuneCheckpoint.restore(from: folder, run: runIdentity, model: model, optimizer: stepper.optimizer)
+            step = state.step
+            firstEpoch = state.epoch + 1
+            losses = state.stepLosses.map { $0 ?? .nan }
+            epochs = state.epochs.map {
+                FinetuneEpochReport(epoch: $0.epoch, trainLoss: $0.trainLoss ?? .nan, metrics: $0.metrics.map { (name: $0.name, value: $0.value) },
+                                    isBest: $0.isBest, seconds: $0.seconds)
+            }
+            best = (state.bestEpoch, state.bestScore, state.bestMetrics.map { (name: $0.name, value: $0.value) }, bestWeights)
+        }
+        let total = totalSteps
+        if firstEpoch <= options.epochs {
+            for epoch in firstEpoch...options.epochs {
+                let start = DispatchTime.now().uptimeNanoseconds
+                let order = Self.order(count: train.samples.count, seed: options.seed, epoch: epoch)
+                var sum = 0.0, counted = 0
+                var offset = 0
+                while offset < order.count {
+                    let indices = Array(order[offset..<min(order.count, offset + samplesPerStep)])
+                    offset += indices.count
+                    step += 1
+                    let r = try trainStep(indices.map { train.samples[$0] }, step: step, epoch: epoch, totalSteps: total)
+                    losses.append(r.loss)
+                    if r.loss.isFinite { sum += r.loss; counted += 1 }
+                    try report(.step(r))
+                }
+                let eval = try SuperGLUEEvaluator.evaluate(dev, model: model, evalBatchSize: options.evalBatchSize)
+                let score = eval.metrics.first?.value ?? .nan
+                let isBest = best == nil || score > best!.score
+                if isBest { best = (epoch, score, eval.metrics, model.parameters.map { $0.value.toFloats() }) }
+                let r = FinetuneEpochReport(epoch: epoch, trainLoss: counted > 0 ? sum / Double(counted) : .nan, metrics: eval.metrics,
+                                            isBest: isBest, seconds: Self.seconds(since: start))
+                epochs.append(r)
+                if let folder = checkpoint {
+                    let b = best!
+                    let state = FinetuneCheckpoint.State(
+                        run: runIdentity, epoch: epoch, step: step, optimizerStep: stepper.optimizer.step, bestEpoch: b.epoch,
+                        bestScore: b.score, bestMetrics: FinetuneCheckpoint.metrics(b.metrics),
+                        epochs: epochs.map { FinetuneCheckpoint.Epoch(epoch: $0.epoch, trainLoss: $0.trainLoss.isFinite ? $0.trainLoss : nil,
+                                                                      metrics: FinetuneCheckpoint.metrics($0.metrics), isBest: $0.isBest,
+                                                                      seconds: $0.seconds) },
+                        stepLosses: losses.map { $0.isFinite ? $0 : nil })
+                    try FinetuneCheckpoint.save(state, model: model, best: b.weights, optimizer: stepper.optimizer, to: folder)
+                }
+                try report(.epoch(r))
+            }
+        }
+        let kept = best!
+        for (p, values) in zip(model.parameters, kept.weights) {
+            values.withUnsafeBufferPointer { src in p.value.floats.update(from: src.baseAddress!, count: src.count) }
+            p.markModified()
+        }
+        return FinetuneResult(task: task, bestEpoch: kept.epoch, metrics: kept.metrics, epochs: epochs, stepLosses: losses)
+    }
+
+    /// One optimizer step over `samples`: micro-batches of `batchSize`, each weighted by its share of the samples.
+    public func trainStep(_ samples: [ClozeSample], step: Int, epoch: Int, totalSteps: Int) throws -> FinetuneStepReport {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let lr = schedule.rate(forStep: step)
+        stepper.zeroGradients()
+        var loss = 0.0, finite = true
+        var micro = 0, offset = 0
+        while offset < samples.count {
+            let batch = Array(samples[offset..<min(samples.count, offset + options.batchSize)])
+            offset += batch.count
+            let share = Double(batch.count) / Double(samples.count)
+            let tape = Tape(recording: true, training: options.dropout,
+                            dropoutSeed: Trainer.dropoutSeed(runSeed: options.seed, step: step, micro: micro))
+            micro += 1
+            guard let value = try stepper.accumulate(on: tape, seed: Float(share), scalarLoss: {
+                try scorer.trainingLoss(batch, function: lossFunction, tape: $0)
+            }) else { finite = false; break }
+            loss += Double(value) * share
+        }
+        var norm = Double.nan
+        if finite {
+            norm = stepper.update(learningRate: lr)
+            finite = norm.isFinite
+        }
+        return FinetuneStepReport(step: step, epoch: epoch, totalSteps: totalSteps, loss: finite ? loss : .nan, learningRate: lr,
+                                  gradNorm: norm, samples: samples.count, seconds: Self.seconds(since: start), skipped: !finite)
+    }
+
+    /// Writes `model` as a model folder (`config.json` + `model.safetensors`, float32) that every glm
+    /// command loads, atomically: written beside `folder` first, then renamed into place (an existing
+    /// folder is replaced only once the new one is complete). `tokenizer` names the tokenizer preset in
+    /// config.json when the model's config does not.
+    public static func save(_ model: GLMModel, to folder: String, tokenizer: String? = nil) throws {
+        let fm = FileManager.default
+        let target = (folder as NSString).standardizingPath
+        let parent = (target as NSString).deletingLastPathComponent
+        if !parent.isEmpty { try fm.createDirectory(atPath: parent, withIntermediateDirectories: true) }
+        let staging = target + ".partial-\(ProcessInfo.processInfo.processIdentifier)"
+        let old = target + ".old-\(ProcessInfo.processInfo.processIdentifier)"
+        try? fm.removeItem(atPath: staging)
+        var config = model.config
+        if config.tokenizer == nil { config.tokenizer = tokenizer }
+        var weights = StateDict()
+        for (name, tensor) in model.stateDict() { weights[name] = tensor }
+        do {
+            try ModelWriter.saveSafetensors(config: config, weights: weights, to: staging)
+            var isDir: ObjCBool = false
+            let existed = fm.fileExists(atPath: target, isDirectory: &isDir)
+            if existed {
+                guard isDir.boolValue else { throw SuperGLUEError.configuration("\(target) exists and is not a folder") }
+                try? fm.removeItem(atPath: old)
+                try fm.moveItem(atPath: target, toPath: old)
+            }
+            try fm.moveItem(atPath: staging, toPath: target)
+            if existed { try? fm.removeItem(atPath: old) }
+        } catch {
+            try? fm.removeItem(atPath: staging)
+            throw error
+        }
+    }
+
+    static func seconds(since start: UInt64) -> Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+}

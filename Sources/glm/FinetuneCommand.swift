@@ -1,0 +1,158 @@
+import ArgumentParser
+import Foundation
+import GLM
+import GLMEngine
+import GLMGeneration
+import GLMTasks
+import GLMTraining
+
+/// `glm finetune`: SuperGLUE fine-tuning as the original's `scripts/finetune_superglue.sh` with the task's
+/// `config_tasks/task_*.sh`. The work is done by `SuperGLUEFinetuner` (GLMTasks); this file turns flags
+/// into options, shows progress on stderr, writes the log and the model folder, and prints the result.
+struct FinetuneCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "finetune",
+        abstract: "Fine-tune a model on a SuperGLUE task (as the original's scripts/finetune_superglue.sh).",
+        discussion: """
+            glm finetune --task copa|wsc|rte|wic|cb|multirc|boolq|record --data DIR --save OUT [--model M] \
+            reads DIR/train.jsonl and DIR/val.jsonl (the official layout), encodes them with the task's \
+            pattern-verbalizer pair (--config, --pattern-id, --seq-length as glm evaluate), and trains the cloze \
+            model: --epochs over the train split in a seeded order, --batch-size samples per micro-batch, \
+            --grad-accum micro-batches per step, AdamW (betas 0.9/0.98, eps 1e-6, --weight-decay except biases and \
+            LayerNorm, clipping at --clip-grad) at --lr with --warmup (a fraction of all steps) and linear decay \
+            (--lr-decay-style). After every epoch DIR/val.jsonl is evaluated; the epoch with the best first metric \
+            (the original's main metric) is kept and written to OUT as a model folder (config.json + \
+            model.safetensors) that glm evaluate and glm generate load. Defaults: the config's (lr 1e-5, warmup \
+            0.1, weight decay 0.1, batch 16 (MultiRC, ReCoRD: 64), the task's epochs). --epochs 0 evaluates only. \
+            Progress goes to stderr, --log FILE gets one JSON line per step and per epoch, and stdout gets one line: \
+            {"task", "best_epoch", "metrics": {...}}. Dropout is the model config's. After every epoch the run's state \
+            is saved to OUT.checkpoint (removed at the end); --resume continues from it with the same numbers as an \
+            uninterrupted run (the same flags are required).
+            """)
+
+    @Option(help: "The SuperGLUE task.") var task: SuperGLUETask
+    @Option(help: "The data folder (train.jsonl, val.jsonl).") var data: String
+    @Option(help: "Model folder or weights file (any layout glm convert reads). Default: the built-in model.")
+    var model: String?
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Where to write the fine-tuned model folder (replaced atomically at the end).") var save: String
+    @Option(help: "The settings of glm-large (config_tasks/task_*.sh, default) or glm-10b (scripts/ds_finetune_superglue.sh).")
+    var config: SuperGLUEConfig?
+    @Option(help: "Epochs (default: the task's, e.g. 50 for COPA/RTE/CB/WSC with glm-large); 0 = evaluate only.") var epochs: Int?
+    @Option(help: "Samples per micro-batch (default 16; MultiRC and ReCoRD 64).") var batchSize: Int?
+    @Option(help: "Peak learning rate (default 1e-5).") var lr: Double?
+    @Option(help: "Warm-up as a fraction of all training steps (default 0.1).") var warmup: Double?
+    @Option(help: "AdamW weight decay, not on biases and LayerNorm (default 0.1).") var weightDecay: Double?
+    @Option(help: "constant, linear or cosine (default linear).") var lrDecayStyle: String?
+    @Option(help: "Gradient-norm clipping, 0 = off (default 1.0).") var clipGrad: Double?
+    @Option(name: .customLong("seq-length"), help: "Sample length (default: the config's).") var seqLength: Int?
+    @Option(name: .customLong("pattern-id"), help: "The pattern of the task's PVP (default: the config's).") var patternId: Int?
+    @Option(name: [.customLong("grad-accum"), .customLong("gradient-accumulation-steps")],
+            help: "Micro-batches per optimizer step (default 1).") var gradAccum: Int?
+    @Option(help: "Seed of the train order and the dropout streams (default 1234).") var seed: UInt64?
+    @Option(help: "Evaluation batch size (default 16).") var evalBatchSize: Int?
+    @Option(help: "JSON-lines log file (one record per step and per epoch).") var log: String?
+    @Option(help: "Threads for oneDNN and the kernels (default: all cores).") var threads: Int?
+    @Flag(help: "Continue the run whose end-of-epoch checkpoint is in OUT.checkpoint (the same flags; the numbers equal an uninterrupted run).")
+    var resume = false
+
+    func validate() throws {
+        if let t = threads, t < 1 { throw ValidationError("--threads must be ≥ 1") }
+        if let k = patternId, !task.patternIds.contains(k) {
+            throw ValidationError("--pattern-id \(k): \(task.rawValue) has patterns \(task.patternIds.map(String.init).joined(separator: ", "))")
+        }
+    }
+
+    func options() throws -> FinetuneOptions {
+        var o = FinetuneOptions.defaults(for: task, tenB: config == .glm10B)
+        if let epochs { o.epochs = epochs }
+        if let batchSize { o.batchSize = batchSize }
+        if let lr { o.learningRate = lr }
+        if let warmup { o.warmup = warmup }
+        if let weightDecay { o.weightDecay = weightDecay }
+        if let clipGrad { o.clipGrad = clipGrad }
+        if let gradAccum { o.gradientAccumulation = gradAccum }
+        if let seed { o.seed = seed }
+        if let evalBatchSize { o.evalBatchSize = evalBatchSize }
+        if let style = lrDecayStyle {
+            guard let s = LearningRateSchedule.Style(rawValue: style) else {
+                throw ValidationError("--lr-decay-style must be constant, linear, cosine or exponential, got \(style)")
+            }
+            o.decayStyle = s
+        }
+        try o.validate()
+        return o
+    }
+
+    func run() throws {
+        let opts = try options()
+        Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        var settings = config == .glm10B ? SuperGLUESettings.glm10B(task) : SuperGLUESettings.glmLarge(task)
+        if let patternId { settings.patternId = patternId }
+        if let seqLength { settings.seqLength = seqLength }
+        let loaded = try GLMGenerator.load(try model ?? DefaultModel.path(), options: modelOptions.loadOptions, packedWeights: nil)
+        let train = try SuperGLUEDataset(settings: settings, split: .train, folder: data, tokenizer: loaded.tokenizer)
+        let dev = try SuperGLUEDataset(settings: settings, split: .dev, folder: data, tokenizer: loaded.tokenizer)
+        let finetuner = try SuperGLUEFinetuner(model: loaded.model, train: train, dev: dev, options: opts)
+        let checkpoint = (save as NSString).standardizingPath + ".checkpoint"
+        let position = try SuperGLUEFinetuner.checkpointPosition(checkpoint)
+        if resume && position == nil { throw ValidationError("--resume: no checkpoint in \(checkpoint)") }
+        if !resume && FileManager.default.fileExists(atPath: checkpoint) { try FileManager.default.removeItem(atPath: checkpoint) }
+        let logFile = try log.map { try TrainingLog(path: $0, resumingAtStep: resume ? position?.step : nil) }
+        let err = FileHandle.standardError
+        func say(_ s: String) { err.write(Data((s + "\n").utf8)) }
+        if resume, let position { say("resuming after epoch \(position.epoch) (step \(position.step)) from \(checkpoint)") }
+        say("glm finetune \(task.rawValue): \(train.samples.count) train / \(dev.samples.count) dev samples, \(opts.epochs) epoch(s) × "
+            + "\(finetuner.stepsPerEpoch) step(s) of \(finetuner.samplesPerStep) sample(s), lr \(opts.learningRate), \(Runtime.threads) thread(s)")
+        let interactive = isatty(STDERR_FILENO) != 0
+        let started = DispatchTime.now().uptimeNanoseconds
+        var samplesDone = 0, stepsDone = 0
+        let result = try finetuner.run(checkpoint: opts.epochs > 0 ? checkpoint : nil, resume: resume) { event in
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            switch event {
+            case .step(let r):
+                samplesDone += r.samples
+                stepsDone += 1
+                let rate = elapsed > 0 ? Double(samplesDone) / elapsed : 0
+                let eta = Double(r.totalSteps - r.step) * elapsed / Double(stepsDone)
+                let line = String(format: "epoch %d step %d/%d  loss %.4f  lr %.3e  grad %.3f  %.1f samples/s  ETA %@",
+                                  r.epoch, r.step, r.totalSteps, r.loss, r.learningRate, r.gradNorm, rate,
+                                  TrainingProgress.duration(eta)) + (r.skipped ? "  (skipped: non-finite)" : "")
+                if interactive { err.write(Data(("\r\u{1B}[K" + line).utf8)) }
+                else if r.step % 10 == 0 || r.step == r.totalSteps || r.skipped { say(line) }
+                logFile?.write([("step", .int(r.step)), ("epoch", .int(r.epoch)), ("loss", .double(r.loss)),
+                                ("lr", .double(r.learningRate)), ("grad_norm", .double(r.gradNorm)), ("samples", .int(r.samples)),
+                                ("step_s", .double((r.seconds * 1000).rounded() / 1000)), ("elapsed_s", .double((elapsed * 10).rounded() / 10))]
+                               + (r.skipped ? [("skipped", .bool(true))] : []))
+            case .epoch(let r):
+                if interactive { err.write(Data("\n".utf8)) }
+                let metrics = r.metrics.map { "\($0.name) \(String(format: "%.4f", $0.value))" }.joined(separator: ", ")
+                say("epoch \(r.epoch): train loss \(String(format: "%.4f", r.trainLoss)), dev \(metrics)\(r.isBest ? "  (best)" : "")")
+                var fields: [(String, LogValue)] = [("event", .string("epoch")), ("epoch", .int(r.epoch)), ("train_loss", .double(r.trainLoss))]
+                for m in r.metrics { fields.append((m.name, .double(m.value))) }
+                fields.append(("best", .bool(r.isBest)))
+                logFile?.write(fields)
+            }
+        }
+        try SuperGLUEFinetuner.save(loaded.model, to: save, tokenizer: modelOptions.tokenizer ?? settings.tokenizer.name)
+        try? FileManager.default.removeItem(atPath: checkpoint)
+        say("wrote \(save) (best epoch \(result.bestEpoch))")
+        let metrics = result.metrics.map { "\(jsonString($0.name)): \($0.value)" }.joined(separator: ", ")
+        print("{\"task\": \(jsonString(task.rawValue)), \"best_epoch\": \(result.bestEpoch), \"metrics\": {\(metrics)}}")
+    }
+
+    func jsonString(_ s: String) -> String {
+        var out = "\""
+        for c in s.unicodeScalars {
+            switch c {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            default: out += c.value < 0x20 ? String(format: "\\u%04x", c.value) : String(c)
+            }
+        }
+        return out + "\""
+    }
+}
+
+extension SuperGLUETask: ExpressibleByArgument {}
