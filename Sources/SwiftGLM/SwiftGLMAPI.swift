@@ -1,4 +1,4 @@
-// The one page of SwiftGLM most programs need: load, tokenize, fill blanks, score choices, train.
+// The one page of SwiftGLM most programs need: load, tokenize, fill blanks, score choices, train, finetune.
 //
 //     import SwiftGLM
 //
@@ -10,6 +10,7 @@
 //     for try await event in glm.stream("In the beginning God created the [MASK].") { print(event) }
 //     let scores = try glm.scoreChoices("The opposite of hot is [MASK].", choices: ["cold", "warm"])
 //     print(scores.scores, scores.best)                          // one log-probability per choice, the argmax
+//     let tuned = try glm.finetune(.copa, data: "COPA/")          // train.jsonl + val.jsonl; the best epoch is kept
 //
 // Everything here is a thin shell over the modules it re-exports (GLMGenerator, MultipleChoiceScorer,
 // PretrainingSession, …), which stay available for finer control.
@@ -113,12 +114,30 @@ public final class GLMPipeline: @unchecked Sendable {
     /// Runs (or resumes, with `options.resume`) blank-infilling pre-training as `glm pretrain` does:
     /// a new model or `options.load`, prepared token data (`glm data prepare`), AdamW with the original's
     /// defaults, atomic checkpoints in `options.save`. `message` gets one-line notes and progress.
-    /// Fine-tuning on downstream tasks is not in the library yet.
     public static func pretrain(_ options: PretrainingOptions,
                                 message: @escaping (String) -> Void = { _ in }) throws -> RunSummary {
         let session = try PretrainingSession(options: options, message: message)
         let log = try session.openLog()
         return try session.run(log: log, progress: nil, stop: nil)
+    }
+}
+
+extension GLMPipeline {
+    /// Finetunes this pipeline's model in place on a SuperGLUE task, as the original's
+    /// `finetune_superglue.sh`: `data` holds `train.jsonl` and `val.jsonl` (the official layout), `settings`
+    /// the task's PVP settings (default: GLM-Large's `config_tasks/task_<task>.sh`), `options` the training
+    /// schedule (default: the original's epochs, batch size, lr 1e-5, warm-up 0.1, linear decay). Dev is
+    /// evaluated every epoch and the best epoch's weights are kept. `epochs 0` only evaluates.
+    /// (Seq2seq finetuning and P-tuning are not in the library yet.)
+    public func finetune(_ task: SuperGLUETask, data: String, settings: SuperGLUESettings? = nil,
+                         options: FinetuneOptions? = nil,
+                         report: (FinetuneEvent) throws -> Void = { _ in }) throws -> FinetuneResult {
+        let settings = settings ?? .glmLarge(task)
+        let train = try SuperGLUEDataset(settings: settings, split: .train, folder: data, tokenizer: tokenizer)
+        let dev = try SuperGLUEDataset(settings: settings, split: .dev, folder: data, tokenizer: tokenizer)
+        let finetuner = try SuperGLUEFinetuner(model: model, train: train, dev: dev,
+                                               options: options ?? .defaults(for: task))
+        return try finetuner.run(report: report)
     }
 }
 

@@ -66,3 +66,22 @@ final class PipelineTests: XCTestCase {
         XCTAssertEqual(checked, 5)
     }
 }
+
+extension PipelineTests {
+    /// `finetune` with zero epochs is the SuperGLUE evaluation of the loaded model (the original's metrics
+    /// for the sharp model on the CB fixture), and one epoch trains the pipeline's own model in place.
+    func testFinetuneEvaluatesAndTrainsThePipelinesModel() throws {
+        let dir = try ReferenceFixtures.scratchFolder(for: self, prefix: "pipeline-finetune")
+        let jsonl = ReferenceFixtures.root.appendingPathComponent("tasks/superglue/cb.jsonl").path
+        for name in ["train.jsonl", "val.jsonl"] { try FileManager.default.copyItem(atPath: jsonl, toPath: dir + "/" + name) }
+        let glm = try load("glm-tiny-bert-sharp")
+        let evaluated = try glm.finetune(.cb, data: dir, options: FinetuneOptions(epochs: 0, batchSize: 4))
+        XCTAssertEqual(evaluated.bestEpoch, 0)
+        XCTAssertEqual(Dictionary(uniqueKeysWithValues: evaluated.metrics.map { ($0.name, $0.value) })["accuracy"] ?? -1, 25.0, accuracy: 1e-9)
+        let before = glm.model.word_embeddings.weight.value.toFloats()
+        var steps = 0
+        _ = try glm.finetune(.cb, data: dir, options: FinetuneOptions(epochs: 1, batchSize: 2)) { if case .step = $0 { steps += 1 } }
+        XCTAssertGreaterThan(steps, 0)
+        XCTAssertNotEqual(glm.model.word_embeddings.weight.value.toFloats(), before, "the pipeline's model was trained")
+    }
+}
