@@ -30,7 +30,9 @@ struct FinetuneCommand: ParsableCommand {
             uninterrupted run (the same flags are required).
             """)
 
-    @Option(help: "The SuperGLUE task.") var task: SuperGLUETask
+    @Option(name: .customLong("task"), help: "The SuperGLUE or seq2seq task.") var taskName: FinetuneTaskName
+    var task: SuperGLUETask { taskName.superglue }
+    @OptionGroup var seq2seqFlags: Seq2SeqFinetuneFlags
     @Option(help: "The data folder (train.jsonl, val.jsonl).") var data: String
     @Option(help: "Model folder or weights file (any layout glm convert reads). Default: the built-in model.")
     var model: String?
@@ -58,7 +60,7 @@ struct FinetuneCommand: ParsableCommand {
 
     func validate() throws {
         if let t = threads, t < 1 { throw ValidationError("--threads must be ≥ 1") }
-        if let k = patternId, !task.patternIds.contains(k) {
+        if let k = patternId, case .superglue = taskName, !task.patternIds.contains(k) {
             throw ValidationError("--pattern-id \(k): \(task.rawValue) has patterns \(task.patternIds.map(String.init).joined(separator: ", "))")
         }
     }
@@ -85,6 +87,7 @@ struct FinetuneCommand: ParsableCommand {
     }
 
     func run() throws {
+        if case .seq2seq(let kind) = taskName { return try runSeq2Seq(kind) }
         let opts = try options()
         Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
         var settings = config == .glm10B ? SuperGLUESettings.glm10B(task) : SuperGLUESettings.glmLarge(task)

@@ -1,0 +1,250 @@
+// Seq2seq fine-tuning as the original's finetune_glm.py + tasks/seq2seq/finetune.py run it
+// (scripts/finetune_seq2seq.sh with config_tasks/seq_*.sh).
+import Foundation
+import GLM
+import GLMEngine
+import GLMGeneration
+import GLMTokenizers
+import GLMTraining
+
+/// How the epochs of a seq2seq run are compared.
+public enum Seq2SeqEvalMetric: String, Sendable, CaseIterable {
+    /// ROUGE-1 of beam-search predictions on dev (the original's `rouge_metric`, first key rouge-1).
+    case rouge
+    /// The training loss of the dev examples encoded as training samples (lower is better).
+    case loss
+}
+
+extension FinetuneOptions {
+    /// The TRAIN_ARGS of `config_tasks/seq_<task>.sh`: epochs (cnn_dm_original 10, cnn_dm 15, xsum 6,
+    /// gigaword 10, customization 10, blank 5), lr (cnn_dm and gigaword 3e-5, others 1e-5), warm-up 0.06,
+    /// weight decay 0.1, linear decay; batch size 8 (`BATCH_SINGLE` is not set by the seq2seq configs).
+    public static func seq2seqDefaults(for kind: Seq2SeqTaskKind) -> FinetuneOptions {
+        let epochs: Int
+        switch kind {
+        case .cnnDMOriginal, .gigaword, .customization: epochs = 10
+        case .cnnDM: epochs = 15
+        case .xsum: epochs = 6
+        case .blank: epochs = 5
+        }
+        var o = FinetuneOptions(epochs: epochs, batchSize: 8)
+        o.learningRate = kind == .cnnDM || kind == .gigaword ? 3e-5 : 1e-5
+        o.warmup = 0.06
+        o.weightDecay = 0.1
+        return o
+    }
+}
+
+/// Fine-tunes a GLM on a seq2seq task:
+///
+/// * the train split's samples (`Seq2SeqDataset`, encoded once in index order; the blank task's masks are
+///   therefore drawn once, not per epoch) are visited each epoch in the seeded order of
+///   `SuperGLUEFinetuner.order`, in steps of `batchSize · gradientAccumulation` samples;
+/// * the loss is `seq2seq_forward_step`'s: Σ ce·loss_mask / Σ loss_mask over the step's target tokens
+///   (micro-batches weighted by their share of the step's target tokens, so accumulation equals one large
+///   batch); label smoothing (the configs' 0.1) is not applied;
+/// * a step is `TrainingStep`'s (AdamW 0.9/0.98/1e-6, weight decay except biases/LayerNorm, clipping),
+///   at `LearningRateSchedule`'s rate over all steps;
+/// * after every epoch dev is evaluated (`evalMetric`): ROUGE via `Seq2SeqEvaluator` (best = highest
+///   rouge-1, the original's first metric) or the dev loss (best = lowest); the best epoch's weights are
+///   kept and put back at the end. End-of-epoch checkpoint and resume as `SuperGLUEFinetuner`.
+public final class Seq2SeqFinetuner {
+    public let model: GLMModel
+    public let tokenizer: any Tokenizer
+    public let task: Seq2SeqTask
+    public let options: FinetuneOptions
+    public let evalMetric: Seq2SeqEvalMetric
+    public let trainSamples: [Seq2SeqSample]
+    public let devExamples: [Seq2SeqExample]
+    public let stepper: TrainingStep
+    public let schedule: LearningRateSchedule
+    private let pad: Int
+    private let devSamples: [Seq2SeqSample]
+
+    /// `train` must be the train split; `dev` the dev examples (read with `Seq2SeqData.examples`).
+    public init(model: GLMModel, tokenizer: any Tokenizer, train: Seq2SeqDataset, dev: [Seq2SeqExample],
+                options: FinetuneOptions, evalMetric: Seq2SeqEvalMetric? = nil) throws {
+        try options.validate()
+        guard train.split == .train else { throw Seq2SeqError.configuration("the training dataset must be the train split") }
+        guard options.epochs == 0 || train.count > 0 else { throw Seq2SeqError.configuration("the train split has no examples") }
+        guard !dev.isEmpty else { throw Seq2SeqError.configuration("the dev split has no examples") }
+        let metric = evalMetric ?? (train.task.kind == .blank ? .loss : .rouge)
+        guard !(metric == .rouge && train.task.kind == .blank) else {
+            throw Seq2SeqError.configuration("the blank task has no ROUGE evaluation: use the loss metric")
+        }
+        let limit = model.config.maxSequenceLength
+        var data = train
+        let samples = try data.samples()
+        if let long = samples.first(where: { $0.positions[0].max() ?? 0 >= limit }) {
+            throw Seq2SeqError.configuration("\(long.uid): positions reach \(long.positions[0].max()!), the model has \(limit): lower --src-seq-length")
+        }
+        self.model = model
+        self.tokenizer = tokenizer
+        task = train.task
+        self.options = options
+        self.evalMetric = metric
+        trainSamples = samples
+        devExamples = dev
+        pad = train.encoder.pad
+        // Dev as training samples (the loss metric); the blank task masks them with its own seeded generator.
+        if metric == .loss {
+            var d = Seq2SeqDataset(encoder: train.encoder, split: train.task.kind == .blank ? .dev : .train, examples: dev)
+            devSamples = try d.samples()
+        } else {
+            devSamples = []
+        }
+        var spec = OptimizerSpec()
+        spec.weightDecay = options.weightDecay
+        spec.clipGrad = options.clipGrad
+        stepper = TrainingStep(model: model, settings: spec, learningRate: options.learningRate)
+        schedule = LearningRateSchedule(peak: options.learningRate, warmup: options.warmup,
+                                        decayIterations: max(1, options.epochs * SuperGLUEFinetuner.stepsPerEpoch(samples: samples.count, options: options)),
+                                        style: options.decayStyle, decayRatio: options.decayRatio)
+    }
+
+    public var samplesPerStep: Int { options.batchSize * options.gradientAccumulation }
+    public var stepsPerEpoch: Int { SuperGLUEFinetuner.stepsPerEpoch(samples: trainSamples.count, options: options) }
+    public var totalSteps: Int { options.epochs * stepsPerEpoch }
+
+    public var runIdentity: String {
+        var o = options
+        o.evalBatchSize = 16
+        return "seq2seq \(task) metric \(evalMetric.rawValue) train \(trainSamples.count) dev \(devExamples.count) \(o)"
+    }
+
+    /// The loss (no gradient) of one batch of training samples.
+    public func loss(_ samples: [Seq2SeqSample]) throws -> Double {
+        let tape = Tape(recording: false, training: false)
+        return Double(try model.seq2seqLoss(Seq2SeqTrainingBatch(samples, pad: pad), tape: tape).loss.value.scalarValue)
+    }
+
+    /// The dev metrics: rouge-1/2/l (fractions, see `Seq2SeqEvaluation.metrics`),
+    /// or `loss` (the token-weighted mean over the dev samples, in batches of `evalBatchSize`).
+    public func evaluate() throws -> (metrics: [(name: String, value: Double)], score: Double) {
+        switch evalMetric {
+        case .rouge:
+            let generator = try GLMGenerator(model: model, tokenizer: tokenizer, packedWeights: nil)
+            let evaluation = try Seq2SeqEvaluator(generator: generator, task: task).evaluate(devExamples, split: .dev)
+            let metrics = evaluation.metrics
+            return (metrics, metrics.first?.value ?? .nan)
+        case .loss:
+            var sum = 0.0, tokens = 0
+            for start in stride(from: 0, to: devSamples.count, by: options.evalBatchSize) {
+                let batch = try Seq2SeqTrainingBatch(Array(devSamples[start..<min(devSamples.count, start + options.evalBatchSize)]), pad: pad)
+                let l = try model.seq2seqLoss(batch, tape: Tape(recording: false, training: false))
+                sum += Double(l.loss.value.scalarValue) * l.maskSum
+                tokens += batch.lossTokens
+            }
+            let loss = sum / Double(max(tokens, 1))
+            return ([(name: "loss", value: loss)], -loss)
+        }
+    }
+
+    /// Trains (or, with 0 epochs, evaluates only); the model ends with the best epoch's weights.
+    /// `checkpoint`/`resume` as `SuperGLUEFinetuner.run`.
+    public func run(checkpoint: String? = nil, resume: Bool = false, report: (FinetuneEvent) throws -> Void = { _ in }) throws -> Seq2SeqFinetuneResult {
+        if options.epochs == 0 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let eval = try evaluate()
+            let r = FinetuneEpochReport(epoch: 0, trainLoss: .nan, metrics: eval.metrics, isBest: true, seconds: SuperGLUEFinetuner.seconds(since: start))
+            try report(.epoch(r))
+            return Seq2SeqFinetuneResult(task: task.kind, bestEpoch: 0, metrics: eval.metrics, epochs: [r], stepLosses: [])
+        }
+        var best: (epoch: Int, score: Double, metrics: [(name: String, value: Double)], weights: [[Float]])?
+        var epochs: [FinetuneEpochReport] = []
+        var losses: [Double] = []
+        var step = 0
+        var firstEpoch = 1
+        if resume, let folder = checkpoint, FinetuneCheckpoint.exists(folder) {
+            let (state, bestWeights) = try FinetuneCheckpoint.restore(from: folder, run: runIdentity, model: model, optimizer: stepper.optimizer)
+            step = state.step
+            firstEpoch = state.epoch + 1
+            losses = state.stepLosses.map { $0 ?? .nan }
+            epochs = state.epochs.map {
+                FinetuneEpochReport(epoch: $0.epoch, trainLoss: $0.trainLoss ?? .nan, metrics: $0.metrics.map { (name: $0.name, value: $0.value) },
+                                    isBest: $0.isBest, seconds: $0.seconds)
+            }
+            best = (state.bestEpoch, state.bestScore, state.bestMetrics.map { (name: $0.name, value: $0.value) }, bestWeights)
+        }
+        let total = totalSteps
+        if firstEpoch <= options.epochs {
+            for epoch in firstEpoch...options.epochs {
+                let start = DispatchTime.now().uptimeNanoseconds
+                let order = SuperGLUEFinetuner.order(count: trainSamples.count, seed: options.seed, epoch: epoch)
+                var sum = 0.0, counted = 0, offset = 0
+                while offset < order.count {
+                    let indices = Array(order[offset..<min(order.count, offset + samplesPerStep)])
+                    offset += indices.count
+                    step += 1
+                    let r = try trainStep(indices.map { trainSamples[$0] }, step: step, epoch: epoch, totalSteps: total)
+                    losses.append(r.loss)
+                    if r.loss.isFinite { sum += r.loss; counted += 1 }
+                    try report(.step(r))
+                }
+                let eval = try evaluate()
+                let isBest = best == nil || eval.score > best!.score
+                if isBest { best = (epoch, eval.score, eval.metrics, model.parameters.map { $0.value.toFloats() }) }
+                let r = FinetuneEpochReport(epoch: epoch, trainLoss: counted > 0 ? sum / Double(counted) : .nan, metrics: eval.metrics,
+                                            isBest: isBest, seconds: SuperGLUEFinetuner.seconds(since: start))
+                epochs.append(r)
+                if let folder = checkpoint {
+                    let b = best!
+                    let state = FinetuneCheckpoint.State(
+                        run: runIdentity, epoch: epoch, step: step, optimizerStep: stepper.optimizer.step, bestEpoch: b.epoch,
+                        bestScore: b.score, bestMetrics: FinetuneCheckpoint.metrics(b.metrics),
+                        epochs: epochs.map { FinetuneCheckpoint.Epoch(epoch: $0.epoch, trainLoss: $0.trainLoss.isFinite ? $0.trainLoss : nil,
+                                                                      metrics: FinetuneCheckpoint.metrics($0.metrics), isBest: $0.isBest,
+                                                                      seconds: $0.seconds) },
+                        stepLosses: losses.map { $0.isFinite ? $0 : nil })
+                    try FinetuneCheckpoint.save(state, model: model, best: b.weights, optimizer: stepper.optimizer, to: folder)
+                }
+                try report(.epoch(r))
+            }
+        }
+        let kept = best!
+        for (p, values) in zip(model.parameters, kept.weights) {
+            values.withUnsafeBufferPointer { src in p.value.floats.update(from: src.baseAddress!, count: src.count) }
+            p.markModified()
+        }
+        return Seq2SeqFinetuneResult(task: task.kind, bestEpoch: kept.epoch, metrics: kept.metrics, epochs: epochs, stepLosses: losses)
+    }
+
+    /// One optimizer step over `samples`: micro-batches of `batchSize`, each weighted by its share of the
+    /// step's target tokens (the step's loss is the token mean over all of them).
+    public func trainStep(_ samples: [Seq2SeqSample], step: Int, epoch: Int, totalSteps: Int) throws -> FinetuneStepReport {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let lr = schedule.rate(forStep: step)
+        var batches: [Seq2SeqTrainingBatch] = []
+        for offset in stride(from: 0, to: samples.count, by: options.batchSize) {
+            batches.append(try Seq2SeqTrainingBatch(Array(samples[offset..<min(samples.count, offset + options.batchSize)]), pad: pad))
+        }
+        let tokens = batches.reduce(0) { $0 + $1.lossTokens }
+        stepper.zeroGradients()
+        var loss = 0.0, finite = tokens > 0
+        for (micro, batch) in batches.enumerated() where finite && batch.lossTokens > 0 {
+            let share = Double(batch.lossTokens) / Double(tokens)
+            let tape = Tape(recording: true, training: options.dropout,
+                            dropoutSeed: Trainer.dropoutSeed(runSeed: options.seed, step: step, micro: micro))
+            guard let value = try stepper.accumulate(on: tape, seed: Float(share), loss: { try model.seq2seqLoss(batch, tape: $0) }) else {
+                finite = false; break
+            }
+            loss += Double(value) * share
+        }
+        var norm = Double.nan
+        if finite {
+            norm = stepper.update(learningRate: lr)
+            finite = norm.isFinite
+        }
+        return FinetuneStepReport(step: step, epoch: epoch, totalSteps: totalSteps, loss: finite ? loss : .nan, learningRate: lr,
+                                  gradNorm: norm, samples: samples.count, seconds: SuperGLUEFinetuner.seconds(since: start), skipped: !finite)
+    }
+}
+
+/// What a seq2seq run ended with; the model then holds the best epoch's weights.
+public struct Seq2SeqFinetuneResult: Sendable {
+    public var task: Seq2SeqTaskKind
+    public var bestEpoch: Int
+    public var metrics: [(name: String, value: Double)]
+    public var epochs: [FinetuneEpochReport]
+    public var stepLosses: [Double]
+}

@@ -1,0 +1,124 @@
+import ArgumentParser
+import Foundation
+import GLM
+import GLMEngine
+import GLMGeneration
+import GLMTasks
+import GLMTraining
+
+/// The seq2seq flags of `glm finetune` (each overrides the task's config_tasks/seq_*.sh value).
+struct Seq2SeqFinetuneFlags: ParsableArguments {
+    @Option(name: .customLong("src-seq-length"), help: "seq2seq: source tokens (cut and padded to it).") var srcSeqLength: Int?
+    @Option(name: .customLong("tgt-seq-length"), help: "seq2seq: target tokens including eop (cut and padded to it).") var tgtSeqLength: Int?
+    @Option(name: .customLong("eval-metric"), help: "seq2seq: rouge (dev ROUGE-1 by beam search; default) or loss (dev loss; blank's default).")
+    var evalMetric: Seq2SeqEvalMetric?
+    @Option(name: .customLong("num-beams"), help: "seq2seq: beams of the dev evaluation (default: the config's).") var numBeams: Int?
+    @Option(name: .customLong("min-tgt-length"), help: "seq2seq: eop is blocked before this many tokens in the dev evaluation.") var minTgtLength: Int?
+    @Flag(name: .customLong("mask-pad-token"), help: "customization: hide the source padding (the original's --mask-pad-token).")
+    var maskPadToken = false
+}
+
+extension Seq2SeqEvalMetric: ExpressibleByArgument {}
+
+/// The `--task` of `glm finetune`: a SuperGLUE task or a seq2seq one.
+enum FinetuneTaskName: ExpressibleByArgument {
+    case superglue(SuperGLUETask)
+    case seq2seq(Seq2SeqTaskKind)
+
+    init?(argument: String) {
+        if let t = SuperGLUETask(rawValue: argument) { self = .superglue(t) }
+        else if let k = Seq2SeqTaskKind(rawValue: argument) { self = .seq2seq(k) }
+        else { return nil }
+    }
+
+    static var allValueStrings: [String] { SuperGLUETask.allCases.map(\.rawValue) + Seq2SeqTaskKind.allCases.map(\.rawValue) }
+
+    /// The SuperGLUE task (seq2seq runs never reach the SuperGLUE code).
+    var superglue: SuperGLUETask {
+        if case .superglue(let t) = self { return t }
+        return .copa
+    }
+}
+
+/// `glm finetune --task cnn_dm_original|cnn_dm|xsum|gigaword|customization|blank`: `Seq2SeqFinetuner`
+/// with the options of `scripts/finetune_seq2seq.sh` + `config_tasks/seq_<task>.sh`.
+/// Reads DIR/train.* and DIR/val.* (the task's layout), writes OUT as a model folder.
+extension FinetuneCommand {
+    func runSeq2Seq(_ kind: Seq2SeqTaskKind) throws {
+        var o = FinetuneOptions.seq2seqDefaults(for: kind)
+        if let epochs { o.epochs = epochs }
+        if let batchSize { o.batchSize = batchSize }
+        if let lr { o.learningRate = lr }
+        if let warmup { o.warmup = warmup }
+        if let weightDecay { o.weightDecay = weightDecay }
+        if let clipGrad { o.clipGrad = clipGrad }
+        if let gradAccum { o.gradientAccumulation = gradAccum }
+        if let seed { o.seed = seed }
+        if let evalBatchSize { o.evalBatchSize = evalBatchSize }
+        if let style = lrDecayStyle {
+            guard let s = LearningRateSchedule.Style(rawValue: style) else { throw ValidationError("--lr-decay-style: unknown style \(style)") }
+            o.decayStyle = s
+        }
+        try o.validate()
+        if let n = seq2seqFlags.numBeams, n < 1 { throw ValidationError("--num-beams must be ≥ 1") }
+        Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let loaded = try GLMGenerator.load(try model ?? DefaultModel.path(), options: modelOptions.loadOptions, packedWeights: nil)
+        var spec = Seq2SeqTask.preset(kind, taskMask: loaded.tokenizer.hasTaskMask)
+        if let s = seq2seqFlags.srcSeqLength { spec.srcSeqLength = s }
+        if let t = seq2seqFlags.tgtSeqLength { spec.tgtSeqLength = t }
+        if let n = seq2seqFlags.numBeams { spec.numBeams = n }
+        if let n = seq2seqFlags.minTgtLength { spec.minTgtLength = n }
+        if let seed { spec.seed = Int(truncatingIfNeeded: seed) }
+        spec.maskPadToken = seq2seqFlags.maskPadToken
+        let train = try Seq2SeqDataset(task: spec, split: .train, dataDirectory: data, tokenizer: loaded.tokenizer)
+        let dev = try Seq2SeqData.examples(task: spec, split: .dev, dataDirectory: data, tokenizer: loaded.tokenizer)
+        let finetuner = try Seq2SeqFinetuner(model: loaded.model, tokenizer: loaded.tokenizer, train: train, dev: dev,
+                                             options: o, evalMetric: seq2seqFlags.evalMetric)
+        let checkpoint = (save as NSString).standardizingPath + ".checkpoint"
+        let position = try SuperGLUEFinetuner.checkpointPosition(checkpoint)
+        if resume && position == nil { throw ValidationError("--resume: no checkpoint in \(checkpoint)") }
+        if !resume && FileManager.default.fileExists(atPath: checkpoint) { try FileManager.default.removeItem(atPath: checkpoint) }
+        let logFile = try log.map { try TrainingLog(path: $0, resumingAtStep: resume ? position?.step : nil) }
+        let err = FileHandle.standardError
+        func say(_ s: String) { err.write(Data((s + "\n").utf8)) }
+        if resume, let position { say("resuming after epoch \(position.epoch) (step \(position.step)) from \(checkpoint)") }
+        say("glm finetune \(kind.rawValue): \(finetuner.trainSamples.count) train / \(dev.count) dev examples, \(o.epochs) epoch(s) × "
+            + "\(finetuner.stepsPerEpoch) step(s) of \(finetuner.samplesPerStep) sample(s), lr \(o.learningRate), dev \(finetuner.evalMetric.rawValue), "
+            + "\(Runtime.threads) thread(s)")
+        let interactive = isatty(STDERR_FILENO) != 0
+        let started = DispatchTime.now().uptimeNanoseconds
+        var samplesDone = 0, stepsDone = 0
+        let result = try finetuner.run(checkpoint: o.epochs > 0 ? checkpoint : nil, resume: resume) { event in
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+            switch event {
+            case .step(let r):
+                samplesDone += r.samples
+                stepsDone += 1
+                let rate = elapsed > 0 ? Double(samplesDone) / elapsed : 0
+                let eta = Double(r.totalSteps - r.step) * elapsed / Double(stepsDone)
+                let line = String(format: "epoch %d step %d/%d  loss %.4f  lr %.3e  grad %.3f  %.1f samples/s  ETA %@",
+                                  r.epoch, r.step, r.totalSteps, r.loss, r.learningRate, r.gradNorm, rate,
+                                  TrainingProgress.duration(eta)) + (r.skipped ? "  (skipped: non-finite)" : "")
+                if interactive { err.write(Data(("\r\u{1B}[K" + line).utf8)) }
+                else if r.step % 10 == 0 || r.step == r.totalSteps || r.skipped { say(line) }
+                logFile?.write([("step", .int(r.step)), ("epoch", .int(r.epoch)), ("loss", .double(r.loss)),
+                                ("lr", .double(r.learningRate)), ("grad_norm", .double(r.gradNorm)), ("samples", .int(r.samples)),
+                                ("step_s", .double((r.seconds * 1000).rounded() / 1000)), ("elapsed_s", .double((elapsed * 10).rounded() / 10))]
+                               + (r.skipped ? [("skipped", .bool(true))] : []))
+            case .epoch(let r):
+                if interactive { err.write(Data("\n".utf8)) }
+                let metrics = r.metrics.map { "\($0.name) \(String(format: "%.4f", $0.value))" }.joined(separator: ", ")
+                say("epoch \(r.epoch): train loss \(String(format: "%.4f", r.trainLoss)), dev \(metrics)\(r.isBest ? "  (best)" : "")")
+                var fields: [(String, LogValue)] = [("event", .string("epoch")), ("epoch", .int(r.epoch)), ("train_loss", .double(r.trainLoss))]
+                for m in r.metrics { fields.append((m.name, .double(m.value))) }
+                fields.append(("best", .bool(r.isBest)))
+                logFile?.write(fields)
+            }
+        }
+        try SuperGLUEFinetuner.save(loaded.model, to: save, tokenizer: modelOptions.tokenizer)
+        try? FileManager.default.removeItem(atPath: checkpoint)
+        say("wrote \(save) (best epoch \(result.bestEpoch))")
+        let metrics = result.metrics.map { "\(jsonString($0.name)): \($0.value)" }.joined(separator: ", ")
+        print("{\"task\": \(jsonString(kind.rawValue)), \"best_epoch\": \(result.bestEpoch), \"metrics\": {\(metrics)}}")
+    }
+}
