@@ -14,6 +14,8 @@ struct Seq2SeqFinetuneFlags: ParsableArguments {
     var evalMetric: Seq2SeqEvalMetric?
     @Option(name: .customLong("num-beams"), help: "seq2seq: beams of the dev evaluation (default: the config's).") var numBeams: Int?
     @Option(name: .customLong("min-tgt-length"), help: "seq2seq: eop is blocked before this many tokens in the dev evaluation.") var minTgtLength: Int?
+    @Option(name: .customLong("label-smoothing"), help: "seq2seq: label smoothing of the training loss (default 0.1, every config's).")
+    var labelSmoothing: Double?
     @Flag(name: .customLong("mask-pad-token"), help: "customization: hide the source padding (the original's --mask-pad-token).")
     var maskPadToken = false
 }
@@ -73,7 +75,7 @@ extension FinetuneCommand {
         let train = try Seq2SeqDataset(task: spec, split: .train, dataDirectory: data, tokenizer: loaded.tokenizer)
         let dev = try Seq2SeqData.examples(task: spec, split: .dev, dataDirectory: data, tokenizer: loaded.tokenizer)
         let finetuner = try Seq2SeqFinetuner(model: loaded.model, tokenizer: loaded.tokenizer, train: train, dev: dev,
-                                             options: o, evalMetric: seq2seqFlags.evalMetric)
+                                             options: o, evalMetric: seq2seqFlags.evalMetric, labelSmoothing: seq2seqFlags.labelSmoothing ?? 0.1)
         let checkpoint = (save as NSString).standardizingPath + ".checkpoint"
         let position = try SuperGLUEFinetuner.checkpointPosition(checkpoint)
         if resume && position == nil { throw ValidationError("--resume: no checkpoint in \(checkpoint)") }

@@ -15,7 +15,7 @@ final class Seq2SeqFinetuneTests: XCTestCase {
         var t = Seq2SeqTask.preset(.customization)
         t.srcSeqLength = 40
         t.tgtSeqLength = 12
-        t.numBeams = 2
+        t.numBeams = 1
         t.minTgtLength = 0
         return t
     }
@@ -23,7 +23,7 @@ final class Seq2SeqFinetuneTests: XCTestCase {
     func data() throws -> String { try Fixtures.require("tasks/seq2seq/customization") }
 
     func finetuner(_ m: GLMModel, epochs: Int, batch: Int = 2, accum: Int = 1, metric: Seq2SeqEvalMetric = .loss,
-                   dropout: Bool = true, task t: Seq2SeqTask? = nil) throws -> Seq2SeqFinetuner {
+                   dropout: Bool = true, task t: Seq2SeqTask? = nil, smoothing: Double = 0.1) throws -> Seq2SeqFinetuner {
         let tokenizer = try S2SFixtures.bert()
         let t = t ?? task()
         let train = try Seq2SeqDataset(task: t, split: .train, dataDirectory: try data(), tokenizer: tokenizer)
@@ -34,7 +34,7 @@ final class Seq2SeqFinetuneTests: XCTestCase {
         o.warmup = 0
         o.seed = 7
         o.dropout = dropout
-        return try Seq2SeqFinetuner(model: m, tokenizer: tokenizer, train: train, dev: dev, options: o, evalMetric: metric)
+        return try Seq2SeqFinetuner(model: m, tokenizer: tokenizer, train: train, dev: dev, options: o, evalMetric: metric, labelSmoothing: smoothing)
     }
 
     func weights(_ m: GLMModel) -> [[Float]] { m.parameters.map { $0.value.toFloats() } }
@@ -66,11 +66,11 @@ final class Seq2SeqFinetuneTests: XCTestCase {
     }
 
     func testBatchLossIsTheMaskedLogSoftmaxMean() throws {
-        for maskPad in [false, true] {
+        for (maskPad, eps) in [(false, 0.0), (true, 0.0), (false, 0.1), (true, 0.1)] {
             var t = task()
             t.maskPadToken = maskPad
             let m = try model()
-            let f = try finetuner(m, epochs: 1, task: t)
+            let f = try finetuner(m, epochs: 1, task: t, smoothing: eps)
             let samples = Array(f.trainSamples.prefix(2))
             let loss = try f.loss(samples)
             // Independent: full logits of each sample alone, log-softmax in Double at the loss positions.
@@ -91,13 +91,44 @@ final class Seq2SeqFinetuneTests: XCTestCase {
                     let row = logits[(i * v)..<((i + 1) * v)].map(Double.init)
                     let mx = row.max()!
                     let lse = mx + log(row.reduce(0) { $0 + exp($1 - mx) })
-                    sum += (lse - row[s.targets![i]]) * Double(s.lossMask![i])
+                    let smooth = lse - row.reduce(0, +) / Double(v)
+                    sum += ((1 - eps) * (lse - row[s.targets![i]]) + eps * smooth) * Double(s.lossMask![i])
                     count += Double(s.lossMask![i])
                 }
             }
             XCTAssertGreaterThan(count, 0)
-            XCTAssertEqual(loss, sum / count, accuracy: 1e-5, "mask-pad-token \(maskPad)")
+            XCTAssertEqual(loss, sum / count, accuracy: 1e-5, "mask-pad-token \(maskPad), smoothing \(eps)")
         }
+    }
+
+    /// The smoothed loss's gradient (the tape's) against central differences along the gradient direction.
+    func testSmoothedLossGradientMatchesFiniteDifferences() throws {
+        let m = try model()
+        let f = try finetuner(m, epochs: 1, dropout: false, smoothing: 0.3)
+        let samples = Array(f.trainSamples.prefix(2))
+        let batch = try Seq2SeqTrainingBatch(samples, pad: 0)   // equal lengths: no padding
+        f.stepper.zeroGradients()
+        _ = try f.stepper.accumulate(on: Tape(recording: true, training: false), scalarLoss: { try m.seq2seqLoss(batch, labelSmoothing: 0.3, tape: $0) })
+        let params = m.parameters
+        let grads = params.map { $0.gradient.toFloats() }
+        let norm = sqrt(grads.reduce(0.0) { $0 + $1.reduce(0.0) { $0 + Double($1 * $1) } })
+        XCTAssertGreaterThan(norm, 0)
+        func shifted(_ h: Double) throws -> Double {
+            for (p, g) in zip(params, grads) {
+                for i in 0..<g.count { p.value.floats[i] += Float(h * Double(g[i]) / norm) }
+                p.markModified()
+            }
+            defer {
+                for (p, g) in zip(params, grads) {
+                    for i in 0..<g.count { p.value.floats[i] -= Float(h * Double(g[i]) / norm) }
+                    p.markModified()
+                }
+            }
+            return Double(try m.seq2seqLoss(batch, labelSmoothing: 0.3, tape: Tape(recording: false, training: false)).value.scalarValue)
+        }
+        let h = 1e-2
+        let fd = (try shifted(h) - shifted(-h)) / (2 * h)
+        XCTAssertEqual(fd, norm, accuracy: 0.02 * norm)
     }
 
     func testGradientAccumulationEqualsOneLargerBatch() throws {

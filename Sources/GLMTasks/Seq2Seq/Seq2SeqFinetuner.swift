@@ -42,7 +42,7 @@ extension FinetuneOptions {
 ///   `SuperGLUEFinetuner.order`, in steps of `batchSize · gradientAccumulation` samples;
 /// * the loss is `seq2seq_forward_step`'s: Σ ce·loss_mask / Σ loss_mask over the step's target tokens
 ///   (micro-batches weighted by their share of the step's target tokens, so accumulation equals one large
-///   batch); label smoothing (the configs' 0.1) is not applied;
+///   batch), with `--label-smoothing` ε (every config: 0.1) mixing in ε·(−mean log-softmax) per token;
 /// * a step is `TrainingStep`'s (AdamW 0.9/0.98/1e-6, weight decay except biases/LayerNorm, clipping),
 ///   at `LearningRateSchedule`'s rate over all steps;
 /// * after every epoch dev is evaluated (`evalMetric`): ROUGE via `Seq2SeqEvaluator` (best = highest
@@ -54,6 +54,8 @@ public final class Seq2SeqFinetuner {
     public let task: Seq2SeqTask
     public let options: FinetuneOptions
     public let evalMetric: Seq2SeqEvalMetric
+    /// `--label-smoothing` of the training loss (the dev loss metric is the plain cross-entropy).
+    public let labelSmoothing: Double
     public let trainSamples: [Seq2SeqSample]
     public let devExamples: [Seq2SeqExample]
     public let stepper: TrainingStep
@@ -63,8 +65,9 @@ public final class Seq2SeqFinetuner {
 
     /// `train` must be the train split; `dev` the dev examples (read with `Seq2SeqData.examples`).
     public init(model: GLMModel, tokenizer: any Tokenizer, train: Seq2SeqDataset, dev: [Seq2SeqExample],
-                options: FinetuneOptions, evalMetric: Seq2SeqEvalMetric? = nil) throws {
+                options: FinetuneOptions, evalMetric: Seq2SeqEvalMetric? = nil, labelSmoothing: Double = 0.1) throws {
         try options.validate()
+        guard (0..<1).contains(labelSmoothing) else { throw Seq2SeqError.configuration("label smoothing must be in [0, 1), got \(labelSmoothing)") }
         guard train.split == .train else { throw Seq2SeqError.configuration("the training dataset must be the train split") }
         guard options.epochs == 0 || train.count > 0 else { throw Seq2SeqError.configuration("the train split has no examples") }
         guard !dev.isEmpty else { throw Seq2SeqError.configuration("the dev split has no examples") }
@@ -83,6 +86,7 @@ public final class Seq2SeqFinetuner {
         task = train.task
         self.options = options
         self.evalMetric = metric
+        self.labelSmoothing = labelSmoothing
         trainSamples = samples
         devExamples = dev
         pad = train.encoder.pad
@@ -109,13 +113,13 @@ public final class Seq2SeqFinetuner {
     public var runIdentity: String {
         var o = options
         o.evalBatchSize = 16
-        return "seq2seq \(task) metric \(evalMetric.rawValue) train \(trainSamples.count) dev \(devExamples.count) \(o)"
+        return "seq2seq \(task) metric \(evalMetric.rawValue) smoothing \(labelSmoothing) train \(trainSamples.count) dev \(devExamples.count) \(o)"
     }
 
-    /// The loss (no gradient) of one batch of training samples.
+    /// The training loss (label smoothing included, no dropout, no gradient) of one batch of training samples.
     public func loss(_ samples: [Seq2SeqSample]) throws -> Double {
         let tape = Tape(recording: false, training: false)
-        return Double(try model.seq2seqLoss(Seq2SeqTrainingBatch(samples, pad: pad), tape: tape).loss.value.scalarValue)
+        return Double(try model.seq2seqLoss(Seq2SeqTrainingBatch(samples, pad: pad), labelSmoothing: labelSmoothing, tape: tape).value.scalarValue)
     }
 
     /// The dev metrics: rouge-1/2/l (fractions, see `Seq2SeqEvaluation.metrics`),
@@ -225,7 +229,9 @@ public final class Seq2SeqFinetuner {
             let share = Double(batch.lossTokens) / Double(tokens)
             let tape = Tape(recording: true, training: options.dropout,
                             dropoutSeed: Trainer.dropoutSeed(runSeed: options.seed, step: step, micro: micro))
-            guard let value = try stepper.accumulate(on: tape, seed: Float(share), loss: { try model.seq2seqLoss(batch, tape: $0) }) else {
+            guard let value = try stepper.accumulate(on: tape, seed: Float(share), scalarLoss: {
+                try model.seq2seqLoss(batch, labelSmoothing: labelSmoothing, tape: $0)
+            }) else {
                 finite = false; break
             }
             loss += Double(value) * share

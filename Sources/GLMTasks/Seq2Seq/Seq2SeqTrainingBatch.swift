@@ -65,6 +65,32 @@ public struct Seq2SeqTrainingBatch {
 }
 
 extension GLMModel {
+    /// `seq2seq_forward_step`'s loss with `--label-smoothing ε`: Σ_i w_i·((1−ε)·ce_i + ε·smooth_i) with
+    /// w = loss_mask / Σ loss_mask and smooth_i = −mean_v log_softmax(logits_i)_v. As smooth_i = ce_i +
+    /// logit_i[t_i] − mean_v logit_iv, this is the cross-entropy plus ε·Σ_i w_i·(logit_i[t_i] − h_i·w̄)
+    /// (w̄ the mean word embedding): no second [tokens × vocabulary] buffer. ε = 0: `seq2seqLoss(_:tape:)`.
+    public func seq2seqLoss(_ batch: Seq2SeqTrainingBatch, labelSmoothing epsilon: Double, tape: Tape) throws -> Variable {
+        guard epsilon != 0 else { return try seq2seqLoss(batch, tape: tape).loss }
+        guard batch.lossTokens > 0 else { throw Seq2SeqError.input("the batch has no target token (loss mask all zero)") }
+        let out = try forward(ids: batch.ids, positionIds: batch.positionIds, mask: batch.mask, logits: .none, tape: tape)
+        let flat = try tape.reshape(out.hidden, [batch.batchSize * batch.length, config.hiddenSize])
+        let picked = try tape.embedding(batch.lossRows, table: flat)
+        let weight = word_embeddings.weight
+        let logits = try tape.linear(picked, weight: weight)
+        let targets = batch.lossTargets.toInts()
+        let tgtLogit = try tape.pickColumns(logits, indices: targets.map { [Int($0)] })
+        let vocab = weight.value.shape[0]
+        let ones = Variable(try Tensor(shape: [1, vocab], values: [Float](repeating: 1 / Float(vocab), count: vocab)))
+        let meanRow = try tape.matmul(ones, weight)                                // [1, h]
+        let meanLogit = try tape.matmul(picked, meanRow, transposeB: true)         // [n, 1]
+        let ce = try tape.crossEntropy(logits, targets: batch.lossTargets, lossMask: batch.lossWeights)
+        let w = batch.lossWeights.toFloats(), total = w.reduce(0, +)
+        let shape = ce.loss.value.shape
+        let up = try tape.weightedGather(tgtLogit, terms: [w.enumerated().map { ($0.offset, epsilon * Double($0.element) / Double(total)) }], shape: shape)
+        let down = try tape.weightedGather(meanLogit, terms: [w.enumerated().map { ($0.offset, -epsilon * Double($0.element) / Double(total)) }], shape: shape)
+        return try tape.add(try tape.add(ce.loss, up), down)
+    }
+
     /// `seq2seq_forward_step` without label smoothing: Σ ce·loss_mask / Σ loss_mask over the batch's target
     /// tokens, computed as `blankInfillingLoss` does (vocabulary logits only at the loss positions, the
     /// trainer's fused cross-entropy op).
