@@ -12,7 +12,7 @@ import GLMTraining
 struct FinetuneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "finetune",
-        abstract: "Fine-tune a model on a SuperGLUE task (as the original's scripts/finetune_superglue.sh).",
+        abstract: "Fine-tune a model on a SuperGLUE or seq2seq task (as the original's scripts/finetune_superglue.sh, finetune_seq2seq.sh).",
         discussion: """
             glm finetune --task copa|wsc|rte|wic|cb|multirc|boolq|record --data DIR --save OUT [--model M] \
             reads DIR/train.jsonl and DIR/val.jsonl (the official layout), encodes them with the task's \
@@ -27,7 +27,10 @@ struct FinetuneCommand: ParsableCommand {
             Progress goes to stderr, --log FILE gets one JSON line per step and per epoch, and stdout gets one line: \
             {"task", "best_epoch", "metrics": {...}}. Dropout is the model config's. After every epoch the run's state \
             is saved to OUT.checkpoint (removed at the end); --resume continues from it with the same numbers as an \
-            uninterrupted run (the same flags are required).
+            uninterrupted run (the same flags are required). \
+            Seq2seq tasks (cnn_dm_original, cnn_dm, xsum, gigaword, customization, blank) read DIR/train.* and DIR/val.* \
+            and train with the config_tasks/seq_*.sh settings (--src-seq-length, --tgt-seq-length, --label-smoothing 0.1); \
+            epochs are kept by dev ROUGE-1 (--eval-metric rouge, beam search with --num-beams) or dev loss (--eval-metric loss).
             """)
 
     @Option(name: .customLong("task"), help: "The SuperGLUE or seq2seq task.") var taskName: FinetuneTaskName
