@@ -18,7 +18,8 @@ public enum Seq2SeqEvalMetric: String, Sendable, CaseIterable {
 extension FinetuneOptions {
     /// The TRAIN_ARGS of `config_tasks/seq_<task>.sh`: epochs (cnn_dm_original 10, cnn_dm 15, xsum 6,
     /// gigaword 10, customization 10, blank 5), lr (cnn_dm and gigaword 3e-5, others 1e-5), warm-up 0.06,
-    /// weight decay 0.1, linear decay; batch size 8 (`BATCH_SINGLE` is not set by the seq2seq configs).
+    /// weight decay 0.1, linear decay; batch size 4 (the seq2seq configs set no `BATCH_SINGLE`: arguments.py's
+    /// default, and the per-GPU micro-batch of `config_blocklm_10B_cnndm.json`; the original multiplies it by its GPUs).
     public static func seq2seqDefaults(for kind: Seq2SeqTaskKind) -> FinetuneOptions {
         let epochs: Int
         switch kind {
@@ -27,7 +28,7 @@ extension FinetuneOptions {
         case .xsum: epochs = 6
         case .blank: epochs = 5
         }
-        var o = FinetuneOptions(epochs: epochs, batchSize: 8)
+        var o = FinetuneOptions(epochs: epochs, batchSize: 4)
         o.learningRate = kind == .cnnDM || kind == .gigaword ? 3e-5 : 1e-5
         o.warmup = 0.06
         o.weightDecay = 0.1
