@@ -121,6 +121,41 @@ public struct PatternVerbalizer: Sendable {
         }
     }
 
+    /// Where the original's pattern has its `None` prompt placeholders (`pvp.py`, `--continuous-prompt`):
+    /// for part A and part B of `parts(ex)`, the indices before which a placeholder stands (in order; an
+    /// index may be the part count: after the last part). Implemented for RTE, CB and COPA.
+    public func promptSlots() throws -> (a: [Int], b: [Int]) {
+        switch (task, patternId) {
+        case (.rte, 4), (.cb, 4):
+            // [None, text_a, None, ' question:', text_b, ' … ?', None, ' answer:', [MASK]]
+            return ([0, 1, 4], [])
+        case (.rte, _), (.cb, _):
+            // A: [None, …]; B: [None, [MASK], ',' / '.' / '. "', None, …]
+            return ([0], [0, 2])
+        case (.copa, 0):
+            // [None, '"', choice1, '" or "', choice2, '"?', None, premise, joiner, None, [MASK], '.']
+            return ([0, 5, 7], [])
+        case (.copa, _):
+            // [None, choice1, ' or', ' ' + choice2, '?', None, premise, joiner, None, [MASK], '.']
+            return ([0, 4, 6], [])
+        default:
+            throw SuperGLUEError.configuration("continuous prompts are implemented for RTE, CB and COPA only, not \(task.rawValue)")
+        }
+    }
+
+    /// The original's `replace_prompt_tokens`: `tokens` prompt tokens over `slots` placeholders in order
+    /// (A's, then B's), ⌈tokens / slots⌉ each until they run out; a placeholder left with none is dropped.
+    public static func promptCounts(tokens: Int, slots: Int) -> [Int] {
+        guard slots > 0 else { return [] }
+        let average = (tokens + slots - 1) / slots
+        var left = tokens
+        return (0..<slots).map { _ in
+            let n = min(average, left)
+            left -= n
+            return n
+        }
+    }
+
     /// `verbalize(label)` of the single-token tasks (the multi-token PVPs verbalize to nothing).
     public func verbalize(_ label: SuperGLUEValue) throws -> [String] {
         let p = patternId
