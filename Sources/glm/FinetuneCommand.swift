@@ -59,7 +59,7 @@ struct FinetuneCommand: ParsableCommand {
     var continuousPrompt = false
     @Option(help: "Prompt tokens with --continuous-prompt (default 0).") var numPromptTokens: Int?
     @Option(help: "Prompt tokens before part A (the original's --prefix-prompt; default 0).") var prefixPrompt: Int?
-    @Option(help: "Prompt encoder head: mlp or none (default mlp; the original's lstm is not implemented).") var promptFunc: String?
+    @Option(help: "Prompt encoder head: lstm (bidirectional 2-layer LSTM + MLP), mlp or none (default lstm, as the original).") var promptFunc: String?
     @Flag(help: "Train only the prompt encoder: no gradients and no updates for the model's parameters.")
     var freezeTransformer = false
 

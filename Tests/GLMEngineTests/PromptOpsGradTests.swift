@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import GLMEngine
 
@@ -78,5 +79,70 @@ final class PromptOpsGradTests: XCTestCase {
         XCTAssertNil(w.gradStorage, "a frozen parameter has no gradient buffer")
         w.isFrozen = false
         XCTAssertTrue(w.requiresGrad)
+    }
+}
+
+/// The lstm prompt head's coarse op: one bidirectional LSTM layer, float32 op vs an independent naive
+/// float64 forward (torch.nn.LSTM's equations) and the op's float64 BPTT vs finite differences of it.
+final class LSTMGradTests: XCTestCase {
+    static func sigmoid(_ v: Double) -> Double { 1 / (1 + Foundation.exp(-v)) }
+
+    /// x [T, I], one direction: h_t = o ⊙ tanh(c_t), c_t = f ⊙ c_{t-1} + i ⊙ g, gates from W_ih x + b_ih + W_hh h + b_hh.
+    static func direction(_ x: [Double], _ w: ArraySlice<[Double]>, t: Int, i: Int, h: Int, reverse: Bool) -> [Double] {
+        let (wih, whh, bih, bhh) = (w[w.startIndex], w[w.startIndex + 1], w[w.startIndex + 2], w[w.startIndex + 3])
+        var hs = [Double](repeating: 0, count: t * h), hp = [Double](repeating: 0, count: h), cp = hp
+        for s in (reverse ? Array((0..<t).reversed()) : Array(0..<t)) {
+            var a = [Double](repeating: 0, count: 4 * h)
+            for r in 0..<(4 * h) {
+                a[r] = bih[r] + bhh[r]
+                for k in 0..<i { a[r] += wih[r * i + k] * x[s * i + k] }
+                for k in 0..<h { a[r] += whh[r * h + k] * hp[k] }
+            }
+            for j in 0..<h {
+                let c = sigmoid(a[h + j]) * cp[j] + sigmoid(a[j]) * Foundation.tanh(a[2 * h + j])
+                cp[j] = c
+                hp[j] = sigmoid(a[3 * h + j]) * Foundation.tanh(c)
+                hs[s * h + j] = hp[j]
+            }
+        }
+        return hs
+    }
+
+    func testBidirectionalLSTM() throws {
+        let (t, i, h) = (4, 3, 5)
+        var inputs = [randn([t, i], seed: 41)]
+        for d in 0..<2 {
+            inputs += [randn([4 * h, i], seed: 42 + 10 * UInt64(d), std: 0.5), randn([4 * h, h], seed: 43 + 10 * UInt64(d), std: 0.5),
+                       randn([4 * h], seed: 44 + 10 * UInt64(d), std: 0.5), randn([4 * h], seed: 45 + 10 * UInt64(d), std: 0.5)]
+        }
+        func reference(_ x: [[Double]]) -> [Double] {
+            let f = Self.direction(x[0], x[1...4], t: t, i: i, h: h, reverse: false)
+            let r = Self.direction(x[0], x[5...8], t: t, i: i, h: h, reverse: true)
+            var y: [Double] = []
+            for s in 0..<t {
+                y += f[(s * h)..<((s + 1) * h)]
+                y += r[(s * h)..<((s + 1) * h)]
+            }
+            return y
+        }
+        let result = try gradcheck("bidirectional LSTM", inputs: inputs, reference: reference,
+                                   referenceBackward: { x, dy in
+                                       var grads: [[Double]] = [[Double](repeating: 0, count: t * i)]
+                                       for d in 0..<2 {
+                                           let o = 1 + 4 * d
+                                           let w = LSTM64.Weights(wIH: x[o], wHH: x[o + 1], b: zip(x[o + 2], x[o + 3]).map(+))
+                                           let run = LSTM64.forward(x[0], t: t, i: i, h: h, w: w, reverse: d == 1)
+                                           let dyd = (0..<(t * h)).map { dy[($0 / h) * 2 * h + d * h + $0 % h] }
+                                           let g = LSTM64.backward(x[0], t: t, i: i, h: h, w: w, run: run, dy: dyd, reverse: d == 1)
+                                           grads[0] = zip(grads[0], g.dx).map(+)
+                                           grads += [g.dwIH, g.dwHH, g.db, g.db]
+                                       }
+                                       return grads
+                                   },
+                                   op: { tape, v in
+                                       try tape.bidirectionalLSTM(v[0], forward: LSTMWeights(wIH: v[1], wHH: v[2], bIH: v[3], bHH: v[4]),
+                                                                  reverse: LSTMWeights(wIH: v[5], wHH: v[6], bIH: v[7], bHH: v[8]))
+                                   })
+        XCTAssertLessThan(result.grad, 4e-6)
     }
 }

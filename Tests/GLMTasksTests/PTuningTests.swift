@@ -118,7 +118,7 @@ final class PTuningTests: XCTestCase {
         let settings = prompted(f.settings, 4)
         let train = try SuperGLUEDataset(settings: settings, split: .train, examples: try f.examples(.train), tokenizer: f.tokenizer)
         let dev = try SuperGLUEDataset(settings: settings, split: .dev, examples: try f.examples(.dev), tokenizer: f.tokenizer)
-        for function in [PromptFunction.mlp, .none] {
+        for function in [PromptFunction.lstm, .mlp, .none] {
             let m = try model()
             let before = m.parameters.map { $0.value.toFloats() }
             var o = FinetuneOptions(epochs: 3, batchSize: 2)
@@ -155,6 +155,7 @@ final class PTuningTests: XCTestCase {
         var o = FinetuneOptions(epochs: 1)
         o.freezeTransformer = true
         XCTAssertThrowsError(try o.validate())
-        XCTAssertThrowsError(try PromptEncoder(function: .lstm, length: 2, hiddenSize: 4))
+        XCTAssertThrowsError(try PromptEncoder(function: .mlp, length: 0, hiddenSize: 4))
+        XCTAssertEqual(try PromptEncoder(function: .lstm, length: 3, hiddenSize: 4).parameters.count, 1 + 16 + 4)
     }
 }

@@ -44,8 +44,8 @@ public struct FinetuneOptions: Sendable, Equatable {
     public var numPromptTokens = 0
     /// `--prefix-prompt`.
     public var prefixPrompt = 0
-    /// `--prompt-func` (the original's default is lstm, not implemented here: mlp is the default).
-    public var promptFunc: PromptFunction = .mlp
+    /// `--prompt-func` (the original's default: lstm).
+    public var promptFunc: PromptFunction = .lstm
     /// `--freeze-transformer`: every model parameter (word embeddings included, as the original's
     /// `freeze_transformer`) is frozen: no gradient buffers, no AdamW update; only the prompt encoder trains.
     public var freezeTransformer = false
