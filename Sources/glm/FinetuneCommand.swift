@@ -55,7 +55,7 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Threads for oneDNN and the kernels (default: all cores).") var threads: Int?
     @Flag(help: "Continue the run whose end-of-epoch checkpoint is in OUT.checkpoint (the same flags; the numbers equal an uninterrupted run).")
     var resume = false
-    @Flag(help: "P-tuning: the pattern's prompt placeholders become --num-prompt-tokens trained prompt tokens (RTE, CB, COPA); the prompt encoder is saved as OUT/prompt_spell.safetensors.")
+    @Flag(help: "P-tuning: the pattern's prompt placeholders become --num-prompt-tokens trained prompt tokens (every task but ReCoRD); the prompt encoder is saved as OUT/prompt_spell.safetensors.")
     var continuousPrompt = false
     @Option(help: "Prompt tokens with --continuous-prompt (default 0).") var numPromptTokens: Int?
     @Option(help: "Prompt tokens before part A (the original's --prefix-prompt; default 0).") var prefixPrompt: Int?

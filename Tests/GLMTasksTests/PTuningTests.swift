@@ -108,7 +108,7 @@ final class PTuningTests: XCTestCase {
             let m = try model()
             XCTAssertEqual(try ClozeScorer(model: m).scores(zero.samples), try ClozeScorer(model: m).scores(today.samples), "\(task)")
         }
-        XCTAssertThrowsError(try PatternVerbalizer(task: .boolq, patternId: 0).promptSlots())
+        XCTAssertThrowsError(try PatternVerbalizer(task: .record, patternId: 0).promptSlots())
     }
 
     /// With the transformer frozen, a few epochs of P-tuning on CB lower the training loss, every model
@@ -149,6 +149,32 @@ final class PTuningTests: XCTestCase {
             let eval = try SuperGLUEEvaluator.evaluate(dev, model: try model(), promptEncoder: loaded.encoder)
             XCTAssertEqual(eval.metrics.map(\.value), result.metrics.map(\.value))
         }
+    }
+
+    /// Every other task's patterns: 3 placeholders each (pvp.py); with 3 tokens the stripped rows are the
+    /// plain rows and the prompt tokens sit where the pattern's placeholders are.
+    func testOtherTasksPromptPlaceholders() throws {
+        for task in [SuperGLUETask.boolq, .wic, .multirc, .wsc] {
+            let f = try fixture(task)
+            let ex = try f.examples(.dev)[0]
+            for pattern in task.patternIds {
+                var s = f.settings; s.patternId = pattern
+                let slots = try PatternVerbalizer(task: task, patternId: pattern).promptSlots()
+                XCTAssertEqual(slots.a.count + slots.b.count, 3, "\(task) \(pattern)")
+                let plain = try ClozeEncoder(tokenizer: f.tokenizer, settings: s, split: .dev).encode(ex).sample
+                let sample = try ClozeEncoder(tokenizer: f.tokenizer, settings: prompted(s, 3), split: .dev).encode(ex).sample
+                for (row, plainRow) in zip(sample.rows, plain.rows) {
+                    checkStripped(row, plain: plainRow)
+                    XCTAssertEqual(row.promptPositions.count, 3, "\(task) \(pattern)")
+                }
+            }
+        }
+        // WSC pattern 0: [None, text, None, ' The pronoun …', None, [MASK], '.']: the last one right before [MASK].
+        let f = try fixture(.wsc)
+        let row = try ClozeEncoder(tokenizer: f.tokenizer, settings: prompted(f.settings, 3, pattern: 0), split: .dev)
+            .encode(try f.examples(.dev)[0]).sample.rows[0]
+        XCTAssertEqual(row.promptPositions.first, 1)
+        XCTAssertEqual(row.promptPositions.last, row.ids.firstIndex(of: f.tokenizer.commandToken(.MASK)!)! - 1)
     }
 
     func testOptionsValidation() throws {

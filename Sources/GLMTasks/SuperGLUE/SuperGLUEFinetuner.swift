@@ -36,7 +36,7 @@ public struct FinetuneOptions: Sendable, Equatable {
     public var dropout: Bool = true
     /// `--eval-batch-size` of the dev evaluation (the original's multichoice grouping; scores do not depend on it).
     public var evalBatchSize: Int = 16
-    /// `--continuous-prompt` (P-tuning): the datasets must be encoded with the same prompt settings
+    /// `--continuous-prompt` (P-tuning; every task but ReCoRD): the datasets must be encoded with the same prompt settings
     /// (`SuperGLUESettings.continuousPrompt`, `numPromptTokens`, `prefixPrompt`); a `PromptEncoder` of
     /// `promptFunc` is trained with the model.
     public var continuousPrompt = false
