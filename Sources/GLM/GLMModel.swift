@@ -122,8 +122,11 @@ public final class GLMModel {
     /// - mask: `.sep` (one value or one per sample) or an explicit float mask [b or 1, 1, q, ≥ m+q].
     /// - mems: num_layers + 1 tensors [b, m, h] from an earlier call (inference only).
     /// - logits: which positions get full-vocabulary logits (all, or only each sample's last position).
+    /// - inputEmbeddings: replaces rows of the word embeddings before the position embeddings are added
+    ///   (continuous prompts; see `InputEmbeddingOverride`); nil = the plain model.
     public func forward(ids: Tensor, positionIds: Tensor, mask: GLMMask, mems: [Tensor] = [],
-                        returnMemory: Bool = false, logits: LogitsSelection = .all, tape: Tape) throws -> GLMOutput {
+                        returnMemory: Bool = false, logits: LogitsSelection = .all,
+                        inputEmbeddings: InputEmbeddingOverride? = nil, tape: Tape) throws -> GLMOutput {
         let c = config
         let (b, _) = try checkInput(ids: ids, positionIds: positionIds)
         guard mems.isEmpty || mems.count == c.numLayers + 1 else {
@@ -137,7 +140,7 @@ public final class GLMModel {
             throw GLMError.badInput("memories are an inference feature; run with an inference tape")
         }
         return try forward(ids: ids, positionIds: positionIds, mask: mask, context: m > 0 ? .memories(mems) : .none,
-                           returnMemory: returnMemory, logits: logits, tape: tape)
+                           returnMemory: returnMemory, logits: logits, inputEmbeddings: inputEmbeddings, tape: tape)
     }
 
     /// Where earlier tokens come from in a forward pass (the whole model's view of `KeysAndValues`).
@@ -169,11 +172,11 @@ public final class GLMModel {
     /// The one forward pass every entry point runs (checked inputs): embedding, the layers, final
     /// LayerNorm and logits. With `returnMemory`, each layer's input is appended to `context`'s memories.
     func forward(ids: Tensor, positionIds: Tensor, mask: GLMMask, context: Context, returnMemory: Bool,
-                 logits: LogitsSelection, tape: Tape) throws -> GLMOutput {
+                 logits: LogitsSelection, inputEmbeddings: InputEmbeddingOverride? = nil, tape: Tape) throws -> GLMOutput {
         let c = config
         let m = context.length
         let maskTensor = try mask.tensor(batch: ids.shape[0], queryLength: ids.shape[1], memoryLength: m)
-        var x = try embed(ids: ids, positionIds: positionIds, tape: tape)
+        var x = try embed(ids: ids, positionIds: positionIds, override: inputEmbeddings, tape: tape)
         var layerInputs: [Tensor] = returnMemory ? [x.value] : []
         for (i, layer) in transformer.layers.enumerated() {
             if c.checkpointActivations && tape.isRecording {
@@ -199,8 +202,23 @@ public final class GLMModel {
 
     /// Step 1: x = word_embeddings[ids] + position_embeddings[pos] + block_position_embeddings[block_pos],
     /// then embedding dropout.
-    func embed(ids: Tensor, positionIds: Tensor, tape: Tape) throws -> Variable {
+    ///
+    /// The one hook of continuous prompts: with `override`, rows of word_embeddings[ids] (flattened to
+    /// [b·s, h]) are replaced by rows of `override.source` BEFORE the position embeddings are added, as the
+    /// original's `embeddings[batch_index, prompt_pos] = prompt_spell()` in `GLMModel.forward` (the
+    /// transformer adds the position embeddings afterwards). Without it the pass is bit-identical to before.
+    func embed(ids: Tensor, positionIds: Tensor, override: InputEmbeddingOverride? = nil, tape: Tape) throws -> Variable {
         let (positions, blockPositions) = try Self.splitPositions(positionIds, maxPosition: config.maxSequenceLength)
+        if let override {
+            let h = config.hiddenSize
+            let words = try tape.reshape(try tape.embedding(ids, table: word_embeddings.weight), [ids.count, h])
+            let replaced = try tape.reshape(try tape.overwriteRows(words, rows: override.rows, source: override.source,
+                                                                   sourceRows: override.sourceRows), ids.shape + [h])
+            var lookups: [(ids: Tensor, table: Variable)] = [(positions, transformer.position_embeddings.weight)]
+            if let block = transformer.block_position_embeddings { lookups.append((blockPositions, block.weight)) }
+            let sum = try tape.add(replaced, try tape.embeddingSum(lookups))
+            return try tape.dropout(sum, p: Float(config.embeddingDropoutProb))
+        }
         var lookups: [(ids: Tensor, table: Variable)] = [(ids, word_embeddings.weight),
                                                           (positions, transformer.position_embeddings.weight)]
         if let block = transformer.block_position_embeddings { lookups.append((blockPositions, block.weight)) }
@@ -355,5 +373,18 @@ public enum GLMError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .badInput(let m): return "GLM: \(m)"
         }
+    }
+}
+
+/// Rows of the input word embeddings to replace before the transformer (continuous prompts, P-tuning):
+/// flat row `rows[k]` (= batch · seqLength + position) of word_embeddings[ids] becomes `source[sourceRows[k]]`.
+/// Gradients flow into `source` (e.g. a prompt encoder's output) and not into the replaced word rows.
+public struct InputEmbeddingOverride {
+    public var rows: [Int]
+    public var source: Variable
+    public var sourceRows: [Int]
+
+    public init(rows: [Int], source: Variable, sourceRows: [Int]) {
+        self.rows = rows; self.source = source; self.sourceRows = sourceRows
     }
 }

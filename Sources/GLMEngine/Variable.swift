@@ -11,8 +11,8 @@ import CGLMKernels
 /// gradient, so reshapes cost nothing in backward either.
 public class Variable: CustomStringConvertible {
     public let value: Tensor
-    /// Whether gradients flow into this variable.
-    public let requiresGrad: Bool
+    /// Whether gradients flow into this variable (a `Parameter` may be frozen: see `Parameter.isFrozen`).
+    public internal(set) var requiresGrad: Bool
     /// Set for views: the variable whose storage (and gradient) this one views.
     let viewBase: Variable?
     /// Offset (elements) of this view inside the base.
@@ -118,6 +118,14 @@ public final class Parameter: Variable {
     public let name: String
     /// Whether AdamW applies weight decay to this parameter (GLM: not to biases and LayerNorm weights).
     public var weightDecay: Bool
+
+    /// A frozen parameter does not require a gradient: ops record no backward into it and no gradient
+    /// buffer is ever made for it (the original's `requires_grad_(False)`, e.g. `--freeze-transformer`).
+    /// Gradients still flow THROUGH the ops that read it into their other inputs. Set it between steps.
+    public var isFrozen: Bool {
+        get { !requiresGrad }
+        set { requiresGrad = !newValue }
+    }
 
     public init(name: String, value: Tensor, weightDecay: Bool = true) {
         precondition(value.dtype == .float32, "Parameter \(name): float32 only, got \(value.dtype)")

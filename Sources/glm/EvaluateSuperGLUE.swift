@@ -31,9 +31,14 @@ extension EvaluateCommand {
         }
         if let s = seqLengthOption { settings.seqLength = s }
         if let lp = lengthPenalty { settings.lengthPenalty = lp }
-        let generator = try GLMGenerator.load(try model ?? DefaultModel.path(), options: modelOptions.loadOptions, packedWeights: nil)
+        let modelPath = try model ?? DefaultModel.path()
+        let generator = try GLMGenerator.load(modelPath, options: modelOptions.loadOptions, packedWeights: nil)
+        // A P-tuned model (glm finetune --continuous-prompt) keeps its prompt encoder next to it.
+        let prompts = try PromptEncoderFile.load(folder: modelPath)
+        prompts?.apply(to: &settings)
         let dataset = try SuperGLUEDataset(settings: settings, split: .dev, folder: data, tokenizer: generator.tokenizer)
-        let result = try SuperGLUEEvaluator.evaluate(dataset, model: generator.model, evalBatchSize: batchSize)
+        let result = try SuperGLUEEvaluator.evaluate(dataset, model: generator.model, evalBatchSize: batchSize,
+                                                     promptEncoder: prompts?.encoder)
         if let predictions {
             // Scores of the sample that decided each guid (the last one: WSC chunks share a guid).
             var lastSample: [String: Int] = [:]

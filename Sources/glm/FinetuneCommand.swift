@@ -60,6 +60,13 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Threads for oneDNN and the kernels (default: all cores).") var threads: Int?
     @Flag(help: "Continue the run whose end-of-epoch checkpoint is in OUT.checkpoint (the same flags; the numbers equal an uninterrupted run).")
     var resume = false
+    @Flag(help: "P-tuning: the pattern's prompt placeholders become --num-prompt-tokens trained prompt tokens (every task but ReCoRD); the prompt encoder is saved as OUT/prompt_spell.safetensors.")
+    var continuousPrompt = false
+    @Option(help: "Prompt tokens with --continuous-prompt (default 0).") var numPromptTokens: Int?
+    @Option(help: "Prompt tokens before part A (the original's --prefix-prompt; default 0).") var prefixPrompt: Int?
+    @Option(help: "Prompt encoder head: lstm (bidirectional 2-layer LSTM + MLP), mlp or none (default lstm, as the original).") var promptFunc: String?
+    @Flag(help: "Train only the prompt encoder: no gradients and no updates for the model's parameters.")
+    var freezeTransformer = false
 
     func validate() throws {
         if let t = threads, t < 1 { throw ValidationError("--threads must be ≥ 1") }
@@ -85,6 +92,14 @@ struct FinetuneCommand: ParsableCommand {
             }
             o.decayStyle = s
         }
+        o.continuousPrompt = continuousPrompt
+        o.numPromptTokens = numPromptTokens ?? 0
+        o.prefixPrompt = prefixPrompt ?? 0
+        o.freezeTransformer = freezeTransformer
+        if let f = promptFunc {
+            guard let pf = PromptFunction(rawValue: f) else { throw ValidationError("--prompt-func must be lstm, mlp or none, got \(f)") }
+            o.promptFunc = pf
+        }
         try o.validate()
         return o
     }
@@ -96,6 +111,9 @@ struct FinetuneCommand: ParsableCommand {
         var settings = config == .glm10B ? SuperGLUESettings.glm10B(task) : SuperGLUESettings.glmLarge(task)
         if let patternId { settings.patternId = patternId }
         if let seqLength { settings.seqLength = seqLength }
+        settings.continuousPrompt = opts.continuousPrompt
+        settings.numPromptTokens = opts.numPromptTokens
+        settings.prefixPrompt = opts.prefixPrompt
         let loaded = try GLMGenerator.load(try model ?? DefaultModel.path(), options: modelOptions.loadOptions, packedWeights: nil)
         let train = try SuperGLUEDataset(settings: settings, split: .train, folder: data, tokenizer: loaded.tokenizer)
         let dev = try SuperGLUEDataset(settings: settings, split: .dev, folder: data, tokenizer: loaded.tokenizer)
@@ -141,6 +159,10 @@ struct FinetuneCommand: ParsableCommand {
             }
         }
         try SuperGLUEFinetuner.save(loaded.model, to: save, tokenizer: modelOptions.tokenizer ?? settings.tokenizer.name)
+        if let prompts = finetuner.promptEncoder {
+            try PromptEncoderFile.save(prompts, continuousPrompt: opts.continuousPrompt, numPromptTokens: opts.numPromptTokens,
+                                       prefixPrompt: opts.prefixPrompt, folder: save)
+        }
         try? FileManager.default.removeItem(atPath: checkpoint)
         say("wrote \(save) (best epoch \(result.bestEpoch))")
         let metrics = result.metrics.map { "\(jsonString($0.name)): \($0.value)" }.joined(separator: ", ")

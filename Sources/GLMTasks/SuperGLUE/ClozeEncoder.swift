@@ -87,11 +87,42 @@ public struct ClozeEncoder: Sendable {
         return i
     }
 
+    /// Stand-in id of a prompt token until `row` records its position and writes 0 there (the original's
+    /// `prompt_id = tokenizer.num_tokens`, replaced by 0).
+    static let promptToken = -1
+
+    /// The encoded parts with the prompt tokens in place: `replace_prompt_tokens` (continuous prompts) and
+    /// the prefix prompt before part A. Prompt parts are never shortened.
+    func partsWithPrompts(_ pattern: FilledPattern) throws -> (a: [Part], b: [Part]?) {
+        var a = encodeParts(pattern.a)
+        var b: [Part]? = pattern.b.isEmpty ? nil : encodeParts(pattern.b)
+        if settings.continuousPrompt && settings.numPromptTokens > 0 {
+            let slots = try pvp.promptSlots()
+            let counts = PatternVerbalizer.promptCounts(tokens: settings.numPromptTokens, slots: slots.a.count + slots.b.count)
+            func insert(_ parts: [Part], _ at: [Int], _ counts: ArraySlice<Int>) -> [Part] {
+                var out: [Part] = []
+                for i in 0...parts.count {
+                    for (k, slot) in at.enumerated() where slot == i && counts[counts.startIndex + k] > 0 {
+                        out.append(Part(ids: Array(repeating: Self.promptToken, count: counts[counts.startIndex + k]), shortenable: false))
+                    }
+                    if i < parts.count { out.append(parts[i]) }
+                }
+                return out
+            }
+            a = insert(a, slots.a, counts.prefix(slots.a.count))
+            // Pattern B placeholders with an empty part B do not occur (RTE/CB have a B, COPA has no B slots).
+            if let bb = b { b = insert(bb, slots.b, counts.suffix(slots.b.count)) }
+        }
+        if settings.prefixPrompt > 0 {
+            a.insert(Part(ids: Array(repeating: Self.promptToken, count: settings.prefixPrompt), shortenable: false), at: 0)
+        }
+        return (a, b)
+    }
+
     /// `PVP.encode(example)`.
     public func encode(_ ex: SuperGLUEExample) throws -> ClozeEncoding {
         let pattern = try pvp.parts(ex)
-        let partsA = encodeParts(pattern.a)
-        let partsB: [Part]? = pattern.b.isEmpty ? nil : encodeParts(pattern.b)
+        let (partsA, partsB) = try partsWithPrompts(pattern)
         let label = try labelIndex(ex)
         var truncated = 0
         if multiToken {
@@ -150,6 +181,11 @@ public struct ClozeEncoder: Sendable {
         guard let maskPosition = ids.lastIndex(of: mask) else {
             throw SuperGLUEError.example(guid: guid, reason: "the [MASK] was cut off")
         }
+        let promptPositions = ids.indices.filter { ids[$0] == Self.promptToken }
+        for p in promptPositions { ids[p] = 0 }
+        guard promptPositions.count == settings.promptLength else {
+            throw SuperGLUEError.example(guid: guid, reason: "\(settings.promptLength - promptPositions.count) prompt tokens were cut off")
+        }
         var positions = Array(0..<sep), blocks = Array(repeating: 0, count: sep)
         var targets = Array(repeating: 0, count: sep), logitMask = Array(repeating: 0, count: sep)
         ids.append(sop); positions.append(maskPosition); blocks.append(1)
@@ -168,6 +204,7 @@ public struct ClozeEncoder: Sendable {
             positions += Array(repeating: 0, count: pad); blocks += Array(repeating: 0, count: pad)
             targets += Array(repeating: 0, count: pad); logitMask += Array(repeating: 0, count: pad)
         }
-        return ClozeSample.Row(ids: ids, positions: positions, blockPositions: blocks, targets: targets, logitMask: logitMask, sep: sep)
+        return ClozeSample.Row(ids: ids, positions: positions, blockPositions: blocks, targets: targets, logitMask: logitMask, sep: sep,
+                               promptPositions: promptPositions)
     }
 }

@@ -11,6 +11,9 @@ struct ClozeForwardRow {
     var sep: Int
     /// Positions whose final hidden state is projected onto the full vocabulary, in order.
     var picks: [Int]
+    /// Continuous prompts: the positions whose word embeddings become the prompt encoder's rows 0, 1, …
+    /// (in order); empty without continuous prompts.
+    var promptPositions: [Int] = []
 
     /// The forward pass runs over the first `length` positions only. Positions below `sep` see exactly
     /// the positions below `sep`, a later position t sees positions ≤ t, so every picked position sees
@@ -25,7 +28,9 @@ enum ClozeForward {
     /// Logits [Σ picks, V] (full padded vocabulary) at every row's picks: rows in order, picks in order.
     /// Rows are trimmed to `length` and padded to the longest with id 0 (never attended by a pick).
     /// On a recording tape the result is differentiable with respect to the model's parameters.
-    static func pickedLogits(model: GLMModel, rows: [ClozeForwardRow], tape: Tape) throws -> Variable {
+    /// With `prompts`, each row's `promptPositions` take the encoded prompt rows (`GLMModel.forward`'s
+    /// `inputEmbeddings`); every row must then have exactly `prompts.length` of them.
+    static func pickedLogits(model: GLMModel, rows: [ClozeForwardRow], prompts: PromptEncoder? = nil, tape: Tape) throws -> Variable {
         let b = rows.count
         let s = rows.map(\.length).max() ?? 0
         let v = model.config.vocabSize
@@ -46,8 +51,22 @@ enum ClozeForward {
             for p in row.picks { picked.append(Int32(r * s + p)) }
         }
         guard b > 0, s > 0, !picked.isEmpty else { throw GLMError.badInput("cloze forward: nothing to score") }
+        var override: InputEmbeddingOverride? = nil
+        if let prompts {
+            var flat: [Int] = [], source: [Int] = []
+            for (r, row) in rows.enumerated() {
+                guard row.promptPositions.count == prompts.length, row.promptPositions.allSatisfy({ (0..<row.length).contains($0) }) else {
+                    throw GLMError.badInput("cloze row \(r): \(row.promptPositions.count) prompt positions \(row.promptPositions) for \(prompts.length) prompt tokens in a row of \(row.length)")
+                }
+                flat += row.promptPositions.map { r * s + $0 }
+                source += Array(0..<prompts.length)
+            }
+            override = InputEmbeddingOverride(rows: flat, source: try prompts.encode(tape: tape), sourceRows: source)
+        } else if rows.contains(where: { !$0.promptPositions.isEmpty }) {
+            throw GLMError.badInput("cloze rows have continuous-prompt positions but no prompt encoder was given")
+        }
         let o = try model.forward(ids: try Tensor(shape: [b, s], ints: ids), positionIds: try Tensor(shape: [b, 2, s], ints: pos),
-                                  mask: .sep(rows.map(\.sep)), logits: .none, tape: tape)
+                                  mask: .sep(rows.map(\.sep)), logits: .none, inputEmbeddings: override, tape: tape)
         let flat = try tape.reshape(o.hidden, [b * s, model.config.hiddenSize])
         let hidden = try tape.embedding(try Tensor(shape: [picked.count], ints: picked), table: flat)
         return try tape.linear(hidden, weight: model.word_embeddings.weight)

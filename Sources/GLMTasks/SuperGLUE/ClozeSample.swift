@@ -21,10 +21,15 @@ public struct ClozeSample: Sendable, Equatable {
         /// The original's `mask`: the length of part A including its final eos (the attention mask's `sep`);
         /// per row, because each choice is truncated with its own answer.
         public var sep: Int
+        /// Continuous prompts (`--continuous-prompt`): the original's `prompt_pos`, the positions of the
+        /// prompt tokens in order (their ids are 0); the prompt encoder's row k replaces the input embedding
+        /// at `promptPositions[k]`. Empty without continuous prompts.
+        public var promptPositions: [Int]
 
-        public init(ids: [Int], positions: [Int], blockPositions: [Int], targets: [Int] = [], logitMask: [Int] = [], sep: Int) {
+        public init(ids: [Int], positions: [Int], blockPositions: [Int], targets: [Int] = [], logitMask: [Int] = [], sep: Int,
+                    promptPositions: [Int] = []) {
             self.ids = ids; self.positions = positions; self.blockPositions = blockPositions
-            self.targets = targets; self.logitMask = logitMask; self.sep = sep
+            self.targets = targets; self.logitMask = logitMask; self.sep = sep; self.promptPositions = promptPositions
         }
     }
 

@@ -34,6 +34,9 @@ public final class ClozeScorer: @unchecked Sendable {
     public var takeSoftmax: Bool
     /// Rows per inference forward pass (memory bound only; numbers do not depend on it).
     public var batchSize: Int
+    /// Continuous prompts (P-tuning): encodes the prompt rows that replace the input embeddings at every
+    /// row's `promptPositions`. Needed exactly when the samples were encoded with prompt tokens.
+    public var promptEncoder: PromptEncoder?
     private let lock = NSLock()
 
     public init(model: GLMModel, lengthPenalty: Double = 0, takeSoftmax: Bool = false, batchSize: Int = 10) throws {
@@ -70,7 +73,7 @@ public final class ClozeScorer: @unchecked Sendable {
             let chunk = Array(jobs[start..<min(jobs.count, start + batchSize)])
             start += chunk.count
             let logits = try ClozeForward.pickedLogits(model: model, rows: chunk.map { plans[$0.sample].rows[$0.row] },
-                                                       tape: Tape.inference()).value.toFloats()
+                                                       prompts: promptEncoder, tape: Tape.inference()).value.toFloats()
             var k = 0
             logits.withUnsafeBufferPointer { all in
                 func logitsRow() -> UnsafeBufferPointer<Float> {
@@ -111,7 +114,7 @@ public final class ClozeScorer: @unchecked Sendable {
         }
         let w = max(width ?? 0, plans.map(\.width).max()!)
         let mask = plans.map { p in (0..<w).map { Float($0 < p.width ? 1 : 0) } }
-        let logits = try ClozeForward.pickedLogits(model: model, rows: plans.flatMap(\.rows), tape: tape)
+        let logits = try ClozeForward.pickedLogits(model: model, rows: plans.flatMap(\.rows), prompts: promptEncoder, tape: tape)
         var grid: [[(index: Int, weight: Double)]] = []
         if single {
             let k = plans[0].width
@@ -169,7 +172,7 @@ public final class ClozeScorer: @unchecked Sendable {
             }
             let row = sample.rows[0]
             return Plan(rows: [ClozeForwardRow(ids: row.ids, positions: row.positions, blockPositions: row.blockPositions,
-                                               sep: row.sep, picks: [row.sep])],
+                                               sep: row.sep, picks: [row.sep], promptPositions: row.promptPositions)],
                         verbalizerIds: verbalizerIds)
         case .multiToken:
             var p = Plan(rows: [], verbalizerIds: nil)
@@ -182,7 +185,7 @@ public final class ClozeScorer: @unchecked Sendable {
                 let targets = picks.map { row.targets[$0] }
                 guard targets.allSatisfy({ (0..<v).contains($0) }) else { throw fail("row \(r): a target is outside the vocabulary of \(v)") }
                 p.rows.append(ClozeForwardRow(ids: row.ids, positions: row.positions, blockPositions: row.blockPositions,
-                                              sep: row.sep, picks: picks))
+                                              sep: row.sep, picks: picks, promptPositions: row.promptPositions))
                 p.targets.append(targets)
                 p.weights.append(picks.map { Double(row.logitMask[$0]) })
                 let total = Double(row.logitMask.reduce(0, +))

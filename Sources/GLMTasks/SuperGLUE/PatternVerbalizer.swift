@@ -121,6 +121,75 @@ public struct PatternVerbalizer: Sendable {
         }
     }
 
+    /// Where the original's pattern has its `None` prompt placeholders (`pvp.py`, `--continuous-prompt`):
+    /// for part A and part B of `parts(ex)`, the indices before which a placeholder stands (in order; an
+    /// index may be the part count: after the last part). Every task but ReCoRD (which has none).
+    public func promptSlots() throws -> (a: [Int], b: [Int]) {
+        switch (task, patternId) {
+        case (.rte, 4), (.cb, 4):
+            // [None, text_a, None, ' question:', text_b, ' … ?', None, ' answer:', [MASK]]
+            return ([0, 1, 4], [])
+        case (.rte, _), (.cb, _):
+            // A: [None, …]; B: [None, [MASK], ',' / '.' / '. "', None, …]
+            return ([0], [0, 2])
+        case (.copa, 0):
+            // [None, '"', choice1, '" or "', choice2, '"?', None, premise, joiner, None, [MASK], '.']
+            return ([0, 5, 7], [])
+        case (.copa, _):
+            // [None, choice1, ' or', ' ' + choice2, '?', None, premise, joiner, None, [MASK], '.']
+            return ([0, 4, 6], [])
+        case (.boolq, 0), (.boolq, 1):
+            // [None, passage, None, ' Question:', question, '? Answer:', None, [MASK], '.']
+            return ([0, 1, 4], [])
+        case (.boolq, 2), (.boolq, 3):
+            // [None, passage, ' Based on the previous passage,', None, question, '?', None, [MASK], '.']
+            return ([0, 2, 4], [])
+        case (.boolq, _):
+            // ['Based on the following passage', None, question, '?', None, [MASK], '.', None, passage]
+            return ([1, 3, 5], [])
+        case (.wic, 0):
+            // [None, '"a" / "b"', None, ' Similar sense of "word"?', None, [MASK], '.']
+            return ([0, 1, 2], [])
+        case (.wic, 1):
+            // [a, None, ' ' + b, None, ' Does word have the same meaning in both sentences?', None, [MASK]]
+            return ([1, 2, 3], [])
+        case (.wic, _):
+            // [None, word, ' .', None, ' Sense (1) (a) "', a, '"', None, ' (', [MASK], ') "', b, '"']
+            return ([0, 2, 5], [])
+        case (.multirc, 0), (.multirc, 2):
+            // [passage, '.', None, ' Question:', ' q?', None, ' Is it', ' answer', '?', None, [MASK], '.'] (2: the same slots)
+            return ([2, 4, 7], [])
+        case (.multirc, 1):
+            // [passage, '.', None, ' Question:', ' q', '?', None, ' Is the correct answer "', answer, '"?', None, [MASK], '.']
+            return ([2, 5, 8], [])
+        case (.multirc, 3):
+            // [None, passage, None, ' q', '- [', [MASK], ']', None, answer]
+            return ([0, 1, 5], [])
+        case (.multirc, _):
+            // [passage, '.', None, ' Question:', ' q', '?', None, ' answer', '?', None, [MASK], '.']
+            return ([2, 5, 7], [])
+        case (.wsc, _):
+            // [None, text, None, " The pronoun '*p*' refers to" (or pattern 1/2's question), None, (' Answer:',) [MASK], '.']
+            return ([0, 1, 2], [])
+        case (.record, _):
+            // ReCoRD's pattern has no placeholder (the original divides by zero there).
+            throw SuperGLUEError.configuration("ReCoRD's pattern has no prompt placeholders: continuous prompts do not apply")
+        }
+    }
+
+    /// The original's `replace_prompt_tokens`: `tokens` prompt tokens over `slots` placeholders in order
+    /// (A's, then B's), ⌈tokens / slots⌉ each until they run out; a placeholder left with none is dropped.
+    public static func promptCounts(tokens: Int, slots: Int) -> [Int] {
+        guard slots > 0 else { return [] }
+        let average = (tokens + slots - 1) / slots
+        var left = tokens
+        return (0..<slots).map { _ in
+            let n = min(average, left)
+            left -= n
+            return n
+        }
+    }
+
     /// `verbalize(label)` of the single-token tasks (the multi-token PVPs verbalize to nothing).
     public func verbalize(_ label: SuperGLUEValue) throws -> [String] {
         let p = patternId

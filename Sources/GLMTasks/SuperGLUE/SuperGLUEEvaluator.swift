@@ -18,8 +18,11 @@ public struct SuperGLUEEvaluation: Sendable {
 /// model of the settings (`ClozeScorer`, with the settings' length penalty), `multichoice_evaluate`
 /// (WSC's inverted prediction included) and the task's metrics.
 public enum SuperGLUEEvaluator {
-    public static func evaluate(_ dataset: SuperGLUEDataset, model: GLMModel, evalBatchSize: Int = 16) throws -> SuperGLUEEvaluation {
+    /// `promptEncoder`: the continuous prompts of a P-tuned model (needed when the dataset has prompt tokens).
+    public static func evaluate(_ dataset: SuperGLUEDataset, model: GLMModel, evalBatchSize: Int = 16,
+                                promptEncoder: PromptEncoder? = nil) throws -> SuperGLUEEvaluation {
         let scorer = try ClozeScorer(model: model, lengthPenalty: dataset.settings.lengthPenalty)
+        scorer.promptEncoder = promptEncoder
         let cloze = try scorer.evaluate(dataset.samples, evalBatchSize: evalBatchSize, wsc: dataset.settings.task == .wsc)
         let metrics = try SuperGLUEMetrics.compute(task: dataset.settings.task.rawValue, predictions: cloze.predictions,
                                                    labels: cloze.labels, examples: metricExamples(dataset, uids: cloze.uids))

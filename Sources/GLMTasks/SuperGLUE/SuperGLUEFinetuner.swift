@@ -36,6 +36,22 @@ public struct FinetuneOptions: Sendable, Equatable {
     public var dropout: Bool = true
     /// `--eval-batch-size` of the dev evaluation (the original's multichoice grouping; scores do not depend on it).
     public var evalBatchSize: Int = 16
+    /// `--continuous-prompt` (P-tuning; every task but ReCoRD): the datasets must be encoded with the same prompt settings
+    /// (`SuperGLUESettings.continuousPrompt`, `numPromptTokens`, `prefixPrompt`); a `PromptEncoder` of
+    /// `promptFunc` is trained with the model.
+    public var continuousPrompt = false
+    /// `--num-prompt-tokens`.
+    public var numPromptTokens = 0
+    /// `--prefix-prompt`.
+    public var prefixPrompt = 0
+    /// `--prompt-func` (the original's default: lstm).
+    public var promptFunc: PromptFunction = .lstm
+    /// `--freeze-transformer`: every model parameter (word embeddings included, as the original's
+    /// `freeze_transformer`) is frozen: no gradient buffers, no AdamW update; only the prompt encoder trains.
+    public var freezeTransformer = false
+
+    /// Prompt tokens per row (the original's `spell_length`); 0 = no prompt encoder.
+    public var promptLength: Int { (continuousPrompt ? numPromptTokens : 0) + prefixPrompt }
 
     public init(epochs: Int, batchSize: Int = 16) {
         self.epochs = epochs
@@ -69,6 +85,10 @@ public struct FinetuneOptions: Sendable, Equatable {
         guard decayRatio > 0, decayRatio <= 1 else { throw bad("lr decay ratio must be in (0, 1], got \(decayRatio)") }
         guard clipGrad.isFinite, clipGrad >= 0 else { throw bad("clip-grad must be ≥ 0, got \(clipGrad)") }
         guard evalBatchSize >= 1 else { throw bad("eval batch size must be ≥ 1, got \(evalBatchSize)") }
+        guard numPromptTokens >= 0, prefixPrompt >= 0 else { throw bad("prompt token counts must be ≥ 0") }
+        guard !freezeTransformer || promptLength > 0 else {
+            throw bad("--freeze-transformer trains only the prompt encoder: it needs --continuous-prompt --num-prompt-tokens N > 0 (or --prefix-prompt)")
+        }
     }
 }
 
@@ -139,6 +159,10 @@ public final class SuperGLUEFinetuner {
     public let schedule: LearningRateSchedule
     private let scorer: ClozeScorer
     private let lossFunction: ChoiceLossFunction
+    /// The continuous prompts trained with (or instead of) the model; nil without prompt tokens.
+    public let promptEncoder: PromptEncoder?
+    /// The parameters the steps update (and whose best-epoch values are kept).
+    var trainedParameters: [Parameter] { stepper.parameters }
 
     public init(model: GLMModel, train: SuperGLUEDataset, dev: SuperGLUEDataset, options: FinetuneOptions) throws {
         try options.validate()
@@ -156,11 +180,21 @@ public final class SuperGLUEFinetuner {
         self.dev = dev
         self.options = options
         lossFunction = loss
+        for d in [train, dev] where d.settings.promptLength != options.promptLength
+            || d.settings.continuousPrompt != options.continuousPrompt || d.settings.prefixPrompt != options.prefixPrompt {
+            throw SuperGLUEError.configuration("the \(d.split) split was encoded with \(d.settings.promptLength) prompt tokens, the options ask for \(options.promptLength)")
+        }
+        promptEncoder = options.promptLength > 0
+            ? try PromptEncoder(function: options.promptFunc, length: options.promptLength, hiddenSize: model.config.hiddenSize,
+                                seed: options.seed) : nil
+        if options.freezeTransformer { for p in model.parameters { p.isFrozen = true } }
         var spec = OptimizerSpec()
         spec.weightDecay = options.weightDecay
         spec.clipGrad = options.clipGrad
-        stepper = TrainingStep(model: model, settings: spec, learningRate: options.learningRate)
+        let trained = (options.freezeTransformer ? [] : model.parameters) + (promptEncoder?.parameters ?? [])
+        stepper = TrainingStep(model: model, settings: spec, learningRate: options.learningRate, parameters: trained)
         scorer = try ClozeScorer(model: model, lengthPenalty: train.settings.lengthPenalty)
+        scorer.promptEncoder = promptEncoder
         schedule = LearningRateSchedule(peak: options.learningRate, warmup: options.warmup,
                                         decayIterations: max(1, options.epochs * Self.stepsPerEpoch(samples: train.samples.count, options: options)),
                                         style: options.decayStyle, decayRatio: options.decayRatio)
@@ -218,12 +252,16 @@ public final class SuperGLUEFinetuner {
         let task = train.settings.task
         if options.epochs == 0 {
             let start = DispatchTime.now().uptimeNanoseconds
-            let eval = try SuperGLUEEvaluator.evaluate(dev, model: model, evalBatchSize: options.evalBatchSize)
+            let eval = try SuperGLUEEvaluator.evaluate(dev, model: model, evalBatchSize: options.evalBatchSize, promptEncoder: promptEncoder)
             let r = FinetuneEpochReport(epoch: 0, trainLoss: .nan, metrics: eval.metrics, isBest: true,
                                         seconds: Self.seconds(since: start))
             try report(.epoch(r))
             return FinetuneResult(task: task, bestEpoch: 0, metrics: eval.metrics, epochs: [r], stepLosses: [])
         }
+        // The end-of-epoch checkpoint holds the model's weights and moments only: not written (and not
+        // resumable) with a prompt encoder.
+        if promptEncoder != nil && resume { throw SuperGLUEError.configuration("--resume is not supported with continuous prompts") }
+        let checkpoint = promptEncoder == nil ? checkpoint : nil
         var best: (epoch: Int, score: Double, metrics: [(name: String, value: Double)], weights: [[Float]])?
         var epochs: [FinetuneEpochReport] = []
         var losses: [Double] = []
@@ -256,10 +294,10 @@ public final class SuperGLUEFinetuner {
                     if r.loss.isFinite { sum += r.loss; counted += 1 }
                     try report(.step(r))
                 }
-                let eval = try SuperGLUEEvaluator.evaluate(dev, model: model, evalBatchSize: options.evalBatchSize)
+                let eval = try SuperGLUEEvaluator.evaluate(dev, model: model, evalBatchSize: options.evalBatchSize, promptEncoder: promptEncoder)
                 let score = eval.metrics.first?.value ?? .nan
                 let isBest = best == nil || score > best!.score
-                if isBest { best = (epoch, score, eval.metrics, model.parameters.map { $0.value.toFloats() }) }
+                if isBest { best = (epoch, score, eval.metrics, trainedParameters.map { $0.value.toFloats() }) }
                 let r = FinetuneEpochReport(epoch: epoch, trainLoss: counted > 0 ? sum / Double(counted) : .nan, metrics: eval.metrics,
                                             isBest: isBest, seconds: Self.seconds(since: start))
                 epochs.append(r)
@@ -278,7 +316,7 @@ public final class SuperGLUEFinetuner {
             }
         }
         let kept = best!
-        for (p, values) in zip(model.parameters, kept.weights) {
+        for (p, values) in zip(trainedParameters, kept.weights) {
             values.withUnsafeBufferPointer { src in p.value.floats.update(from: src.baseAddress!, count: src.count) }
             p.markModified()
         }

@@ -63,6 +63,16 @@ public struct SuperGLUESettings: Sendable, Equatable {
     public var taskMask: Bool
     /// The tokenizer preset the model uses.
     public var tokenizer: TokenizerPreset
+    /// `--continuous-prompt`: the pattern's prompt placeholders become `numPromptTokens` prompt tokens
+    /// (P-tuning; `PatternVerbalizer.promptSlots`). Off, or with 0 tokens, the samples are today's.
+    public var continuousPrompt = false
+    /// `--num-prompt-tokens`.
+    public var numPromptTokens = 0
+    /// `--prefix-prompt`: this many prompt tokens before part A (independent of `continuousPrompt`).
+    public var prefixPrompt = 0
+
+    /// The original's `pvp.spell_length`: prompt tokens per row (placeholder tokens + prefix tokens).
+    public var promptLength: Int { (continuousPrompt ? numPromptTokens : 0) + prefixPrompt }
 
     public init(task: SuperGLUETask, seqLength: Int, patternId: Int, multiToken: Bool? = nil, lossFunc: String = "cross_entropy",
                 lengthPenalty: Double = 0, wscNegative: Bool = false, taskMask: Bool = false, tokenizer: TokenizerPreset = .glmLarge) {

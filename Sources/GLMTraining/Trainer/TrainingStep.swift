@@ -25,13 +25,20 @@ public final class TrainingStep {
     public let optimizer: AdamW
     public var profiler: Profiler?
     private let parameterCount: Double
+    /// What the step clips and updates: the model's parameters unless the caller chose others.
+    public let parameters: [Parameter]
 
-    public init(model: GLMModel, settings: OptimizerSpec = OptimizerSpec(), learningRate: Double = 1e-4) {
+    /// - parameters: the trained parameters (nil: `model.parameters`); e.g. only a prompt encoder's when the
+    ///   transformer is frozen (`--freeze-transformer`), or the model's plus a prompt encoder's.
+    public init(model: GLMModel, settings: OptimizerSpec = OptimizerSpec(), learningRate: Double = 1e-4,
+                parameters: [Parameter]? = nil) {
         self.model = model
         self.settings = settings
-        optimizer = AdamW(parameters: model.parameters, learningRate: Float(learningRate), beta1: Float(settings.beta1),
+        let trained = parameters ?? model.parameters
+        self.parameters = trained
+        optimizer = AdamW(parameters: trained, learningRate: Float(learningRate), beta1: Float(settings.beta1),
                           beta2: Float(settings.beta2), eps: Float(settings.eps), weightDecay: Float(settings.weightDecay))
-        parameterCount = Double(model.parameters.reduce(0) { $0 + $1.value.count })
+        parameterCount = Double(trained.reduce(0) { $0 + $1.value.count })
     }
 
     private func phase<T>(_ name: String, bytesPerParameter: Double, _ body: () throws -> T) rethrows -> T {
@@ -64,7 +71,7 @@ public final class TrainingStep {
     @discardableResult
     public func update(learningRate: Double) -> Double {
         let clip = settings.clipGrad
-        let parameters = model.parameters
+        let parameters = self.parameters
         let (norm, scale) = phase("clipGradNorm", bytesPerParameter: 4) {
             clip > 0 ? clipGradNorm(parameters, maxNorm: Float(clip)) : (gradientNorm(parameters), 1)
         }
