@@ -38,7 +38,7 @@ public struct TaskFixtureError: Error, CustomStringConvertible {
 }
 
 /// `glm inspect task`: re-runs a task fixture file (`tasks/superglue/<task>.json`,
-/// `tasks/multichoice/*.json`, `tasks/lm/*.json` of the reference fixtures) with our readers, encoders,
+/// `tasks/multichoice/*.json`, `tasks/lm/*.json`, `tasks/seq2seq/<task>.json` and `rouge.json` of the reference fixtures) with our readers, encoders,
 /// scorers and metrics, and produces the same JSON layout: for every setting (its task flags read from
 /// `command_line_flags`, last occurrence winning) each item's padded `sample` arrays as the original
 /// builds them, the scores, predictions, metrics, the train split's one-batch loss, and for the LM files
@@ -49,13 +49,14 @@ public struct TaskFixtureError: Error, CustomStringConvertible {
 /// Keys the fixture generator added for convenience (`_real_length`, `_decoded`, …), the fixture's
 /// notes and the original's code references (`dataset_call`, `eval_function`) are not produced.
 public final class TaskFixtureRunner {
-    public let modelsFolder: String
+    /// The folder of model folders; nil when only encodings (seq2seq, ROUGE) are run.
+    public let modelsFolder: String?
     /// Samples per forward pass (no effect on the values).
     public var batchSize = 16
     private var models: [String: GLMModel] = [:]
     private var tokenizers: [String: any Tokenizer] = [:]
 
-    public init(models: String) { modelsFolder = models }
+    public init(models: String?) { modelsFolder = models }
 
     /// The fixture file's JSON object.
     public static func readFixture(_ path: String) throws -> [String: Any] {
@@ -70,9 +71,9 @@ public final class TaskFixtureRunner {
     public func run(fixture path: String) throws -> [String: Any] {
         let fixture = try Self.readFixture(path)
         let folder = (path as NSString).deletingLastPathComponent
-        guard let inputFile = fixture["input_file"] as? String else {
-            throw TaskFixtureError("\(path): no input_file (seq2seq fixtures are not supported)")
-        }
+        if fixture["runs"] != nil { return try seq2seq(fixture, folder: folder, path: path) }
+        if fixture["pairs"] != nil { return try rouge(fixture, path: path) }
+        guard let inputFile = fixture["input_file"] as? String else { throw TaskFixtureError("\(path): no input_file") }
         let input = (folder as NSString).appendingPathComponent(inputFile)
         guard let settings = fixture["settings"] as? [[String: Any]] else { throw TaskFixtureError("\(path): no settings") }
         var out: [String: Any] = ["input_file": inputFile]
@@ -105,6 +106,7 @@ public final class TaskFixtureRunner {
     /// A model folder of `modelsFolder` and the tokenizer it names, loaded once (as `glm generate` loads them).
     func load(_ name: String) throws {
         guard models[name] == nil else { return }
+        guard let modelsFolder else { throw TaskFixtureError("a setting scores with model \(name): pass the folder of model folders (--models)") }
         let loaded = try GLMGenerator.load((modelsFolder as NSString).appendingPathComponent(name), options: ModelLoadOptions(), packedWeights: nil)
         models[name] = loaded.model
         tokenizers["model:" + name] = loaded.tokenizer
@@ -394,6 +396,117 @@ public final class TaskFixtureRunner {
         out["total_loss_sum"] = result.totalLossSum
         out["total_loss_tokens"] = result.totalLossTokens
         out["metrics"] = Dictionary(result.metrics.map { ($0.0, $0.1) }, uniquingKeysWith: { $1 })
+        return out
+    }
+
+    // MARK: - seq2seq
+
+    /// A seq2seq run's flags as our task: the `--task` preset, then the run's own values (last occurrence).
+    public static func seq2seqTask(_ flags: TaskFlags) throws -> Seq2SeqTask {
+        guard let name = flags.value("--task"), let kind = Seq2SeqTaskKind(rawValue: name) else {
+            throw TaskFixtureError("no known seq2seq --task (\(flags.value("--task") ?? "none"))")
+        }
+        var task = Seq2SeqTask.preset(kind, taskMask: flags.has("--task-mask"), blankMaskRatio: try flags.double("--blank-maskratio") ?? 0.1)
+        if let v = try flags.int("--src-seq-length") { task.srcSeqLength = v }
+        if let v = try flags.int("--tgt-seq-length") { task.tgtSeqLength = v }
+        if let v = try flags.int("--seed") { task.seed = v }
+        task.maskPadToken = flags.has("--mask-pad-token")
+        task.noBlockPosition = flags.has("--no-block-position")
+        return task
+    }
+
+    /// The tokenizer preset of a seq2seq run's `--tokenizer-type` (ChineseSP = glm-large-chinese flags).
+    static func seq2seqPreset(_ flags: TaskFlags) throws -> TokenizerPreset {
+        switch flags.value("--tokenizer-type") {
+        case "BertWordPieceTokenizer": return .glmLarge
+        case "GPT2BPETokenizer": return .glm10B
+        case "ChineseSPTokenizer": return .glmLargeChinese
+        case let other: throw TaskFixtureError("unsupported --tokenizer-type \(other ?? "none")")
+        }
+    }
+
+    public static func seq2seqSampleObject(_ s: Seq2SeqSample) -> [String: Any] {
+        var out: [String: Any] = ["text": s.ids, "position_id": s.positions, "uid": s.uid]
+        switch s.attention {
+        case .sep(let sep): out["attention_mask"] = sep
+        case .explicit(let m): out["attention_mask"] = [m]
+        }
+        if let t = s.targets { out["target"] = t }
+        if let m = s.lossMask { out["loss_mask"] = m }
+        return out
+    }
+
+    static func seq2seqExampleObject(_ e: Seq2SeqExample) -> [String: Any] {
+        ["guid": e.guid, "text_a": e.source, "text_b": e.target, "label": NSNull(), "idx": -1, "num_choices": 1, "meta": ["ref": e.ref]]
+    }
+
+    /// Every run and split of a seq2seq fixture: examples and samples (built in index order). The data
+    /// folder is the run's `--data-dir` folder name inside the fixture's folder; the splits are the run's.
+    func seq2seq(_ fixture: [String: Any], folder: String, path: String) throws -> [String: Any] {
+        guard let runs = fixture["runs"] as? [[String: Any]] else { throw TaskFixtureError("\(path): no runs") }
+        var outRuns: [[String: Any]] = []
+        for run in runs {
+            let flags = try Self.flags(run)
+            let task = try Self.seq2seqTask(flags)
+            let tokenizer = try tokenizer(preset: try Self.seq2seqPreset(flags))
+            guard let dataDir = flags.value("--data-dir") else { throw TaskFixtureError("\(path): a run without --data-dir") }
+            let dir = (folder as NSString).appendingPathComponent((dataDir as NSString).lastPathComponent)
+            var splits: [String: Any] = [:]
+            for name in ((run["splits"] as? [String: Any]) ?? [:]).keys.sorted() {
+                guard let split = Seq2SeqSplit(rawValue: name) else { throw TaskFixtureError("\(path): unknown split \(name)") }
+                var dataset = try Seq2SeqDataset(task: task, split: split, dataDirectory: dir, tokenizer: tokenizer)
+                var items: [[String: Any]] = []
+                for i in 0..<dataset.count {
+                    let sample = try dataset.sample(at: i)
+                    items.append(["example": Self.seq2seqExampleObject(dataset.examples[i]), "sample": Self.seq2seqSampleObject(sample)])
+                }
+                splits[name] = ["items": items]
+            }
+            var out = Self.header(run, ["name", "tokenizer_flags_from", "command_line_flags", "dataset_class", "blank_maskratio"])
+            out["src_seq_length"] = task.srcSeqLength; out["tgt_seq_length"] = task.tgtSeqLength; out["task_mask"] = task.taskMask
+            out["splits"] = splits
+            outRuns.append(out)
+        }
+        var out: [String: Any] = ["runs": outRuns]
+        for k in ["task", "input_files"] { if let v = fixture[k] { out[k] = v } }
+        return out
+    }
+
+    // MARK: - ROUGE
+
+    static func rougeObject(_ s: RougeScores) -> [String: Any] {
+        func one(_ r: RougeScore) -> [String: Any] { ["precision": r.precision, "recall": r.recall, "f1": r.fmeasure] }
+        return ["rouge1": one(s.rouge1), "rouge2": one(s.rouge2), "rougeL": one(s.rougeL), "rougeLsum": one(s.rougeLsum)]
+    }
+
+    /// `rouge.json`: rouge-score per pair (plain) and the original's `rouge_metric` in each of its modes.
+    func rouge(_ fixture: [String: Any], path: String) throws -> [String: Any] {
+        guard let pairs = fixture["pairs"] as? [[String: Any]] else { throw TaskFixtureError("\(path): no pairs") }
+        let hyps = try pairs.map { p -> String in
+            guard let h = p["hypothesis"] as? String else { throw TaskFixtureError("\(path): a pair without hypothesis") }
+            return h
+        }
+        let refs = try pairs.map { p -> String in
+            guard let r = p["reference"] as? String else { throw TaskFixtureError("\(path): a pair without reference") }
+            return r
+        }
+        let scorer = RougeScorer()
+        let plain: [[String: Any]] = zip(hyps, refs).map { h, r in
+            var o = Self.rougeObject(scorer.score(reference: r, prediction: h))
+            o["hypothesis"] = h; o["reference"] = r
+            return o
+        }
+        let originalKey = fixture.keys.first { $0.hasPrefix("original_rouge_metric") }
+            ?? "original_rouge_metric (tasks/seq2seq/evaluate.py rouge_metric, averaged F1 over pairs)"
+        var original: [String: Any] = [:]
+        for mode in RougeMode.allCases where mode.isOriginal {
+            let result = try RougeMetric.evaluate(predictions: hyps, references: refs, mode: mode)
+            var o: [String: Any] = result.originalMetrics
+            o["results_json_lines"] = zip(result.references, result.predictions).map { ["ref": $0, "pred": $1] }
+            original[mode.rawValue] = o
+        }
+        var out: [String: Any] = ["pairs": pairs, "per_pair_plain_rouge_score": plain, originalKey: original]
+        if let v = fixture["implementation"] { out["implementation"] = v }
         return out
     }
 }

@@ -204,6 +204,66 @@ final class TaskFixtureRunnerTests: XCTestCase {
         XCTAssertGreaterThan(windows, 0)
     }
 
+    // MARK: - seq2seq and ROUGE
+
+    func testEverySeq2SeqFixtureRoundTrips() throws {
+        var compared = 0
+        for task in ["cnn_dm_original", "cnn_dm", "xsum", "gigaword", "customization", "blank"] {
+            let (ours, fixture) = try run("tasks/seq2seq/\(task).json")
+            XCTAssertEqual(ours["task"] as? String, task)
+            XCTAssertEqual(ours["input_files"] as? [String], fixture["input_files"] as? [String], task)
+            let or = ours["runs"] as? [[String: Any]] ?? [], fr = fixture["runs"] as? [[String: Any]] ?? []
+            XCTAssertEqual(or.count, fr.count, task)
+            for (o, f) in zip(or, fr) {
+                let title = S2SFixtures.title(task, f)
+                for key in ["src_seq_length", "tgt_seq_length", "task_mask"] { assertSameInts(o[key], f[key], "\(title): \(key)") }
+                let os = o["splits"] as? [String: Any] ?? [:], fs = f["splits"] as? [String: Any] ?? [:]
+                XCTAssertEqual(Set(os.keys), Set(fs.keys), title)
+                for (name, fsplit) in fs {
+                    let oi = (os[name] as? [String: Any])?["items"] as? [[String: Any]] ?? []
+                    let fi = (fsplit as? [String: Any])?["items"] as? [[String: Any]] ?? []
+                    XCTAssertEqual(oi.count, fi.count, "\(title) \(name)")
+                    for (i, (a, b)) in zip(oi, fi).enumerated() {
+                        let w = "\(title) \(name) item \(i)"
+                        XCTAssertEqual(a["example"] as? NSDictionary, b["example"] as? NSDictionary, "\(w): example")
+                        let sa = a["sample"] as! [String: Any], sb = (b["sample"] as! [String: Any]).filter { !$0.key.hasPrefix("_") }
+                        XCTAssertEqual(Set(sa.keys), Set(sb.keys), "\(w): sample keys")
+                        for (k, v) in sb { assertSameInts(sa[k], v, "\(w): sample.\(k)") }
+                        compared += 1
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(compared, 0)
+    }
+
+    /// Our `rouge.json` output read back by the ROUGE tests' own decoder and compared with the fixture.
+    func testRougeFixtureRoundTrips() throws {
+        let data = try Self.runner.runJSON(fixture: try Fixtures.require("tasks/seq2seq/rouge.json"))
+        let ours = try JSONDecoder().decode(RougeFixture.self, from: data)
+        let expected = try RougeTests.fixture()
+        XCTAssertEqual(ours.pairs.map(\.hypothesis), expected.pairs.map(\.hypothesis))
+        XCTAssertEqual(ours.pairs.map(\.reference), expected.pairs.map(\.reference))
+        XCTAssertEqual(ours.plain.count, expected.plain.count)
+        for (k, (a, e)) in zip(ours.plain, expected.plain).enumerated() {
+            XCTAssertEqual(a.hypothesis, e.hypothesis); XCTAssertEqual(a.reference, e.reference)
+            for (x, y) in [(a.rouge1, e.rouge1), (a.rouge2, e.rouge2), (a.rougeL, e.rougeL), (a.rougeLsum, e.rougeLsum)] {
+                XCTAssertEqual(x.precision, y.precision, accuracy: RougeTests.tolerance, "pair \(k)")
+                XCTAssertEqual(x.recall, y.recall, accuracy: RougeTests.tolerance, "pair \(k)")
+                XCTAssertEqual(x.f1, y.f1, accuracy: RougeTests.tolerance, "pair \(k)")
+            }
+        }
+        XCTAssertEqual(Set(ours.original.keys), Set(expected.original.keys))
+        for (mode, e) in expected.original {
+            let a = try XCTUnwrap(ours.original[mode], mode)
+            XCTAssertEqual(a.rouge1, e.rouge1, accuracy: RougeTests.tolerance, mode)
+            XCTAssertEqual(a.rouge2, e.rouge2, accuracy: RougeTests.tolerance, mode)
+            XCTAssertEqual(a.rougeL, e.rougeL, accuracy: RougeTests.tolerance, mode)
+            XCTAssertEqual(a.lines.map(\.pred), e.lines.map(\.pred), mode)
+            XCTAssertEqual(a.lines.map(\.ref), e.lines.map(\.ref), mode)
+        }
+    }
+
     // MARK: - flags
 
     func testFlagsTakeTheLastOccurrence() throws {
