@@ -243,8 +243,8 @@ public final class TaskFixtureRunner {
             if let modelName {
                 let model = try model(modelName)
                 let scorer = try ClozeScorer(model: model, lengthPenalty: settings.lengthPenalty, takeSoftmax: false, batchSize: batchSize)
-                // One evaluation batch for the whole split (the fixture files hold at most a few dozen samples).
-                let result = try scorer.evaluate(dataset.samples, evalBatchSize: max(dataset.samples.count, 1), wsc: settings.task == .wsc)
+                // `--eval-batch-size` samples per evaluation batch: the choice dimension is padded per batch.
+                let result = try scorer.evaluate(dataset.samples, evalBatchSize: try flags.int("--eval-batch-size") ?? 16, wsc: settings.task == .wsc)
                 for i in items.indices {
                     let scores = result.scores[i], width = result.maskedScores[i].count
                     items[i]["scores"] = scores
