@@ -315,8 +315,9 @@ public final class TaskFixtureRunner {
             if i < rawLines.count, let obj = try? JSONSerialization.jsonObject(with: Data(rawLines[i].utf8)) { item["line"] = obj }
             items.append(item)
         }
-        var out = Self.header(s, ["name", "model_for_scores", "command_line_flags", "mask_token_used"])
+        var out = Self.header(s, ["name", "model_for_scores", "command_line_flags"])
         out["seq_length"] = seq; out["unidirectional"] = unidirectional; out["task_mask"] = flags.has("--task-mask")
+        out["mask_token_used"] = unidirectional ? "gMASK" : "MASK"
         out["model_class"] = "GLMForMultiTokenCloze"; out["length_penalty"] = lengthPenalty
         out["items"] = items; out["predictions"] = predictions; out["labels"] = evaluation.labels
         out["metrics"] = ["accuracy": evaluation.accuracy]
@@ -356,8 +357,9 @@ public final class TaskFixtureRunner {
             item["sample"] = Self.lmSampleObject(samples[i])
             items.append(item)
         }
-        var out = Self.header(s, ["name", "model_for_scores", "command_line_flags", "mask_token", "strict"])
-        out["seq_length"] = seq; out["unidirectional"] = unidirectional
+        var out = Self.header(s, ["name", "model_for_scores", "command_line_flags"])
+        // Strict LAMBADA (the last whitespace word), blank marked with [MASK] in both directions (no task mask).
+        out["seq_length"] = seq; out["unidirectional"] = unidirectional; out["mask_token"] = "MASK"; out["strict"] = true
         out["items"] = items; out["num_correct"] = result.correct
         out["metrics"] = Dictionary(result.metrics.map { ($0.0, $0.1) }, uniquingKeysWith: { $1 })
         return out
@@ -384,7 +386,9 @@ public final class TaskFixtureRunner {
             item["sample"] = Self.lmSampleObject(w.sample)
             items.append(item)
         }
-        var out = Self.header(s, ["name", "model_for_scores", "command_line_flags", "formula"])
+        var out = Self.header(s, ["name", "model_for_scores", "command_line_flags"])
+        out["formula"] = "avg loss = total_loss_sum / (num_tokenized_tokens - 1); ppl = exp(min(20, avg loss)); "
+            + "token_ratio = (num_tokenized_tokens - 1) / (num_original_tokens - 1); adjusted ppl = exp(min(20, avg loss * token_ratio))"
         out["seq_length"] = seq; out["overlapping_eval"] = overlap ?? NSNull(); out["unidirectional"] = unidirectional
         out["max_seq_len (seq_length-1)"] = windows.maxSeqLen
         out["num_sequences_per_document"] = corpus.documents.map { windows.count(documentLength: $0.count) }

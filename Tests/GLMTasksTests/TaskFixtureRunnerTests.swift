@@ -129,7 +129,7 @@ final class TaskFixtureRunnerTests: XCTestCase {
             for (o, f) in zip(os, fs) {
                 let title = "\(file) [\(f["name"] as? String ?? "?")]"
                 let sharp = (f["model_for_scores"] as? String)?.hasSuffix("-sharp") == true
-                for key in ["seq_length", "unidirectional", "task_mask", "model_class"] { XCTAssertEqual(o[key] as? NSObject, f[key] as? NSObject, "\(title): \(key)") }
+                for key in ["seq_length", "unidirectional", "task_mask", "model_class", "mask_token_used", "length_penalty"] { XCTAssertEqual(o[key] as? NSObject, f[key] as? NSObject, "\(title): \(key)") }
                 let oi = o["items"] as! [[String: Any]], fi = f["items"] as! [[String: Any]]
                 XCTAssertEqual(oi.count, fi.count, title)
                 for (i, (a, b)) in zip(oi, fi).enumerated() {
@@ -187,6 +187,8 @@ final class TaskFixtureRunnerTests: XCTestCase {
                         assertSameInts(a["last_word_ids (LambadaDataset.labels)"], b["last_word_ids (LambadaDataset.labels)"], title)
                     }
                     assertSameInts(o["num_correct"], f["num_correct"], title)
+                    XCTAssertEqual(o["mask_token"] as? String, f["mask_token"] as? String, title)
+                    XCTAssertEqual(o["strict"] as? Bool, f["strict"] as? Bool, title)
                     assertMetrics(o["metrics"], f["metrics"], title)
                 } else {
                     for key in ["seq_length", "overlapping_eval", "unidirectional", "max_seq_len (seq_length-1)", "num_sequences_per_document",
@@ -194,6 +196,7 @@ final class TaskFixtureRunnerTests: XCTestCase {
                         assertSameInts(o[key], f[key], "\(title): \(key)")
                     }
                     XCTAssertEqual(o["detokenized_text"] as? String, f["detokenized_text"] as? String, title)
+                    XCTAssertEqual(o["formula"] as? String, f["formula"] as? String, title)
                     let tokens = Double((f["total_loss_tokens"] as! NSNumber).intValue)
                     XCTAssertEqual((o["total_loss_sum"] as! NSNumber).doubleValue, (f["total_loss_sum"] as! NSNumber).doubleValue,
                                    accuracy: 2e-5 * tokens, title)
