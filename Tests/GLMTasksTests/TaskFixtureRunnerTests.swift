@@ -7,7 +7,11 @@ import XCTest
 /// tolerances, predictions where the fixture's margin allows, metrics, and the one-batch train loss.
 final class TaskFixtureRunnerTests: XCTestCase {
     /// Shared by the tests of this class: models are loaded once.
-    nonisolated(unsafe) static let runner = TaskFixtureRunner(models: Fixtures.root.appendingPathComponent("models").path)
+    nonisolated(unsafe) static let runner: TaskFixtureRunner = {
+        let r = TaskFixtureRunner(models: Fixtures.root.appendingPathComponent("models").path)
+        r.batchSize = 64
+        return r
+    }()
 
     /// Runs the fixture through the runner, and through JSON text (the CLI's output), read back.
     func run(_ relative: String) throws -> (ours: [String: Any], fixture: [String: Any]) {
