@@ -8,7 +8,7 @@ struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Look inside a model: config, parameters, tensors and where each came from.",
-        subcommands: [InspectSummaryCommand.self, InspectForwardCommand.self, InspectTrainCommand.self],
+        subcommands: [InspectSummaryCommand.self, InspectForwardCommand.self, InspectTrainCommand.self, InspectTaskCommand.self],
         defaultSubcommand: InspectSummaryCommand.self)
 }
 
