@@ -123,41 +123,12 @@ struct FinetuneCommand: ParsableCommand {
         if resume && position == nil { throw ValidationError("--resume: no checkpoint in \(checkpoint)") }
         if !resume && FileManager.default.fileExists(atPath: checkpoint) { try FileManager.default.removeItem(atPath: checkpoint) }
         let logFile = try log.map { try TrainingLog(path: $0, resumingAtStep: resume ? position?.step : nil) }
-        let err = FileHandle.standardError
-        func say(_ s: String) { err.write(Data((s + "\n").utf8)) }
+        let progress = FinetuneProgress(log: logFile)
+        func say(_ s: String) { progress.say(s) }
         if resume, let position { say("resuming after epoch \(position.epoch) (step \(position.step)) from \(checkpoint)") }
         say("glm finetune \(task.rawValue): \(train.samples.count) train / \(dev.samples.count) dev samples, \(opts.epochs) epoch(s) × "
             + "\(finetuner.stepsPerEpoch) step(s) of \(finetuner.samplesPerStep) sample(s), lr \(opts.learningRate), \(Runtime.threads) thread(s)")
-        let interactive = isatty(STDERR_FILENO) != 0
-        let started = DispatchTime.now().uptimeNanoseconds
-        var samplesDone = 0, stepsDone = 0
-        let result = try finetuner.run(checkpoint: opts.epochs > 0 ? checkpoint : nil, resume: resume) { event in
-            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-            switch event {
-            case .step(let r):
-                samplesDone += r.samples
-                stepsDone += 1
-                let rate = elapsed > 0 ? Double(samplesDone) / elapsed : 0
-                let eta = Double(r.totalSteps - r.step) * elapsed / Double(stepsDone)
-                let line = String(format: "epoch %d step %d/%d  loss %.4f  lr %.3e  grad %.3f  %.1f samples/s  ETA %@",
-                                  r.epoch, r.step, r.totalSteps, r.loss, r.learningRate, r.gradNorm, rate,
-                                  TrainingProgress.duration(eta)) + (r.skipped ? "  (skipped: non-finite)" : "")
-                if interactive { err.write(Data(("\r\u{1B}[K" + line).utf8)) }
-                else if r.step % 10 == 0 || r.step == r.totalSteps || r.skipped { say(line) }
-                logFile?.write([("step", .int(r.step)), ("epoch", .int(r.epoch)), ("loss", .double(r.loss)),
-                                ("lr", .double(r.learningRate)), ("grad_norm", .double(r.gradNorm)), ("samples", .int(r.samples)),
-                                ("step_s", .double((r.seconds * 1000).rounded() / 1000)), ("elapsed_s", .double((elapsed * 10).rounded() / 10))]
-                               + (r.skipped ? [("skipped", .bool(true))] : []))
-            case .epoch(let r):
-                if interactive { err.write(Data("\n".utf8)) }
-                let metrics = r.metrics.map { "\($0.name) \(String(format: "%.4f", $0.value))" }.joined(separator: ", ")
-                say("epoch \(r.epoch): train loss \(String(format: "%.4f", r.trainLoss)), dev \(metrics)\(r.isBest ? "  (best)" : "")")
-                var fields: [(String, LogValue)] = [("event", .string("epoch")), ("epoch", .int(r.epoch)), ("train_loss", .double(r.trainLoss))]
-                for m in r.metrics { fields.append((m.name, .double(m.value))) }
-                fields.append(("best", .bool(r.isBest)))
-                logFile?.write(fields)
-            }
-        }
+        let result = try finetuner.run(checkpoint: opts.epochs > 0 ? checkpoint : nil, resume: resume) { progress.handle($0) }
         try SuperGLUEFinetuner.save(loaded.model, to: save, tokenizer: modelOptions.tokenizer ?? settings.tokenizer.name)
         if let prompts = finetuner.promptEncoder {
             try PromptEncoderFile.save(prompts, continuousPrompt: opts.continuousPrompt, numPromptTokens: opts.numPromptTokens,

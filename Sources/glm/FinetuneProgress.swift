@@ -1,0 +1,46 @@
+import Foundation
+import GLMTasks
+import GLMTraining
+
+/// What `glm finetune` shows and logs while it runs, for every task kind: a progress line per step on
+/// stderr (rewritten in place on a terminal, every 10th step in plain logs) with rate and ETA, a line per
+/// epoch with the dev metrics, and the same as JSON lines in `--log`.
+final class FinetuneProgress {
+    private let log: TrainingLog?
+    private let err = FileHandle.standardError
+    private let interactive = isatty(STDERR_FILENO) != 0
+    private let started = DispatchTime.now().uptimeNanoseconds
+    private var samplesDone = 0, stepsDone = 0
+
+    init(log: TrainingLog?) { self.log = log }
+
+    func say(_ s: String) { err.write(Data((s + "\n").utf8)) }
+
+    func handle(_ event: FinetuneEvent) {
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        switch event {
+        case .step(let r):
+            samplesDone += r.samples
+            stepsDone += 1
+            let rate = elapsed > 0 ? Double(samplesDone) / elapsed : 0
+            let eta = Double(r.totalSteps - r.step) * elapsed / Double(stepsDone)
+            let line = String(format: "epoch %d step %d/%d  loss %.4f  lr %.3e  grad %.3f  %.1f samples/s  ETA %@",
+                              r.epoch, r.step, r.totalSteps, r.loss, r.learningRate, r.gradNorm, rate,
+                              TrainingProgress.duration(eta)) + (r.skipped ? "  (skipped: non-finite)" : "")
+            if interactive { err.write(Data(("\r\u{1B}[K" + line).utf8)) }
+            else if r.step % 10 == 0 || r.step == r.totalSteps || r.skipped { say(line) }
+            log?.write([("step", .int(r.step)), ("epoch", .int(r.epoch)), ("loss", .double(r.loss)),
+                        ("lr", .double(r.learningRate)), ("grad_norm", .double(r.gradNorm)), ("samples", .int(r.samples)),
+                        ("step_s", .double((r.seconds * 1000).rounded() / 1000)), ("elapsed_s", .double((elapsed * 10).rounded() / 10))]
+                       + (r.skipped ? [("skipped", .bool(true))] : []))
+        case .epoch(let r):
+            if interactive { err.write(Data("\n".utf8)) }
+            let metrics = r.metrics.map { "\($0.name) \(String(format: "%.4f", $0.value))" }.joined(separator: ", ")
+            say("epoch \(r.epoch): train loss \(String(format: "%.4f", r.trainLoss)), dev \(metrics)\(r.isBest ? "  (best)" : "")")
+            var fields: [(String, LogValue)] = [("event", .string("epoch")), ("epoch", .int(r.epoch)), ("train_loss", .double(r.trainLoss))]
+            for m in r.metrics { fields.append((m.name, .double(m.value))) }
+            fields.append(("best", .bool(r.isBest)))
+            log?.write(fields)
+        }
+    }
+}
