@@ -75,8 +75,9 @@ struct FinetuneCommand: ParsableCommand {
         }
     }
 
-    func options() throws -> FinetuneOptions {
-        var o = FinetuneOptions.defaults(for: task, tenB: config == .glm10B)
+    /// `defaults` with the schedule flags given on the command line (shared by every task kind).
+    func scheduleOverrides(_ defaults: FinetuneOptions) throws -> FinetuneOptions {
+        var o = defaults
         if let epochs { o.epochs = epochs }
         if let batchSize { o.batchSize = batchSize }
         if let lr { o.learningRate = lr }
@@ -92,6 +93,11 @@ struct FinetuneCommand: ParsableCommand {
             }
             o.decayStyle = s
         }
+        return o
+    }
+
+    func options() throws -> FinetuneOptions {
+        var o = try scheduleOverrides(FinetuneOptions.defaults(for: task, tenB: config == .glm10B))
         o.continuousPrompt = continuousPrompt
         o.numPromptTokens = numPromptTokens ?? 0
         o.prefixPrompt = prefixPrompt ?? 0

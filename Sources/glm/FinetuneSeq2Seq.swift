@@ -47,20 +47,7 @@ enum FinetuneTaskName: ExpressibleByArgument {
 /// Reads DIR/train.* and DIR/val.* (the task's layout), writes OUT as a model folder.
 extension FinetuneCommand {
     func runSeq2Seq(_ kind: Seq2SeqTaskKind) throws {
-        var o = FinetuneOptions.seq2seqDefaults(for: kind)
-        if let epochs { o.epochs = epochs }
-        if let batchSize { o.batchSize = batchSize }
-        if let lr { o.learningRate = lr }
-        if let warmup { o.warmup = warmup }
-        if let weightDecay { o.weightDecay = weightDecay }
-        if let clipGrad { o.clipGrad = clipGrad }
-        if let gradAccum { o.gradientAccumulation = gradAccum }
-        if let seed { o.seed = seed }
-        if let evalBatchSize { o.evalBatchSize = evalBatchSize }
-        if let style = lrDecayStyle {
-            guard let s = LearningRateSchedule.Style(rawValue: style) else { throw ValidationError("--lr-decay-style: unknown style \(style)") }
-            o.decayStyle = s
-        }
+        let o = try scheduleOverrides(FinetuneOptions.seq2seqDefaults(for: kind))
         try o.validate()
         if let n = seq2seqFlags.numBeams, n < 1 { throw ValidationError("--num-beams must be ≥ 1") }
         Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)

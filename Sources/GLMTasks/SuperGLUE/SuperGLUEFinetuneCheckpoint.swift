@@ -100,3 +100,45 @@ struct FinetuneCheckpoint {
         return (state, best)
     }
 }
+
+/// Where a finetuning run starts: nothing done for a new run, or what the checkpoint in `folder` recorded
+/// when resuming (the model's weights and the AdamW moments are restored as a side effect). Shared by the
+/// SuperGLUE and the seq2seq finetuners.
+typealias FinetuneStart = (best: (epoch: Int, score: Double, metrics: [(name: String, value: Double)], weights: [[Float]])?,
+                           epochs: [FinetuneEpochReport], losses: [Double], step: Int, firstEpoch: Int)
+
+extension FinetuneCheckpoint {
+    static func start(resume: Bool, folder: String?, run: String, model: GLMModel, optimizer: AdamW) throws -> FinetuneStart {
+        guard resume, let folder, exists(folder) else { return (nil, [], [], 0, 1) }
+        let (state, bestWeights) = try restore(from: folder, run: run, model: model, optimizer: optimizer)
+        let epochs = state.epochs.map {
+            FinetuneEpochReport(epoch: $0.epoch, trainLoss: $0.trainLoss ?? .nan, metrics: $0.metrics.map { (name: $0.name, value: $0.value) },
+                                isBest: $0.isBest, seconds: $0.seconds)
+        }
+        return ((state.bestEpoch, state.bestScore, state.bestMetrics.map { (name: $0.name, value: $0.value) }, bestWeights),
+                epochs, state.stepLosses.map { $0 ?? .nan }, state.step, state.epoch + 1)
+    }
+}
+
+extension FinetuneCheckpoint {
+    /// Writes the end-of-epoch checkpoint of a run (replacing the previous one in one rename): the step
+    /// reached, the best epoch so far with its weights, every epoch's report and step loss, the AdamW state.
+    static func saveEpoch(_ epoch: Int, step: Int, run: String, best: (epoch: Int, score: Double, metrics: [(name: String, value: Double)], weights: [[Float]]),
+                          epochs: [FinetuneEpochReport], losses: [Double], model: GLMModel, optimizer: AdamW, to folder: String) throws {
+        let state = State(
+            run: run, epoch: epoch, step: step, optimizerStep: optimizer.step, bestEpoch: best.epoch,
+            bestScore: best.score, bestMetrics: metrics(best.metrics),
+            epochs: epochs.map { Epoch(epoch: $0.epoch, trainLoss: $0.trainLoss.isFinite ? $0.trainLoss : nil,
+                                       metrics: metrics($0.metrics), isBest: $0.isBest, seconds: $0.seconds) },
+            stepLosses: losses.map { $0.isFinite ? $0 : nil })
+        try save(state, model: model, best: best.weights, optimizer: optimizer, to: folder)
+    }
+
+    /// Puts the kept epoch's weights back into the trained parameters.
+    static func restoreWeights(_ weights: [[Float]], into parameters: [Parameter]) {
+        for (p, values) in zip(parameters, weights) {
+            values.withUnsafeBufferPointer { src in p.value.floats.update(from: src.baseAddress!, count: src.count) }
+            p.markModified()
+        }
+    }
+}

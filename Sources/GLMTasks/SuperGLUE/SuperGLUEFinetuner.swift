@@ -262,22 +262,8 @@ public final class SuperGLUEFinetuner {
         // resumable) with a prompt encoder.
         if promptEncoder != nil && resume { throw SuperGLUEError.configuration("--resume is not supported with continuous prompts") }
         let checkpoint = promptEncoder == nil ? checkpoint : nil
-        var best: (epoch: Int, score: Double, metrics: [(name: String, value: Double)], weights: [[Float]])?
-        var epochs: [FinetuneEpochReport] = []
-        var losses: [Double] = []
-        var step = 0
-        var firstEpoch = 1
-        if resume, let folder = checkpoint, FinetuneCheckpoint.exists(folder) {
-            let (state, bestWeights) = try FinetuneCheckpoint.restore(from: folder, run: runIdentity, model: model, optimizer: stepper.optimizer)
-            step = state.step
-            firstEpoch = state.epoch + 1
-            losses = state.stepLosses.map { $0 ?? .nan }
-            epochs = state.epochs.map {
-                FinetuneEpochReport(epoch: $0.epoch, trainLoss: $0.trainLoss ?? .nan, metrics: $0.metrics.map { (name: $0.name, value: $0.value) },
-                                    isBest: $0.isBest, seconds: $0.seconds)
-            }
-            best = (state.bestEpoch, state.bestScore, state.bestMetrics.map { (name: $0.name, value: $0.value) }, bestWeights)
-        }
+        var (best, epochs, losses, step, firstEpoch) = try FinetuneCheckpoint.start(
+            resume: resume, folder: checkpoint, run: runIdentity, model: model, optimizer: stepper.optimizer)
         let total = totalSteps
         if firstEpoch <= options.epochs {
             for epoch in firstEpoch...options.epochs {
@@ -302,24 +288,14 @@ public final class SuperGLUEFinetuner {
                                             isBest: isBest, seconds: Self.seconds(since: start))
                 epochs.append(r)
                 if let folder = checkpoint {
-                    let b = best!
-                    let state = FinetuneCheckpoint.State(
-                        run: runIdentity, epoch: epoch, step: step, optimizerStep: stepper.optimizer.step, bestEpoch: b.epoch,
-                        bestScore: b.score, bestMetrics: FinetuneCheckpoint.metrics(b.metrics),
-                        epochs: epochs.map { FinetuneCheckpoint.Epoch(epoch: $0.epoch, trainLoss: $0.trainLoss.isFinite ? $0.trainLoss : nil,
-                                                                      metrics: FinetuneCheckpoint.metrics($0.metrics), isBest: $0.isBest,
-                                                                      seconds: $0.seconds) },
-                        stepLosses: losses.map { $0.isFinite ? $0 : nil })
-                    try FinetuneCheckpoint.save(state, model: model, best: b.weights, optimizer: stepper.optimizer, to: folder)
+                    try FinetuneCheckpoint.saveEpoch(epoch, step: step, run: runIdentity, best: best!, epochs: epochs, losses: losses,
+                                                     model: model, optimizer: stepper.optimizer, to: folder)
                 }
                 try report(.epoch(r))
             }
         }
         let kept = best!
-        for (p, values) in zip(trainedParameters, kept.weights) {
-            values.withUnsafeBufferPointer { src in p.value.floats.update(from: src.baseAddress!, count: src.count) }
-            p.markModified()
-        }
+        FinetuneCheckpoint.restoreWeights(kept.weights, into: trainedParameters)
         return FinetuneResult(task: task, bestEpoch: kept.epoch, metrics: kept.metrics, epochs: epochs, stepLosses: losses)
     }
 
