@@ -3,7 +3,7 @@
 //
 // Dependencies point one way (each target declares exactly what it imports):
 //   CGLMKernels, CGLMOneDNN → GLMEngine → GLMCheckpoint, GLM → GLMTokenizers → GLMGeneration, GLMTraining
-//       → GLMTasks (finetuning: also GLMTraining), GLMBenchmarks → SwiftGLM (the umbrella library), glm (the command-line tool)
+//       → GLMTasks (finetuning: also GLMTraining), GLMBenchmarks (also GLMTasks) → SwiftGLM (the umbrella library), glm (the command-line tool)
 //   GLMSupport: a leaf (imports no project module) used by GLMCheckpoint, GLM, GLMTokenizers, GLMGeneration,
 //       GLMTraining and glm;  CGLMSystem → GLMTraining;  GLMParity (the fixture harness) → glm, GLMTests
 //   GLMTestSupport (the reference-fixtures locator) → the test targets that read the fixtures
