@@ -3,7 +3,7 @@
 //
 // Dependencies point one way (each target declares exactly what it imports):
 //   CGLMKernels, CGLMOneDNN → GLMEngine → GLMCheckpoint, GLM → GLMTokenizers → GLMGeneration, GLMTraining
-//       → GLMTasks (finetuning: also GLMTraining), GLMBenchmarks → SwiftGLM (the umbrella library), glm (the command-line tool)
+//       → GLMTasks (finetuning: also GLMTraining), GLMBenchmarks (also GLMTasks) → SwiftGLM (the umbrella library), glm (the command-line tool)
 //   GLMSupport: a leaf (imports no project module) used by GLMCheckpoint, GLM, GLMTokenizers, GLMGeneration,
 //       GLMTraining and glm;  CGLMSystem → GLMTraining;  GLMParity (the fixture harness) → glm, GLMTests
 //   GLMTestSupport (the reference-fixtures locator) → the test targets that read the fixtures
@@ -62,7 +62,7 @@ let package = Package(
         // Downstream tasks: zero-shot multiple-choice scoring and evaluation as the original's tasks/ code.
         .target(name: "GLMTasks", dependencies: ["GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining"]),
         // Throughput benchmarks of GEMMs, kernels, training, forward and decode steps, and the training-step profile.
-        .target(name: "GLMBenchmarks", dependencies: ["CGLMKernels", "CGLMOneDNN", "GLMEngine", "GLM", "GLMGeneration", "GLMTraining"]),
+        .target(name: "GLMBenchmarks", dependencies: ["CGLMKernels", "CGLMOneDNN", "GLMEngine", "GLM", "GLMGeneration", "GLMTraining", "GLMTasks"]),
         // The command-line tool: a thin shell, one file per subcommand.
         .executableTarget(name: "glm", dependencies: [
             "GLMEngine", "GLMCheckpoint", "GLM", "GLMParity", "GLMTokenizers", "GLMGeneration", "GLMTraining", "GLMTasks",

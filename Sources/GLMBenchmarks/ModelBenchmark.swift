@@ -6,7 +6,8 @@ import GLM
 import GLMTraining
 
 public struct ModelBenchmarkOptions: Sendable, Equatable {
-    public enum Mode: String, Sendable { case train, forward }
+    /// `finetune`: the SuperGLUE cloze finetuning step over random cloze samples (`FinetuneBenchmark`).
+    public enum Mode: String, Sendable { case train, forward, finetune }
     public var mode: Mode
     public var layers: Int, hidden: Int, heads: Int, seqLength: Int, batchSize: Int
     public var vocab = 30592
@@ -14,6 +15,11 @@ public struct ModelBenchmarkOptions: Sendable, Equatable {
     public var warmup = 2
     public var steps = 6
     public var seed: UInt64 = 1234
+    /// Finetune only: choices (rows) per multi-token sample, answer tokens per choice (incl. `eop`), or
+    /// single-token samples (one row, `choices` verbalizer ids, the `sop` position scored).
+    public var choices = 2
+    public var answerLength = 4
+    public var singleToken = false
 
     public init(mode: Mode, layers: Int, hidden: Int, heads: Int, seqLength: Int, batchSize: Int) {
         self.mode = mode; self.layers = layers; self.hidden = hidden; self.heads = heads
@@ -28,13 +34,32 @@ public struct ModelBenchmarkOptions: Sendable, Equatable {
         guard warmup >= 0 else { throw TrainingError.invalidOption("--warmup must be ≥ 0") }
         guard hidden % heads == 0 else { throw TrainingError.invalidOption("--hidden \(hidden) is not divisible by --heads \(heads)") }
         guard seqLength >= 2 else { throw TrainingError.invalidOption("--seq-length must be ≥ 2") }
+        if mode == .finetune {
+            guard choices >= 1, answerLength >= 1 else { throw TrainingError.invalidOption("--choices and --answer-length must be ≥ 1") }
+            guard singleToken || answerLength <= seqLength - 2 else {
+                throw TrainingError.invalidOption("--answer-length \(answerLength) leaves no part A in --seq-length \(seqLength)")
+            }
+            guard !singleToken || choices <= vocab else { throw TrainingError.invalidOption("--choices exceeds --vocab") }
+        }
     }
 
-    /// perf-notes' FLOP model: N_mm = 12·L·h² + V·h; per token, train 6·N_mm + 12·L·h·S, forward 2·N_mm + 4·L·h·S.
+    /// Rows of one step's forward pass: the batch, or (finetune, multi-token) one row per choice of each sample.
+    public var rowsPerStep: Int { mode == .finetune && !singleToken ? batchSize * choices : batchSize }
+
+    /// Positions per row whose output logits are computed (finetune: the picked ones only).
+    var scoredPositionsPerRow: Int { mode == .finetune ? (singleToken ? 1 : answerLength) : seqLength }
+
+    /// perf-notes' FLOP model: N_mm = 12·L·h² + V·h; per token, train 6·N_mm + 12·L·h·S, forward 2·N_mm + 4·L·h·S;
+    /// finetune as train with V·h weighted by the share of positions whose logits are picked.
     public var flopsPerToken: Double {
         let l = Double(layers), h = Double(hidden), s = Double(seqLength)
         let nmm = 12 * l * h * h + Double(vocab) * h
-        return mode == .train ? 6 * nmm + 12 * l * h * s : 2 * nmm + 4 * l * h * s
+        switch mode {
+        case .train: return 6 * nmm + 12 * l * h * s
+        case .forward: return 2 * nmm + 4 * l * h * s
+        // Finetune: the vocabulary projection runs at the picked positions only.
+        case .finetune: return 6 * (12 * l * h * h + Double(vocab) * h * Double(scoredPositionsPerRow) / s) + 12 * l * h * s
+        }
     }
 }
 
@@ -47,7 +72,7 @@ public struct ModelBenchmarkResult: Sendable {
     public var lossLast: Double?
 
     public var stepMsMedian: Double { median(stepMs) }
-    public var tokensPerSecond: Double { Double(options.batchSize * options.seqLength) / (stepMsMedian / 1000) }
+    public var tokensPerSecond: Double { Double(options.rowsPerStep * options.seqLength) / (stepMsMedian / 1000) }
     public var gflops: Double { options.flopsPerToken * tokensPerSecond / 1e9 }
     /// Share of the FP32 FMA peak of the threads used (perf-notes: ≈ 270 GFLOP/s per core, AVX-512).
     public var shareOfPeak: Double { gflops / (OpsBenchmark.fp32PeakPerCore * Double(options.threads)) }
@@ -64,6 +89,10 @@ public struct ModelBenchmarkResult: Sendable {
             "\"share_of_peak\":\(f(shareOfPeak, 3))", "\"steps\":\(o.steps)", "\"warmup\":\(o.warmup)",
             "\"step_ms_all\":[\(stepMs.map { f($0) }.joined(separator: ","))]",
         ]
+        if o.mode == .finetune {
+            fields += ["\"rows\":\(o.rowsPerStep)", "\"choices\":\(o.choices)", "\"answer_length\":\(o.singleToken ? 1 : o.answerLength)",
+                       "\"single_token\":\(o.singleToken)"]
+        }
         if let a = lossFirst, let b = lossLast { fields += ["\"loss_first\":\(f(a, 5))", "\"loss_last\":\(f(b, 5))"] }
         return "{" + fields.joined(separator: ",") + "}"
     }
@@ -76,6 +105,7 @@ public struct ModelBenchmarkResult: Sendable {
 public enum ModelBenchmark {
     public static func run(_ o: ModelBenchmarkOptions, progress: ((String) -> Void)? = nil) throws -> ModelBenchmarkResult {
         try o.validate()
+        if o.mode == .finetune { return try FinetuneBenchmark.run(o, progress: progress) }
         Runtime.setThreads(o.threads)
         let model = try RecipeWorkload.model(layers: o.layers, hidden: o.hidden, heads: o.heads, vocab: o.vocab,
                                              seqLength: o.seqLength, seed: o.seed)

@@ -5,7 +5,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks (release builds): kernels and GEMMs (ops), training, forward and decoding throughput, a training-step profile.",
-        subcommands: [BenchOpsCommand.self, BenchTrainCommand.self, BenchForwardCommand.self, BenchDecodeCommand.self,
+        subcommands: [BenchOpsCommand.self, BenchTrainCommand.self, BenchForwardCommand.self, BenchFinetuneCommand.self, BenchDecodeCommand.self,
                       BenchProfileCommand.self]
     )
 }

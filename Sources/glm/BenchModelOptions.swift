@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import GLMBenchmarks
 
-/// The options `bench/compare` passes to `glm bench train|forward` (bench/README.md), shared by both.
+/// The options `bench/compare` passes to `glm bench train|forward` (bench/README.md), shared by both and `glm bench finetune`.
 struct BenchModelOptions: ParsableArguments {
     @Option(help: "Transformer layers.") var layers: Int
     @Option(help: "Hidden size.") var hidden: Int
@@ -27,12 +27,17 @@ struct BenchModelOptions: ParsableArguments {
         return o
     }
 
-    func run(_ mode: ModelBenchmarkOptions.Mode) throws {
-        let o = try options(mode)
+    func run(_ mode: ModelBenchmarkOptions.Mode, adjust: (inout ModelBenchmarkOptions) -> Void = { _ in }) throws {
+        var o = try options(mode)
+        adjust(&o)
+        try o.validate()
         let r = try ModelBenchmark.run(o, progress: json ? nil : { print("  " + $0) })
         if json { print(r.json); return }
         print("glm bench \(mode.rawValue): L\(o.layers) H\(o.hidden) A\(o.heads) S\(o.seqLength) B\(o.batchSize) V\(o.vocab), fp32, \(o.threads) thread(s), \(o.warmup) warm-up + \(o.steps) timed steps")
         print(String(format: "  step (median)   %.1f ms", r.stepMsMedian))
+        if mode == .finetune {
+            print("  samples         \(o.batchSize) × " + (o.singleToken ? "1 row (single-token, \(o.choices) verbalizers)" : "\(o.choices) choice rows, answer \(o.answerLength) tokens") + " = \(o.rowsPerStep) rows of \(o.seqLength)")
+        }
         print(String(format: "  tokens/s        %.1f", r.tokensPerSecond))
         print(String(format: "  achieved        %.1f GFLOP/s = %.1f %% of the FP32 peak (%.0f GFLOP/s on %d core(s); %.1f MFLOP/token)",
                      r.gflops, r.shareOfPeak * 100, OpsBenchmark.fp32PeakPerCore * Double(o.threads), o.threads, o.flopsPerToken / 1e6))
