@@ -9,12 +9,7 @@ enum Fixtures {
 
     /// Path of a fixture file; fails the test (not skips) when the fixture folder is missing.
     static func path(_ relative: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        let p = root + "/" + relative
-        guard FileManager.default.fileExists(atPath: p) else {
-            XCTFail("fixture missing: \(p) — the tests need ../shared/fixtures/glm-reference beside the package", file: file, line: line)
-            throw CheckpointError(.io, file: p, "fixture missing")
-        }
-        return p
+        try ReferenceFixtures.path(relative, file: file, line: line)
     }
 
     static var tinyBert: String { root + "/models/glm-tiny-bert" }

@@ -11,23 +11,10 @@ import GLMTestSupport
 enum Fixtures {
     static let root: URL = ReferenceFixtures.root
 
-    struct Missing: Error, CustomStringConvertible {
-        let path: String
-        var description: String { "reference fixture missing: \(path) (expected ../shared/fixtures beside the package)" }
-    }
-
-    /// Fails (never skips) when a fixture is missing: parity that was not checked must not look green.
-    static func require(_ relative: String) throws -> String {
-        let p = root.appendingPathComponent(relative).path
-        guard FileManager.default.fileExists(atPath: p) else { throw Missing(path: p) }
-        return p
-    }
-
-    static func json(_ relative: String) throws -> [String: Any] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: try require(relative)))
-        guard let obj = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw Missing(path: relative + " (not a JSON object)") }
-        return obj
-    }
+    typealias Missing = ReferenceFixtures.Missing
+    /// Fails (never skips) when a fixture is missing (`ReferenceFixtures.require`).
+    static func require(_ relative: String) throws -> String { try ReferenceFixtures.require(relative) }
+    static func json(_ relative: String) throws -> [String: Any] { try ReferenceFixtures.json(relative) }
 
     /// Every generation fixture: the models of sections 5, 8 and 9 of the fixtures README.
     static let generationModels = ["glm-tiny-bert", "glm-tiny-chinese", "glm-tiny-bert-sharp",

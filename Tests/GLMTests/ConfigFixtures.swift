@@ -10,12 +10,7 @@ enum GLMFixtures {
 
     /// Fails (not skips) when the fixture is missing.
     static func path(_ relative: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
-        let p = root + "/" + relative
-        guard FileManager.default.fileExists(atPath: p) else {
-            XCTFail("fixture missing: \(p) — the tests need ../shared/fixtures/glm-reference beside the package", file: file, line: line)
-            throw CheckpointError(.io, file: p, "fixture missing")
-        }
-        return p
+        try ReferenceFixtures.path(relative, file: file, line: line)
     }
 
     static func scratch(_ test: XCTestCase) throws -> String {
