@@ -124,14 +124,8 @@ struct FinetuneCommand: ParsableCommand {
         let train = try SuperGLUEDataset(settings: settings, split: .train, folder: data, tokenizer: loaded.tokenizer)
         let dev = try SuperGLUEDataset(settings: settings, split: .dev, folder: data, tokenizer: loaded.tokenizer)
         let finetuner = try SuperGLUEFinetuner(model: loaded.model, train: train, dev: dev, options: opts)
-        let checkpoint = (save as NSString).standardizingPath + ".checkpoint"
-        let position = try SuperGLUEFinetuner.checkpointPosition(checkpoint)
-        if resume && position == nil { throw ValidationError("--resume: no checkpoint in \(checkpoint)") }
-        if !resume && FileManager.default.fileExists(atPath: checkpoint) { try FileManager.default.removeItem(atPath: checkpoint) }
-        let logFile = try log.map { try TrainingLog(path: $0, resumingAtStep: resume ? position?.step : nil) }
-        let progress = FinetuneProgress(log: logFile)
+        let (checkpoint, progress) = try FinetuneProgress.start(save: save, resume: resume, log: log)
         func say(_ s: String) { progress.say(s) }
-        if resume, let position { say("resuming after epoch \(position.epoch) (step \(position.step)) from \(checkpoint)") }
         say("glm finetune \(task.rawValue): \(train.samples.count) train / \(dev.samples.count) dev samples, \(opts.epochs) epoch(s) × "
             + "\(finetuner.stepsPerEpoch) step(s) of \(finetuner.samplesPerStep) sample(s), lr \(opts.learningRate), \(Runtime.threads) thread(s)")
         let result = try finetuner.run(checkpoint: opts.epochs > 0 ? checkpoint : nil, resume: resume) { progress.handle($0) }

@@ -14,6 +14,19 @@ final class FinetuneProgress {
 
     init(log: TrainingLog?) { self.log = log }
 
+    /// Where a run to `save` keeps its end-of-epoch checkpoint (`save.checkpoint`), with `--resume` checked
+    /// (a checkpoint must be there) or a stale one removed, and the progress reporter over `--log`.
+    static func start(save: String, resume: Bool, log: String?) throws -> (checkpoint: String, progress: FinetuneProgress) {
+        let checkpoint = (save as NSString).standardizingPath + ".checkpoint"
+        let position = try SuperGLUEFinetuner.checkpointPosition(checkpoint)
+        if resume && position == nil { throw TaskDataError(file: checkpoint, line: 0, reason: "--resume: no checkpoint here") }
+        if !resume && FileManager.default.fileExists(atPath: checkpoint) { try FileManager.default.removeItem(atPath: checkpoint) }
+        let logFile = try log.map { try TrainingLog(path: $0, resumingAtStep: resume ? position?.step : nil) }
+        let progress = FinetuneProgress(log: logFile)
+        if resume, let position { progress.say("resuming after epoch \(position.epoch) (step \(position.step)) from \(checkpoint)") }
+        return (checkpoint, progress)
+    }
+
     func say(_ s: String) { err.write(Data((s + "\n").utf8)) }
 
     func handle(_ event: FinetuneEvent) {

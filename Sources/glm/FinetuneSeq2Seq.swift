@@ -63,14 +63,8 @@ extension FinetuneCommand {
         let dev = try Seq2SeqData.examples(task: spec, split: .dev, dataDirectory: data, tokenizer: loaded.tokenizer)
         let finetuner = try Seq2SeqFinetuner(model: loaded.model, tokenizer: loaded.tokenizer, train: train, dev: dev,
                                              options: o, evalMetric: seq2seqFlags.evalMetric, labelSmoothing: seq2seqFlags.labelSmoothing ?? 0.1)
-        let checkpoint = (save as NSString).standardizingPath + ".checkpoint"
-        let position = try SuperGLUEFinetuner.checkpointPosition(checkpoint)
-        if resume && position == nil { throw ValidationError("--resume: no checkpoint in \(checkpoint)") }
-        if !resume && FileManager.default.fileExists(atPath: checkpoint) { try FileManager.default.removeItem(atPath: checkpoint) }
-        let logFile = try log.map { try TrainingLog(path: $0, resumingAtStep: resume ? position?.step : nil) }
-        let progress = FinetuneProgress(log: logFile)
+        let (checkpoint, progress) = try FinetuneProgress.start(save: save, resume: resume, log: log)
         func say(_ s: String) { progress.say(s) }
-        if resume, let position { say("resuming after epoch \(position.epoch) (step \(position.step)) from \(checkpoint)") }
         say("glm finetune \(kind.rawValue): \(finetuner.trainSamples.count) train / \(dev.count) dev examples, \(o.epochs) epoch(s) × "
             + "\(finetuner.stepsPerEpoch) step(s) of \(finetuner.samplesPerStep) sample(s), lr \(o.learningRate), dev \(finetuner.evalMetric.rawValue), "
             + "\(Runtime.threads) thread(s)")
