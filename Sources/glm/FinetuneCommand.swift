@@ -20,7 +20,7 @@ struct FinetuneCommand: ParsableCommand {
             model: --epochs over the train split in a seeded order, --batch-size samples per micro-batch, \
             --grad-accum micro-batches per step, AdamW (betas 0.9/0.98, eps 1e-6, --weight-decay except biases and \
             LayerNorm, clipping at --clip-grad) at --lr with --warmup (a fraction of all steps) and linear decay \
-            (--lr-decay-style). After every epoch DIR/val.jsonl is evaluated; the epoch with the best first metric \
+            (--lr-decay-style). After every epoch (every --eval-epochs N-th and the last) DIR/val.jsonl is evaluated; the epoch with the best first metric \
             (the original's main metric) is kept and written to OUT as a model folder (config.json + \
             model.safetensors) that glm evaluate and glm generate load. Defaults: the config's (lr 1e-5, warmup \
             0.1, weight decay 0.1, batch 16 (MultiRC, ReCoRD: 64), the task's epochs). --epochs 0 evaluates only. \
@@ -56,6 +56,9 @@ struct FinetuneCommand: ParsableCommand {
             help: "Micro-batches per optimizer step (default 1).") var gradAccum: Int?
     @Option(help: "Seed of the train order and the dropout streams (default 1234).") var seed: UInt64?
     @Option(help: "Evaluation batch size (default 16).") var evalBatchSize: Int?
+    @Option(name: .customLong("eval-epochs"),
+            help: "Evaluate dev (and choose the best epoch) after every N-th epoch and after the last (default 1: every epoch).")
+    var evalEpochs: Int?
     @Option(help: "JSON-lines log file (one record per step and per epoch).") var log: String?
     @Option(help: "Threads for oneDNN and the kernels (default: all cores).") var threads: Int?
     @Flag(help: "Continue the run whose end-of-epoch checkpoint is in OUT.checkpoint (the same flags; the numbers equal an uninterrupted run).")
@@ -87,6 +90,7 @@ struct FinetuneCommand: ParsableCommand {
         if let gradAccum { o.gradientAccumulation = gradAccum }
         if let seed { o.seed = seed }
         if let evalBatchSize { o.evalBatchSize = evalBatchSize }
+        if let evalEpochs { o.evalEpochs = evalEpochs }
         if let style = lrDecayStyle {
             guard let s = LearningRateSchedule.Style(rawValue: style) else {
                 throw ValidationError("--lr-decay-style must be constant, linear, cosine or exponential, got \(style)")

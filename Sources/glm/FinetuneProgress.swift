@@ -49,7 +49,8 @@ final class FinetuneProgress {
         case .epoch(let r):
             if interactive { err.write(Data("\n".utf8)) }
             let metrics = r.metrics.map { "\($0.name) \(String(format: "%.4f", $0.value))" }.joined(separator: ", ")
-            say("epoch \(r.epoch): train loss \(String(format: "%.4f", r.trainLoss)), dev \(metrics)\(r.isBest ? "  (best)" : "")")
+            let dev = r.metrics.isEmpty ? "dev not evaluated (--eval-epochs)" : "dev \(metrics)"
+            say("epoch \(r.epoch): train loss \(String(format: "%.4f", r.trainLoss)), \(dev)\(r.isBest ? "  (best)" : "")")
             var fields: [(String, LogValue)] = [("event", .string("epoch")), ("epoch", .int(r.epoch)), ("train_loss", .double(r.trainLoss))]
             for m in r.metrics { fields.append((m.name, .double(m.value))) }
             fields.append(("best", .bool(r.isBest)))

@@ -46,7 +46,7 @@ extension FinetuneOptions {
 ///   batch), with `--label-smoothing` ε (every config: 0.1) mixing in ε·(−mean log-softmax) per token;
 /// * a step is `TrainingStep`'s (AdamW 0.9/0.98/1e-6, weight decay except biases/LayerNorm, clipping),
 ///   at `LearningRateSchedule`'s rate over all steps;
-/// * after every epoch dev is evaluated (`evalMetric`): ROUGE via `Seq2SeqEvaluator` (best = highest
+/// * after every `evalEpochs`-th epoch and the last, dev is evaluated (`evalMetric`): ROUGE via `Seq2SeqEvaluator` (best = highest
 ///   rouge-1, the original's first metric) or the dev loss (best = lowest); the best epoch's weights are
 ///   kept and put back at the end. End-of-epoch checkpoint and resume as `SuperGLUEFinetuner`.
 public final class Seq2SeqFinetuner {
@@ -172,13 +172,18 @@ public final class Seq2SeqFinetuner {
                     if r.loss.isFinite { sum += r.loss; counted += 1 }
                     try report(.step(r))
                 }
-                let eval = try evaluate()
-                let isBest = best == nil || eval.score > best!.score
-                if isBest { best = (epoch, eval.score, eval.metrics, model.parameters.map { $0.value.toFloats() }) }
-                let r = FinetuneEpochReport(epoch: epoch, trainLoss: counted > 0 ? sum / Double(counted) : .nan, metrics: eval.metrics,
+                var metrics: [(name: String, value: Double)] = [], isBest = false
+                if options.evaluatesDev(after: epoch) {
+                    let eval = try evaluate()
+                    metrics = eval.metrics
+                    isBest = best == nil || eval.score > best!.score
+                    if isBest { best = (epoch, eval.score, eval.metrics, model.parameters.map { $0.value.toFloats() }) }
+                }
+                let r = FinetuneEpochReport(epoch: epoch, trainLoss: counted > 0 ? sum / Double(counted) : .nan, metrics: metrics,
                                             isBest: isBest, seconds: SuperGLUEFinetuner.seconds(since: start))
                 epochs.append(r)
-                if let folder = checkpoint {
+                // Before the first evaluation there is no best epoch to record: the checkpoint starts with it.
+                if let folder = checkpoint, best != nil {
                     try FinetuneCheckpoint.saveEpoch(epoch, step: step, run: runIdentity, best: best!, epochs: epochs, losses: losses,
                                                      model: model, optimizer: stepper.optimizer, to: folder)
                 }

@@ -36,6 +36,10 @@ public struct FinetuneOptions: Sendable, Equatable {
     public var dropout: Bool = true
     /// `--eval-batch-size` of the dev evaluation (the original's multichoice grouping; scores do not depend on it).
     public var evalBatchSize: Int = 16
+    /// `--eval-epochs`: dev is evaluated (and the best epoch chosen) after every `evalEpochs`-th epoch and
+    /// after the last one; the epochs between report no metrics and cannot become the best. The original's
+    /// `--eval-interval` counts iterations; epochs are what these runs keep, so the cadence counts epochs.
+    public var evalEpochs: Int = 1
     /// `--continuous-prompt` (P-tuning; every task but ReCoRD): the datasets must be encoded with the same prompt settings
     /// (`SuperGLUESettings.continuousPrompt`, `numPromptTokens`, `prefixPrompt`); a `PromptEncoder` of
     /// `promptFunc` is trained with the model.
@@ -74,6 +78,9 @@ public struct FinetuneOptions: Sendable, Equatable {
         return FinetuneOptions(epochs: tenB ? epochs.tenB : epochs.large, batchSize: batch)
     }
 
+    /// Whether dev is evaluated after `epoch` (1-based): every `evalEpochs`-th epoch and the last.
+    public func evaluatesDev(after epoch: Int) -> Bool { epoch % evalEpochs == 0 || epoch >= epochs }
+
     public func validate() throws {
         func bad(_ m: String) -> SuperGLUEError { .configuration(m) }
         guard epochs >= 0 else { throw bad("epochs must be ≥ 0, got \(epochs)") }
@@ -85,6 +92,7 @@ public struct FinetuneOptions: Sendable, Equatable {
         guard decayRatio > 0, decayRatio <= 1 else { throw bad("lr decay ratio must be in (0, 1], got \(decayRatio)") }
         guard clipGrad.isFinite, clipGrad >= 0 else { throw bad("clip-grad must be ≥ 0, got \(clipGrad)") }
         guard evalBatchSize >= 1 else { throw bad("eval batch size must be ≥ 1, got \(evalBatchSize)") }
+        guard evalEpochs >= 1 else { throw bad("eval epochs must be ≥ 1, got \(evalEpochs)") }
         guard numPromptTokens >= 0, prefixPrompt >= 0 else { throw bad("prompt token counts must be ≥ 0") }
         guard !freezeTransformer || promptLength > 0 else {
             throw bad("--freeze-transformer trains only the prompt encoder: it needs --continuous-prompt --num-prompt-tokens N > 0 (or --prefix-prompt)")
@@ -145,7 +153,7 @@ public struct FinetuneResult: Sendable {
 ///   tape and backward seeded with the micro-batch's share of the step's samples (so N micro-batches of
 ///   B/N equal one batch of B), clipping, AdamW (betas 0.9/0.98, eps 1e-6, no decay on biases/LayerNorm)
 ///   at the rate of `LearningRateSchedule` over `epochs · stepsPerEpoch` steps;
-/// * after every epoch the dev split is evaluated (`SuperGLUEEvaluator`); an epoch whose first metric is
+/// * after every `evalEpochs`-th epoch and the last, the dev split is evaluated (`SuperGLUEEvaluator`); an epoch whose first metric is
 ///   strictly above the best so far (or the first epoch) becomes the best, and its weights are copied;
 /// * at the end the best weights are put back into the model.
 ///
@@ -280,14 +288,18 @@ public final class SuperGLUEFinetuner {
                     if r.loss.isFinite { sum += r.loss; counted += 1 }
                     try report(.step(r))
                 }
-                let eval = try SuperGLUEEvaluator.evaluate(dev, model: model, evalBatchSize: options.evalBatchSize, promptEncoder: promptEncoder)
-                let score = eval.metrics.first?.value ?? .nan
-                let isBest = best == nil || score > best!.score
-                if isBest { best = (epoch, score, eval.metrics, trainedParameters.map { $0.value.toFloats() }) }
-                let r = FinetuneEpochReport(epoch: epoch, trainLoss: counted > 0 ? sum / Double(counted) : .nan, metrics: eval.metrics,
+                var metrics: [(name: String, value: Double)] = [], isBest = false
+                if options.evaluatesDev(after: epoch) {
+                    metrics = try SuperGLUEEvaluator.evaluate(dev, model: model, evalBatchSize: options.evalBatchSize, promptEncoder: promptEncoder).metrics
+                    let score = metrics.first?.value ?? .nan
+                    isBest = best == nil || score > best!.score
+                    if isBest { best = (epoch, score, metrics, trainedParameters.map { $0.value.toFloats() }) }
+                }
+                let r = FinetuneEpochReport(epoch: epoch, trainLoss: counted > 0 ? sum / Double(counted) : .nan, metrics: metrics,
                                             isBest: isBest, seconds: Self.seconds(since: start))
                 epochs.append(r)
-                if let folder = checkpoint {
+                // Before the first evaluation there is no best epoch to record: the checkpoint starts with it.
+                if let folder = checkpoint, best != nil {
                     try FinetuneCheckpoint.saveEpoch(epoch, step: step, run: runIdentity, best: best!, epochs: epochs, losses: losses,
                                                      model: model, optimizer: stepper.optimizer, to: folder)
                 }
