@@ -95,6 +95,9 @@ void glmd_set_num_threads(int n);
 double glmd_probe_fp32_peak(int threads, double seconds);
 /// bf16 dot-product peak (vdpbf16ps, AVX512_BF16), GFLOP/s (2 flops per bf16 pair); 0 if unsupported.
 double glmd_probe_bf16_peak(int threads, double seconds);
+/// Native bf16 arithmetic on this CPU: 1 = AVX512_BF16, 2 = AMX-BF16 (without AVX512_BF16), 0 = none
+/// (oneDNN then emulates bf16 products with FP32 instructions, usually slower than plain FP32).
+int glmd_cpu_has_bf16(void);
 /// Memory bandwidth of a triad a = b + s·c over `bytes_per_array` arrays (read 2, write 1), GB/s.
 double glmd_probe_triad_bandwidth(int threads, size_t bytes_per_array, double seconds);
 
