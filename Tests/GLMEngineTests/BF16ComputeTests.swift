@@ -123,3 +123,14 @@ final class BF16ComputeTests: XCTestCase {
         XCTAssertNotEqual(try grads(.bfloat16, recompute: true), try grads(.float32, recompute: false))
     }
 }
+
+/// `--dtype auto`'s probe: it measures both types and never picks bf16 without native bf16.
+final class ComputeProbeTests: XCTestCase {
+    func testProbeMeasuresBothTypesAndChoosesConsistently() throws {
+        let p = try ComputeProbe.run(m: 64, k: 64, n: 96, rounds: 2)
+        XCTAssertGreaterThan(p.fp32GFLOPS, 0); XCTAssertGreaterThan(p.bf16GFLOPS, 0)
+        XCTAssertEqual(p.choice, p.nativeBF16 != 0 && p.bf16Speedup >= ComputeProbe.margin ? .bfloat16 : .float32)
+        if p.nativeBF16 == 0 { XCTAssertEqual(p.choice, .float32) }
+        XCTAssertTrue(p.summary.hasPrefix(p.choice.shortName + ":"), p.summary)
+    }
+}
