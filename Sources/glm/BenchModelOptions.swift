@@ -24,7 +24,7 @@ struct BenchModelOptions: ParsableArguments {
         o.vocab = vocab; o.threads = threads; o.warmup = warmup; o.steps = steps; o.seed = seed
         Runtime.setThreads(threads)
         // auto's reasoning goes to stderr with --json, so stdout stays one JSON line.
-        o.compute = try dtype.resolve(say: { json ? FileHandle.standardError.write(Data(("  " + $0 + "\n").utf8)) : print("  " + $0) })
+        o.compute = try dtype.resolve(json: json)
         try o.validate()
         return o
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import GLMEngine
 
 /// `--dtype fp32|bf16|auto` of `glm pretrain`, `glm finetune` and `glm bench train|forward`: the GEMM
@@ -28,5 +29,13 @@ enum ComputeDType: String, ExpressibleByArgument, CaseIterable {
             say("--dtype auto → \(probe.summary)")
             return probe.choice
         }
+    }
+
+    /// `resolve` for the benchmark commands: the reasoning is printed indented, to stderr when stdout
+    /// must stay one JSON line.
+    func resolve(json: Bool) throws -> GEMMInputType {
+        try resolve(say: { line in
+            if json { FileHandle.standardError.write(Data(("  " + line + "\n").utf8)) } else { print("  " + line) }
+        })
     }
 }
