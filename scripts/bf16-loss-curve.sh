@@ -80,6 +80,14 @@ print(f"per-step loss: max relative deviation {rel[worst] * 100:.2f} % (step {wo
 if smooth:
     ws = max(smooth, key=smooth.get)
     print(f"{W}-step mean loss: max relative deviation {smooth[ws] * 100:.2f} % (at step {ws})")
+    late = {k: v for k, v in smooth.items() if k >= 200}
+    if late:
+        wl = max(late, key=late.get)
+        print(f"{W}-step mean loss from step 200 on: max relative deviation {late[wl] * 100:.2f} % (at step {wl})")
+    spikes = [k for k in common if max(f[k], b[k]) > 1.5 * min(f[k], b[k])]
+    if spikes:
+        print("steps where one run's loss is > 1.5x the other's (a loss spike in one run): "
+              + ", ".join(f"{k} (fp32 {f[k]:.2f}, bf16 {b[k]:.2f})" for k in spikes[:5]))
 print("curve (mean loss over the 100 steps ending at):")
 for k in range(100, common[-1] + 1, 100):
     if all(j in f and j in b for j in range(k - 99, k + 1)):
