@@ -51,6 +51,8 @@ echo "corpus: $(grep -c . "$WORK/train.txt") training chapters, $(grep -c . "$WO
 # 2. Token datasets (resumable, deterministic).
 "$GLM" data prepare --preset glm-large --input "$WORK/train.txt" --output "$WORK/train-ds"
 "$GLM" data prepare --preset glm-large --input "$WORK/valid.txt" --output "$WORK/valid-ds"
+# CORPUS_ONLY=1 stops here (scripts/bf16-loss-curve.sh trains on these datasets).
+if [ "${CORPUS_ONLY:-0}" = 1 ]; then exit 0; fi
 
 # 3. Stage 1, positional warm-up (see MODEL_CARD "Why the warm-up stage"): a synthetic corpus in which every
 #    word is followed by the same next word (400 words of the vocabulary that the Bible does not use, in a
@@ -76,7 +78,8 @@ awk 'NR % 2 == 1 && n++ < 300' "$WORK/cycle.txt" | cut -d' ' -f1-12 > "$WORK/cyc
 
 # The model: 6 layers, hidden 192, 6 heads, 128 positions (≈ 8.6 M parameters, 17 MB in bf16); position
 # tables start as sinusoids. Token-level spans as glm-large (15 %, Poisson(3)), no dropout, constant LR.
-WARM=(--save "$WORK/warm" --log "$WORK/warm/log.jsonl" --threads "$THREADS" --log-interval 50)
+# --dtype fp32: the shipped model was trained in fp32 (the command line's default, auto, may pick bf16).
+WARM=(--save "$WORK/warm" --log "$WORK/warm/log.jsonl" --threads "$THREADS" --log-interval 50 --dtype fp32)
 if [ -f "$WORK/warm/latest_checkpoint" ]; then
     WARM+=(--resume)
 else
@@ -99,7 +102,7 @@ CLOZE=(--cloze-eval "$WORK/valid-verses.txt" --cloze-count 500
 # $3 console log, then the options of a new run.
 bible_stage() {
     local dir="$WORK/$1" export="$WORK/$2" out="$WORK/$3"; shift 3
-    local args=(--save "$dir" --log "$dir/log.jsonl" --threads "$THREADS" --log-interval 50)
+    local args=(--save "$dir" --log "$dir/log.jsonl" --threads "$THREADS" --log-interval 50 --dtype fp32)
     if [ -f "$dir/latest_checkpoint" ]; then args+=(--resume); else args+=("$@"); fi
     "$GLM" pretrain "${args[@]}" --export "$export" --export-dtype bf16 "${CLOZE[@]}" 2>&1 | tee "$out"
 }

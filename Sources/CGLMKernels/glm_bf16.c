@@ -42,6 +42,13 @@ void glmk_bf16_to_f32(float *y, const uint16_t *x, size_t n) {
     glmk_parallel_for(n, n + n / 2, 32, from_range, &j);
 }
 
+// rows × cols block with row stride `stride` (floats) → dense rows × cols bf16, on the calling thread only
+// (for kernels that already run inside a parallel region, e.g. attention by heads).
+void glmk_f32_to_bf16_rows(uint16_t *y, const float *x, size_t rows, size_t cols, size_t stride) {
+    to_bf16_fn to = GLMK_PICK(to_bf16);
+    for (size_t r = 0; r < rows; r++) to(y + r * cols, x + r * stride, cols);
+}
+
 #else // ---- generic bodies ------------------------------------------------------------------------------
 
 #if GLMK_ISA == 0

@@ -193,6 +193,10 @@ static int create_matmul(const cache_key *k, dnnl_primitive_desc_t *pd_out, dnnl
     }
     DN(dnnl_matmul_desc_init(&desc, &md[0], &md[1], NULL, &md[2]), "matmul_desc_init");
     DN(dnnl_primitive_attr_create(&attr), "primitive_attr_create");
+    // User-managed scratchpad: the library's default one is shared by all primitives (Debian's build has no
+    // concurrent-execution option), so two threads running products at once (bf16 attention by heads)
+    // would corrupt each other's packed operands. execute() hands each thread its own buffer instead.
+    DN(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "set_scratchpad_mode");
     if (k->alpha != 1.0f) DN(dnnl_primitive_attr_set_output_scales(attr, 1, 0, &k->alpha), "set_output_scales");
     if (k->beta != 0.0f) {
         DN(dnnl_post_ops_create(&po), "post_ops_create");
@@ -250,22 +254,44 @@ static int lookup(const cache_key *k, cache_entry **out) {
     return 0;
 }
 
-/// Executes a cached primitive; memory objects wrap the caller's pointers for the duration of the call.
+/// This thread's matmul scratchpad (grown on demand, kept for the thread's lifetime: a few MB at most).
+static __thread void *t_scratch;
+static __thread size_t t_scratch_bytes;
+
+static void *thread_scratch(size_t bytes) {
+    if (bytes <= t_scratch_bytes) return t_scratch;
+    free(t_scratch);
+    size_t rounded = (bytes + 4095) & ~(size_t)4095;
+    t_scratch = aligned_alloc(64, rounded);
+    t_scratch_bytes = t_scratch ? rounded : 0;
+    return t_scratch;
+}
+
+/// Executes a cached primitive; memory objects wrap the caller's pointers (and this thread's scratchpad)
+/// for the duration of the call.
 static int execute(cache_entry *e, const void *A, const void *B, float *C) {
     int rc = 0;
-    dnnl_memory_t mem[3] = {NULL, NULL, NULL};
-    const dnnl_query_t q[3] = {dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md};
-    void *ptr[3] = {(void *)A, (void *)B, C};
-    for (int t = 0; t < 3; t++) {
+    dnnl_memory_t mem[4] = {NULL, NULL, NULL, NULL};
+    const dnnl_query_t q[4] = {dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md, dnnl_query_scratchpad_md};
+    void *ptr[4] = {(void *)A, (void *)B, C, NULL};
+    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(e->pd, dnnl_query_scratchpad_md, 0);
+    size_t sbytes = smd ? dnnl_memory_desc_get_size(smd) : 0;
+    int nmem = 3;
+    if (sbytes > 0) {
+        ptr[3] = thread_scratch(sbytes);
+        if (!ptr[3]) return fail(-1, "matmul scratchpad: out of memory (%zu bytes)", sbytes);
+        nmem = 4;
+    }
+    for (int t = 0; t < nmem; t++) {
         const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(e->pd, q[t], 0);
         DN(dnnl_memory_create(&mem[t], md, g_engine, ptr[t]), "memory_create");
     }
-    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, mem[0]}, {DNNL_ARG_WEIGHTS, mem[1]}, {DNNL_ARG_DST, mem[2]}};
-    int nargs = 3;
-    DN(dnnl_primitive_execute(e->prim, g_stream, nargs, args), "matmul execute");
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, mem[0]}, {DNNL_ARG_WEIGHTS, mem[1]}, {DNNL_ARG_DST, mem[2]},
+                               {DNNL_ARG_SCRATCHPAD, mem[3]}};
+    DN(dnnl_primitive_execute(e->prim, g_stream, nmem, args), "matmul execute");
     DN(dnnl_stream_wait(g_stream), "stream_wait");
 done:
-    for (int t = 0; t < 3; t++)
+    for (int t = 0; t < nmem; t++)
         if (mem[t]) dnnl_memory_destroy(mem[t]);
     return rc;
 }
@@ -379,6 +405,16 @@ int glmd_gemm_bf16(int transA, int transB, int64_t M, int64_t N, int64_t K, cons
     op_strides(s.strideC, 0, M, N);
     s.strideA[0] = s.strideA[1] = s.strideB[0] = s.strideB[1] = s.strideC[0] = s.strideC[1] = 0;
     return glmd_matmul(GLMD_BF16, &s, A, B, C, 1.0f, accumulate ? 1.0f : 0.0f);
+}
+
+int glmd_gemm_bf16_ld(int transA, int transB, int64_t M, int64_t N, int64_t K, const uint16_t *A, int64_t lda,
+                      const uint16_t *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+    if (M == 0 || N == 0) return 0;
+    glmd_matmul_shape s = {.batch0 = 1, .batch1 = 1, .M = M, .N = N, .K = K};
+    s.strideA[2] = transA ? 1 : lda; s.strideA[3] = transA ? lda : 1;
+    s.strideB[2] = transB ? 1 : ldb; s.strideB[3] = transB ? ldb : 1;
+    s.strideC[2] = ldc; s.strideC[3] = 1;
+    return glmd_matmul(GLMD_BF16, &s, A, B, C, 1.0f, beta);
 }
 
 // ---- pre-packed linear --------------------------------------------------------------------------------

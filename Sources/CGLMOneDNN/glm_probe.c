@@ -138,3 +138,13 @@ double glmd_probe_bf16_peak(int threads, double seconds) {
 double glmd_probe_triad_bandwidth(int threads, size_t bytes_per_array, double seconds) {
     return run_probe(2, threads, bytes_per_array, seconds);
 }
+
+int glmd_cpu_has_bf16(void) {
+    unsigned eax, ebx, ecx, edx;
+    if (__builtin_cpu_supports("avx512f")) {
+        __asm__("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(7), "c"(1));
+        if (eax & (1u << 5)) return 1;  // CPUID.(7,1):EAX bit 5 = AVX512_BF16
+    }
+    __asm__("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx) : "a"(7), "c"(0));
+    return (edx & (1u << 22)) ? 2 : 0;  // CPUID.(7,0):EDX bit 22 = AMX-BF16
+}

@@ -24,6 +24,7 @@ public enum FinetuneBenchmark {
         let samples = Self.samples(o)
         let scorer = try ClozeScorer(model: model)
         let stepper = TrainingStep(model: model, settings: OptimizerSpec(), learningRate: learningRate)
+        stepper.compute = o.compute
         var times: [Double] = []
         var losses: [Double] = []
         for i in 0..<(o.warmup + o.steps) {

@@ -15,6 +15,8 @@ public struct ModelBenchmarkOptions: Sendable, Equatable {
     public var warmup = 2
     public var steps = 6
     public var seed: UInt64 = 1234
+    /// GEMM precision (`Tape.compute`): fp32, or bf16 mixed precision (bench/README.md's bf16 recipe).
+    public var compute: GEMMInputType = .float32
     /// Finetune only: choices (rows) per multi-token sample, answer tokens per choice (incl. `eop`), or
     /// single-token samples (one row, `choices` verbalizer ids, the `sop` position scored).
     public var choices = 2
@@ -32,6 +34,7 @@ public struct ModelBenchmarkOptions: Sendable, Equatable {
             throw TrainingError.invalidOption("\(n) must be ≥ 1, got \(v)")
         }
         guard warmup >= 0 else { throw TrainingError.invalidOption("--warmup must be ≥ 0") }
+        guard compute != .int8 else { throw TrainingError.invalidOption("--dtype int8 is a decoding-weight format; train and forward take fp32 or bf16") }
         guard hidden % heads == 0 else { throw TrainingError.invalidOption("--hidden \(hidden) is not divisible by --heads \(heads)") }
         guard seqLength >= 2 else { throw TrainingError.invalidOption("--seq-length must be ≥ 2") }
         if mode == .finetune {
@@ -84,7 +87,7 @@ public struct ModelBenchmarkResult: Sendable {
         var fields = [
             "\"impl\":\"swiftglm\"", "\"mode\":\"\(o.mode.rawValue)\"", "\"layers\":\(o.layers)", "\"hidden\":\(o.hidden)",
             "\"heads\":\(o.heads)", "\"seq\":\(o.seqLength)", "\"batch\":\(o.batchSize)", "\"vocab\":\(o.vocab)",
-            "\"dtype\":\"fp32\"", "\"threads\":\(o.threads)", "\"tokens_per_s\":\(f(tokensPerSecond))",
+            "\"dtype\":\"\(o.compute.shortName)\"", "\"threads\":\(o.threads)", "\"tokens_per_s\":\(f(tokensPerSecond))",
             "\"step_ms_median\":\(f(stepMsMedian))", "\"peak_rss_mb\":\(f(peakRSSMB))", "\"gflops\":\(f(gflops))",
             "\"share_of_peak\":\(f(shareOfPeak, 3))", "\"steps\":\(o.steps)", "\"warmup\":\(o.warmup)",
             "\"step_ms_all\":[\(stepMs.map { f($0) }.joined(separator: ","))]",
@@ -113,6 +116,7 @@ public enum ModelBenchmark {
         // Only a train step needs the optimizer: its moment buffers are two more copies of the weights,
         // which would otherwise count in the forward benchmark's peak RSS.
         let step = o.mode == .train ? TrainingStep(model: model) : nil
+        step?.compute = o.compute
         var times: [Double] = []
         var losses: [Double] = []
         for i in 0..<(o.warmup + o.steps) {
@@ -124,7 +128,7 @@ public enum ModelBenchmark {
                 losses.append(r.loss)
             } else {
                 _ = try model.forward(ids: batch.ids, positionIds: batch.positionIds, mask: .sep(batch.seps), logits: .all,
-                                      tape: Tape.inference())
+                                      tape: Tape(recording: false, training: false, compute: o.compute))
             }
             let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
             if i >= o.warmup { times.append(ms) }

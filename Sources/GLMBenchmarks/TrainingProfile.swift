@@ -15,6 +15,8 @@ public struct TrainingProfileOptions: Sendable, Equatable {
     /// How many individual ops the report lists.
     public var top = 10
     public var seed: UInt64 = 1234
+    /// GEMM precision of the profiled step (`TrainingStep.compute`).
+    public var compute: GEMMInputType = .float32
     /// Recompute each layer in backward (`--checkpoint-activations`).
     public var checkpointActivations = false
     /// Vocabulary logits only at the loss positions, as the trainer computes them, instead of at every
@@ -42,7 +44,7 @@ public struct TrainingProfileOptions: Sendable, Equatable {
 
     /// The workload in one line ("L12 H768 A12 S512 B2 V30592, fp32").
     public var header: String {
-        "L\(layers) H\(hidden) A\(heads) S\(seqLength) B\(batchSize) V\(vocab), fp32" + (checkpointActivations ? ", recompute" : "")
+        "L\(layers) H\(hidden) A\(heads) S\(seqLength) B\(batchSize) V\(vocab), \(compute.shortName)" + (checkpointActivations ? ", recompute" : "")
             + (lossRowsOnly ? ", logits at loss rows" : "")
     }
 }
@@ -60,6 +62,7 @@ public enum TrainingProfile {
         var settings = OptimizerSpec()
         settings.clipGrad = Double(o.clip)
         let step = TrainingStep(model: model, settings: settings)
+        step.compute = o.compute
 
         /// One step; its wall time in milliseconds. With a profiler, every op and phase is filed there.
         func timedStep(_ profiler: Profiler?) throws -> Double {

@@ -35,22 +35,37 @@ extension Tape {
         args.seed = dropoutSeed; args.offset = dropoutOffset
         args.gemm = glmd_sgemm
         if dropping { dropoutOffset &+= UInt64(n) }
+        // bf16 compute: each head's operands are rounded into per-thread dense bf16 scratch right before its
+        // products (nothing extra is stored for backward: Q, K, V are rounded again there).
+        let bf16 = compute == .bfloat16
+        if bf16 { args.gemm_bf16 = glmd_gemm_bf16_ld }
+        let bf16Scratch = { () -> Tensor? in
+            guard bf16 else { return nil }
+            return Tensor(uninitialized: [max(Runtime.threads, 1), glmk_attention_bf16_slot(q, k, d)], dtype: .bfloat16)
+        }
 
         let probs = Tensor(uninitialized: [b, heads, q, k])
         let dropped = dropping ? Tensor(uninitialized: [b, heads, q, k]) : nil
         let ctx = Tensor(uninitialized: [b, q, hidden])
-        try Self.checkHeads(glmk_attention_heads_forward(&args, probs.floats, dropped?.floats, ctx.floats), "forward")
+        let forwardScratch = bf16Scratch()
+        args.bf16_scratch = forwardScratch?.bf16; args.bf16_slots = forwardScratch?.shape[0] ?? 0
+        try withExtendedLifetime(forwardScratch) {
+            try Self.checkHeads(glmk_attention_heads_forward(&args, probs.floats, dropped?.floats, ctx.floats), "forward")
+        }
+        args.bf16_scratch = nil; args.bf16_slots = 0
 
         let product = 2 * Double(b * heads) * Double(q) * Double(k) * Double(d)
         let backwardProducts = 1 + ops.filter { $0.variable.requiresGrad }.count
         return output(ctx, op, inputs: ops.map(\.variable), started: started,
-                      detail: "b\(b) heads \(heads) q\(q) k\(k) d\(d)", work: OpWork(flops: 2 * product),
+                      detail: "b\(b) heads \(heads) q\(q) k\(k) d\(d)\(bf16 ? " bf16" : "")", work: OpWork(flops: 2 * product),
                       backwardWork: OpWork(flops: Double(backwardProducts) * product)) { _, dctx in
             let targets = Self.gradientTargets(ops, hidden: hidden, q: q, k: k)
             let slots = max(Runtime.threads, 1)
             let scratch = Tensor(uninitialized: [slots, q * k])
             var a = args
-            let rc = withExtendedLifetime((mask, ops.map(\.variable))) {
+            let backwardScratch = bf16Scratch()
+            a.bf16_scratch = backwardScratch?.bf16; a.bf16_slots = backwardScratch?.shape[0] ?? 0
+            let rc = withExtendedLifetime((mask, ops.map(\.variable), backwardScratch)) {
                 glmk_attention_heads_backward(&a, probs.floats, dropped?.floats, dctx.floats,
                                               targets[0]?.0, targets[0]?.1 ?? 0, targets[1]?.0, targets[1]?.1 ?? 0,
                                               targets[2]?.0, targets[2]?.1 ?? 0, scratch.floats, slots)

@@ -61,6 +61,9 @@ extension Tape {
     /// ctx = P·V; output [b, q, h] with heads merged. Q uses rows firstRow..<firstRow+q of its operand,
     /// K and V rows firstRow..<firstRow+k. Three batched oneDNN products over (batch, head) and one fused
     /// masked-softmax kernel; backward: dP = dctx·Vᵀ, dV = Pᵀ·dctx, dS = softmax', dQ = dS·K, dK = dSᵀ·Q.
+    /// With `compute == .bfloat16` the by-heads path (q ≥ `attentionByHeadsMinQueries`: training, prefill)
+    /// multiplies bf16-rounded operands with fp32 accumulation; the softmax stays fp32. Shorter queries
+    /// (decoding) stay fp32: their products are tiny and memory-bound.
     public func attention(query: AttentionOperand, key: AttentionOperand, value: AttentionOperand,
                           heads: Int, hidden: Int, queryLength q: Int, keyLength k: Int, mask: Tensor,
                           dropout p: Float = 0) throws -> Variable {

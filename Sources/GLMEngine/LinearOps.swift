@@ -5,6 +5,7 @@ extension Tape {
     /// One sgemm with W passed transposed (never copied); backward: dx = dy·W, dW += dyᵀ·x, db += Σ dy.
     /// On a non-recording tape, inputs of at most `packedLinearMaxRows` rows with Parameter weights use the
     /// parameter's packed copy in `packedLinearType` storage instead (built on first use, see `prepack`).
+    /// With `compute == .bfloat16` all three products take bf16 inputs (`linearBFloat16`).
     public func linear(_ x: Variable, weight: Variable, bias: Variable? = nil) throws -> Variable {
         let op = "linear"
         let started = profileStart()
@@ -24,6 +25,9 @@ extension Tape {
                                 work: OpWork(flops: 2 * Double(m) * Double(n) * Double(k)))
             }
             return Variable(result: y, requiresGrad: false)
+        }
+        if compute == .bfloat16 {
+            return try linearBFloat16(x, weight: weight, bias: bias, into: y, m: m, n: n, k: k, started: started)
         }
         try backend.gemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: x.value.floats, lda: k,
                          b: weight.value.floats, ldb: k, beta: 0, c: y.floats, ldc: n)

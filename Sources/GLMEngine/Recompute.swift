@@ -15,15 +15,16 @@ extension Tape {
         guard isRecording else { return try body(self, inputs) }
         let started = profileStart()
         let offsetBefore = dropoutOffset
-        let quiet = Tape(recording: false, training: false, backend: backend, dropoutSeed: dropoutSeed)
+        let quiet = Tape(recording: false, training: false, backend: backend, dropoutSeed: dropoutSeed, compute: compute)
         quiet.profiler = profiler
         quiet.training = training
         quiet.dropoutOffset = offsetBefore
         let value = try body(quiet, inputs.map { Variable($0.value) }).value
         dropoutOffset = quiet.dropoutOffset
         let training = self.training, seed = dropoutSeed, backend = self.backend, profiler = self.profiler
+        let compute = self.compute
         return output(value, name, inputs: inputs + parameters, started: started) { _, dy in
-            let replay = Tape(recording: true, training: training, backend: backend, dropoutSeed: seed)
+            let replay = Tape(recording: true, training: training, backend: backend, dropoutSeed: seed, compute: compute)
             replay.profiler = profiler
             replay.dropoutOffset = offsetBefore
             let leaves = inputs.map { Variable($0.value, requiresGrad: $0.requiresGrad) }

@@ -31,6 +31,14 @@ public final class Tape {
     /// scores kept in cache (`attentionByHeads`); shorter queries (decode) run as three batched products
     /// over all heads. `Int.max` always uses the batched products. Both compute the same function.
     public var attentionByHeadsMinQueries = 16
+    /// Input precision of the training/forward GEMMs (`linear` and `attention`): `.float32` (the default)
+    /// or `.bfloat16` — mixed precision: GEMM inputs are rounded to bf16 (weights once per parameter
+    /// version, see `Parameter.bfloat16Value`; activations and gradients as they enter a product), while
+    /// accumulation, outputs, master weights, gradients, optimizer moments, LayerNorm, softmax and the loss
+    /// stay float32. `.int8` is not a compute type (it is a packed decoding-weight storage only).
+    public var compute: GEMMInputType = .float32 {
+        didSet { precondition(compute != .int8, "Tape.compute: int8 is a decoding-weight storage type, not a compute type") }
+    }
     /// When set, every op's forward and backward time is filed there (see `Profiler`); nil costs nothing
     /// but one check per op. Recomputation tapes inherit it.
     public var profiler: Profiler?
@@ -46,11 +54,13 @@ public final class Tape {
     private var records: [Record] = []
 
     public init(recording: Bool = true, training: Bool = true, backend: any GEMMBackend = OneDNNBackend.shared,
-                dropoutSeed: UInt64 = 0) {
+                dropoutSeed: UInt64 = 0, compute: GEMMInputType = .float32) {
+        precondition(compute != .int8, "Tape: int8 is a decoding-weight storage type, not a compute type")
         isRecording = recording
         self.training = training && recording
         self.backend = backend
         self.dropoutSeed = dropoutSeed
+        self.compute = compute
     }
 
     /// A tape for inference: records nothing, dropout off.

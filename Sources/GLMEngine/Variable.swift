@@ -176,6 +176,24 @@ public final class Parameter: Variable {
         return w
     }
 
+    /// The bfloat16 copy of `value` that bf16-compute tapes multiply with, and the version it was made from.
+    private var bf16Copy: (version: Int, tensor: Tensor)?
+
+    /// How many times the bf16 copy was (re)converted (tests: once per version, not once per product).
+    public private(set) var bf16CopyBuilds = 0
+
+    /// `value` rounded to bfloat16 (round to nearest even) for `Tape.compute == .bfloat16`: converted once
+    /// per parameter version (so once per optimizer step, however many products read the weight — forward,
+    /// dX in backward, recomputation), into the same buffer every time.
+    public func bfloat16Value() -> Tensor {
+        if let c = bf16Copy, c.version == version { return c.tensor }
+        let t = bf16Copy?.tensor ?? Tensor(uninitialized: value.shape, dtype: .bfloat16)
+        glmk_f32_to_bf16(t.bf16, value.floats, value.count)
+        bf16Copy = (version, t)
+        bf16CopyBuilds += 1
+        return t
+    }
+
     /// The gradient is logically zero but its buffer was not cleared (see the type's comment).
     private var gradPendingZero = false
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GLMBenchmarks
+import GLMEngine
 
 /// The options `bench/compare` passes to `glm bench train|forward` (bench/README.md), shared by both and `glm bench finetune`.
 struct BenchModelOptions: ParsableArguments {
@@ -11,18 +12,19 @@ struct BenchModelOptions: ParsableArguments {
     @Option(help: "Batch size B.") var batchSize: Int
     @Option(help: "Vocabulary (padded) V.") var vocab: Int = 30592
     @Option(help: "Threads for oneDNN and the kernels.") var threads: Int = 2
-    @Option(help: "fp32 (bf16 training/forward is not implemented yet).") var dtype: String = "fp32"
+    @Option(help: "GEMM precision: fp32, bf16 (mixed precision, as PyTorch's autocast(bfloat16)) or auto (bf16 where native and measured faster here).")
+    var dtype: ComputeDType = .auto
     @Option(help: "Untimed warm-up steps.") var warmup: Int = 2
     @Option(help: "Timed steps (the median is reported).") var steps: Int = 6
     @Option(help: "Seed of the random weights and batch.") var seed: UInt64 = 1234
     @Flag(help: "Print one JSON line (bench/compare's schema) instead of the table.") var json = false
 
     func options(_ mode: ModelBenchmarkOptions.Mode) throws -> ModelBenchmarkOptions {
-        guard dtype.lowercased() == "fp32" || dtype.lowercased() == "f32" else {
-            throw ValidationError("--dtype \(dtype): only fp32 is implemented for model benchmarks")
-        }
         var o = ModelBenchmarkOptions(mode: mode, layers: layers, hidden: hidden, heads: heads, seqLength: seqLength, batchSize: batchSize)
         o.vocab = vocab; o.threads = threads; o.warmup = warmup; o.steps = steps; o.seed = seed
+        Runtime.setThreads(threads)
+        // auto's reasoning goes to stderr with --json, so stdout stays one JSON line.
+        o.compute = try dtype.resolve(json: json)
         try o.validate()
         return o
     }
@@ -33,7 +35,7 @@ struct BenchModelOptions: ParsableArguments {
         try o.validate()
         let r = try ModelBenchmark.run(o, progress: json ? nil : { print("  " + $0) })
         if json { print(r.json); return }
-        print("glm bench \(mode.rawValue): L\(o.layers) H\(o.hidden) A\(o.heads) S\(o.seqLength) B\(o.batchSize) V\(o.vocab), fp32, \(o.threads) thread(s), \(o.warmup) warm-up + \(o.steps) timed steps")
+        print("glm bench \(mode.rawValue): L\(o.layers) H\(o.hidden) A\(o.heads) S\(o.seqLength) B\(o.batchSize) V\(o.vocab), \(o.compute.shortName), \(o.threads) thread(s), \(o.warmup) warm-up + \(o.steps) timed steps")
         print(String(format: "  step (median)   %.1f ms", r.stepMsMedian))
         if mode == .finetune {
             print("  samples         \(o.batchSize) × " + (o.singleToken ? "1 row (single-token, \(o.choices) verbalizers)" : "\(o.choices) choice rows, answer \(o.answerLength) tokens") + " = \(o.rowsPerStep) rows of \(o.seqLength)")

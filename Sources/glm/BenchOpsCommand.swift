@@ -47,5 +47,8 @@ struct BenchOpsCommand: ParsableCommand {
         print(String(format: "probed now: FP32 %.0f GFLOP/s, bf16 %.0f GFLOP/s, triad %.1f GB/s", ceilings.fp32, ceilings.bf16, ceilings.memory))
         print("load average: \(OpsBenchmark.loadAverage()); reporting the \(statistic.rawValue) of \(repeats) repeats\n")
         print(OpsBenchmark.table(ceilings.annotate(rows)))
+        // What `--dtype auto` of pretrain/finetune/bench train|forward would pick here, and why.
+        let probe = try ComputeProbe.run()
+        print("\nbf16 native-fast here: \(probe.bf16IsNativeAndFaster ? "yes" : "no") — --dtype auto picks \(probe.summary)")
     }
 }

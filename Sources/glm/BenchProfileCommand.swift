@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import GLMBenchmarks
+import GLMEngine
 
 /// `glm bench profile`: the per-op profile of one training step of the benchmark recipe
 /// (`TrainingProfile` in GLMBenchmarks does the work; this prints what it returns).
@@ -20,6 +22,7 @@ struct BenchProfileCommand: ParsableCommand {
     @Option(help: "Gradient clipping max norm (0: no clipping, the norm is still computed).") var clip: Float = 1
     @Option(help: "How many individual ops to list.") var top = 10
     @Option(help: "Seed of the random weights and batch.") var seed: UInt64 = 1234
+    @Option(help: "GEMM precision: fp32 (default here), bf16 or auto.") var dtype: ComputeDType = .fp32
     @Flag(help: "Recompute each layer in backward (--checkpoint-activations).") var checkpointActivations = false
     @Flag(help: "Vocabulary logits only at the loss positions (part B), as the trainer computes them, instead of at every position as the bench/README.md recipe (and the PyTorch baseline) does.")
     var lossRowsOnly = false
@@ -38,7 +41,9 @@ struct BenchProfileCommand: ParsableCommand {
     }
 
     func run() throws {
-        let o = options
+        var o = options
+        Runtime.setThreads(threads)
+        o.compute = try dtype.resolve(json: json)
         let report = try TrainingProfile.run(o, progress: json ? nil : { print("  " + $0) })
         if json { print(report.json(header: o.header)); return }
         print("glm bench profile: \(o.header), \(threads) thread(s), \(warmup) warm-up + \(steps) profiled (+ \(steps) plain) steps")

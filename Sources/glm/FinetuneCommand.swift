@@ -61,6 +61,8 @@ struct FinetuneCommand: ParsableCommand {
     var evalEpochs: Int?
     @Option(help: "JSON-lines log file (one record per step and per epoch).") var log: String?
     @Option(help: "Threads for oneDNN and the kernels (default: all cores).") var threads: Int?
+    @Option(help: "GEMM precision of the training steps: fp32, bf16 (mixed precision) or auto (bf16 where native and measured faster here).")
+    var dtype: ComputeDType = .auto
     @Flag(help: "Continue the run whose end-of-epoch checkpoint is in OUT.checkpoint (the same flags; the numbers equal an uninterrupted run).")
     var resume = false
     @Flag(help: "P-tuning: the pattern's prompt placeholders become --num-prompt-tokens trained prompt tokens (every task but ReCoRD); the prompt encoder is saved as OUT/prompt_spell.safetensors.")
@@ -130,6 +132,7 @@ struct FinetuneCommand: ParsableCommand {
         let finetuner = try SuperGLUEFinetuner(model: loaded.model, train: train, dev: dev, options: opts)
         let (checkpoint, progress) = try FinetuneProgress.start(save: save, resume: resume, log: log)
         func say(_ s: String) { progress.say(s) }
+        finetuner.stepper.compute = try dtype.resolve(say: say)
         say("glm finetune \(task.rawValue): \(train.samples.count) train / \(dev.samples.count) dev samples, \(opts.epochs) epoch(s) × "
             + "\(finetuner.stepsPerEpoch) step(s) of \(finetuner.samplesPerStep) sample(s), lr \(opts.learningRate), \(Runtime.threads) thread(s)")
         let result = try finetuner.run(checkpoint: opts.epochs > 0 ? checkpoint : nil, resume: resume) { progress.handle($0) }

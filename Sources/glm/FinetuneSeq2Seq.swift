@@ -65,6 +65,7 @@ extension FinetuneCommand {
                                              options: o, evalMetric: seq2seqFlags.evalMetric, labelSmoothing: seq2seqFlags.labelSmoothing ?? 0.1)
         let (checkpoint, progress) = try FinetuneProgress.start(save: save, resume: resume, log: log)
         func say(_ s: String) { progress.say(s) }
+        finetuner.stepper.compute = try dtype.resolve(say: say)
         say("glm finetune \(kind.rawValue): \(finetuner.trainSamples.count) train / \(dev.count) dev examples, \(o.epochs) epoch(s) × "
             + "\(finetuner.stepsPerEpoch) step(s) of \(finetuner.samplesPerStep) sample(s), lr \(o.learningRate), dev \(finetuner.evalMetric.rawValue), "
             + "\(Runtime.threads) thread(s)")

@@ -2,6 +2,7 @@ import ArgumentParser
 import GLMCheckpoint
 import Foundation
 import GLM
+import GLMEngine
 import GLMTraining
 
 /// `glm pretrain`: GLM's autoregressive blank-infilling pre-training (`pretrain_glm.py`) on a prepared
@@ -66,6 +67,8 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Run seed: initialisation, sample packing, spans, dropout (default 1234).") var seed: UInt64?
     @Option(help: "Threads for oneDNN and the kernels (results do not depend on it; default: all cores).")
     var threads: Int?
+    @Option(help: "GEMM precision: fp32, bf16 (mixed precision: bf16 products, fp32 accumulation, master weights, optimizer state and loss) or auto (bf16 where this CPU has native bf16 and the probe measures it faster, else fp32).")
+    var dtype: ComputeDType = .auto
 
     // MARK: validation, checkpoints, logging
     @Option(help: "Validate every N steps, 0 = never (default 1000; resume: the run's).") var evalInterval: Int?
@@ -125,7 +128,10 @@ struct PretrainCommand: ParsableCommand {
 
     func run() throws {
         let progress = TrainingProgress(interval: logInterval)
-        let session = try PretrainingSession(options: try options(), message: progress.message)
+        var o = try options()
+        Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        o.compute = try dtype.resolve(say: progress.message)
+        let session = try PretrainingSession(options: o, message: progress.message)
         for line in session.description { progress.message(line) }
         let logFile = try session.openLog()
         let stop = StopSignal { sig in

@@ -44,6 +44,9 @@ double glmk_now_seconds(void);
 /// x (n) → y (n); round to nearest even; NaN stays NaN (quiet), ±Inf stays ±Inf.
 void glmk_f32_to_bf16(uint16_t *y, const float *x, size_t n);
 void glmk_bf16_to_f32(float *y, const uint16_t *x, size_t n);
+/// A rows × cols block of x with row stride `stride` → dense (rows, cols) bf16 y, same rounding, on the
+/// calling thread only (no parallel split: for kernels already inside a parallel region).
+void glmk_f32_to_bf16_rows(uint16_t *y, const float *x, size_t rows, size_t cols, size_t stride);
 
 // ---- elementwise --------------------------------------------------------------------------------
 /// y (n) = a (n) + b (n)              (y may alias a or b)
@@ -96,6 +99,10 @@ typedef int (*glmk_sgemm_fn)(int transA, int transB, int64_t M, int64_t N, int64
 /// [B, rows, H·D] tensor); K and V likewise with K rows. mask (Bm, Q, K), Bm ∈ {1, B}, 1 = attend.
 /// ctx and dctx (B, Q, H·D-wide rows) use ctx_batch / ctx_row. Dropout on the probabilities with
 /// probability dropout_p (0: none) from the counter-based stream (seed, offset + flat index in (B, H, Q, K)).
+/// The same with bf16 A and B (raw bits), fp32 accumulation and C: CDNNL's glmd_gemm_bf16_ld. Same threading rule.
+typedef int (*glmk_gemm_bf16_fn)(int transA, int transB, int64_t M, int64_t N, int64_t K, const uint16_t *A,
+                                 int64_t lda, const uint16_t *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
 typedef struct glmk_attention_args {
     size_t B, H, Q, K, D;
     const float *q, *k, *v;
@@ -105,7 +112,17 @@ typedef struct glmk_attention_args {
     float scale, dropout_p;
     uint64_t seed, offset;
     glmk_sgemm_fn gemm;
+    /// bf16 mixed precision when non-NULL: every head's operands (Q, K, V, P', dctx, dS) are rounded to bf16
+    /// into dense per-thread scratch right before its products and multiplied by gemm_bf16 (fp32 accumulate;
+    /// softmax, dropout and their backward stay fp32). bf16_scratch holds bf16_slots slots of
+    /// glmk_attention_bf16_slot(Q, K, D) elements, one per thread (bf16_slots ≥ glmk_num_threads()).
+    glmk_gemm_bf16_fn gemm_bf16;
+    uint16_t *bf16_scratch;
+    size_t bf16_slots;
 } glmk_attention_args;
+
+/// Elements (uint16) of one thread's bf16 scratch slot for attention with Q queries, K keys, head width D.
+size_t glmk_attention_bf16_slot(size_t Q, size_t K, size_t D);
 
 /// Per head: S = Q·Kᵀ, P = masked softmax(S) (as glmk_masked_softmax_forward), P' = dropout(P), ctx = P'·V.
 /// Writes P (B, H, Q, K), P' into Pdrop (NULL iff dropout_p == 0) and ctx. Heads are split over the

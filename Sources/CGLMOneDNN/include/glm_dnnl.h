@@ -63,6 +63,12 @@ int glmd_copy_strided(const int64_t dims[4], const float *src, const int64_t src
 int glmd_gemm_bf16(int transA, int transB, int64_t M, int64_t N, int64_t K, const uint16_t *A,
                    const uint16_t *B, float *C, int accumulate);
 
+/// The same with leading dimensions and beta: C = op(A)·op(B) + beta·C, A/B bf16 with row strides lda/ldb
+/// (of the stored, untransposed matrices), C fp32 with ldc. The per-head products of bf16 attention
+/// (glmk_gemm_bf16_fn); dense rows (lda = row length) keep oneDNN on its brgemm path.
+int glmd_gemm_bf16_ld(int transA, int transB, int64_t M, int64_t N, int64_t K, const uint16_t *A, int64_t lda,
+                      const uint16_t *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
 /// A weight matrix W (N, K) (nn.Linear layout) with optional bias (N), packed once in oneDNN's preferred
 /// layout for y (M, N) = x (M, K) · Wᵀ + bias with small M (decode: M = 1..8) or any M.
 /// dtype: GLMD_F32 or GLMD_BF16 weights (for bf16, x is rounded to bf16 on the fly; fp32 output).
@@ -89,6 +95,9 @@ void glmd_set_num_threads(int n);
 double glmd_probe_fp32_peak(int threads, double seconds);
 /// bf16 dot-product peak (vdpbf16ps, AVX512_BF16), GFLOP/s (2 flops per bf16 pair); 0 if unsupported.
 double glmd_probe_bf16_peak(int threads, double seconds);
+/// Native bf16 arithmetic on this CPU: 1 = AVX512_BF16, 2 = AMX-BF16 (without AVX512_BF16), 0 = none
+/// (oneDNN then emulates bf16 products with FP32 instructions, usually slower than plain FP32).
+int glmd_cpu_has_bf16(void);
 /// Memory bandwidth of a triad a = b + s·c over `bytes_per_array` arrays (read 2, write 1), GB/s.
 double glmd_probe_triad_bandwidth(int threads, size_t bytes_per_array, double seconds);
 

@@ -1,5 +1,6 @@
 // What a pre-training run can be told (the flags of `glm pretrain`), as a library value.
 import GLM
+import GLMEngine
 
 /// Everything a pre-training run can be told. Unset (nil) values take the defaults of a new run, or the
 /// stored run's values on resume. The options that change the numbers become `SpecEdit`s, so a resumed
@@ -42,6 +43,9 @@ public struct PretrainingOptions {
     public var seed: UInt64?
     /// Threads for oneDNN and the kernels (results do not depend on it; nil: all cores).
     public var threads: Int?
+    /// GEMM precision of the training steps (`TrainingStep.compute`): fp32 (the library default) or bf16
+    /// mixed precision. Not part of the spec: a run may be resumed in the other precision.
+    public var compute: GEMMInputType = .float32
 
     // MARK: validation, checkpoints, logging (nil: 1000, 20, 1000 for a new run; resume: the run's)
     public var evalInterval: Int?, evalIters: Int?, saveInterval: Int?

@@ -48,6 +48,7 @@ public final class PretrainingSession {
             trainer = try Self.newTrainer(options, edits: edits, steps: steps, message: message)
             resumedAt = nil
         }
+        trainer.stepper.compute = options.compute
         if let v = options.evalInterval { run.evalInterval = v }
         if let v = options.evalIters { run.evalIters = v }
         if let v = options.saveInterval { run.saveInterval = v }
@@ -60,7 +61,7 @@ public final class PretrainingSession {
         let spec = trainer.spec
         return [
             "model: \(spec.model.numLayers) layers, hidden \(spec.model.hiddenSize), \(spec.model.numAttentionHeads) heads, vocab \(spec.model.vocabSize), max position \(spec.model.maxSequenceLength): \(trainer.model.parameters.reduce(0) { $0 + $1.value.count }) parameters",
-            "data: \(spec.trainData.directory) (\(spec.trainData.tokens) tokens), seq \(spec.data.seqLength), batch \(spec.batchSize) × \(spec.gradientAccumulation), objectives bert \(spec.data.bertProb) / sentence \(spec.data.gapSentenceProb) / gpt \(String(format: "%.2f", spec.data.gptProb)); lr \(spec.schedule.peak) \(spec.schedule.style.rawValue) to ×\(spec.schedule.decayRatio) over \(spec.schedule.decayIterations) (warm-up \(spec.schedule.warmup)); \(Runtime.threads) thread(s)",
+            "data: \(spec.trainData.directory) (\(spec.trainData.tokens) tokens), seq \(spec.data.seqLength), batch \(spec.batchSize) × \(spec.gradientAccumulation), objectives bert \(spec.data.bertProb) / sentence \(spec.data.gapSentenceProb) / gpt \(String(format: "%.2f", spec.data.gptProb)); lr \(spec.schedule.peak) \(spec.schedule.style.rawValue) to ×\(spec.schedule.decayRatio) over \(spec.schedule.decayIterations) (warm-up \(spec.schedule.warmup)); \(Runtime.threads) thread(s), \(trainer.stepper.compute.shortName)",
         ]
     }
 
@@ -68,7 +69,8 @@ public final class PretrainingSession {
     public func openLog() throws -> TrainingLog? {
         let log = try options.log.map { try TrainingLog(path: $0, resumingAtStep: resumedAt) }
         log?.write([("event", .string(resumedAt == nil ? "start" : "resume")), ("step", .int(trainer.step)),
-                    ("target_steps", .int(runOptions.steps)), ("threads", .int(Runtime.threads))])
+                    ("target_steps", .int(runOptions.steps)), ("threads", .int(Runtime.threads)),
+                    ("dtype", .string(trainer.stepper.compute.shortName))])
         return log
     }
 

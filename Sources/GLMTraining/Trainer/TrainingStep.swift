@@ -24,6 +24,10 @@ public final class TrainingStep {
     public let settings: OptimizerSpec
     public let optimizer: AdamW
     public var profiler: Profiler?
+    /// GEMM input precision of the step's forward and backward (`Tape.compute`): `.bfloat16` is mixed
+    /// precision (bf16 products, fp32 accumulation, master weights, moments and loss). `accumulate` applies
+    /// it to the tape it is given.
+    public var compute: GEMMInputType = .float32
     private let parameterCount: Double
     /// What the step clips and updates: the model's parameters unless the caller chose others.
     public let parameters: [Parameter]
@@ -59,6 +63,7 @@ public final class TrainingStep {
 
     /// `accumulate` for any scalar loss variable (the cloze losses of finetuning, `ClozeScorer.trainingLoss`).
     public func accumulate(on tape: Tape, seed: Float = 1, scalarLoss loss: (Tape) throws -> Variable) throws -> Float? {
+        tape.compute = compute
         let variable = try loss(tape)
         let value = variable.value.scalarValue
         guard value.isFinite else { tape.reset(); return nil }
