@@ -32,9 +32,8 @@ extension Tape {
         args.mask = UnsafePointer(mask.floats); args.Bm = bm
         args.scale = scale
         args.dropout_p = dropping ? p : 0
-        args.seed = dropoutSeed; args.offset = dropoutOffset
+        args.seed = dropoutSeed; args.offset = dropping ? takeDropoutPositions(n) : dropoutOffset
         args.gemm = glmd_sgemm
-        if dropping { dropoutOffset &+= UInt64(n) }
 
         let probs = Tensor(uninitialized: [b, heads, q, k])
         let dropped = dropping ? Tensor(uninitialized: [b, heads, q, k]) : nil

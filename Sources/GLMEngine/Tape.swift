@@ -17,6 +17,9 @@ public final class Tape {
     /// Seed of the dropout stream; `dropoutOffset` advances by the element count of each dropout call.
     public var dropoutSeed: UInt64
     public var dropoutOffset: UInt64 = 0
+    /// Data-parallel training: the rows of the global batch this tape's batch is, so that dropout masks
+    /// are those of the whole batch (see `DropoutRows`); nil: this batch is the whole batch.
+    public var dropoutRows: DropoutRows?
     /// On a tape that records nothing, products of `linear` with a `Parameter` weight and at most this
     /// many rows go through a copy of the weight packed once by the backend (cached on the parameter, one
     /// per storage type), never through a plain sgemm. The default covers decode-sized products; a caller

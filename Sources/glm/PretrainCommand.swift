@@ -66,6 +66,8 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Run seed: initialisation, sample packing, spans, dropout (default 1234).") var seed: UInt64?
     @Option(help: "Threads for oneDNN and the kernels (results do not depend on it; default: all cores).")
     var threads: Int?
+    @OptionGroup(title: "Multi-process training (mpirun -np N glm pretrain …; --batch-size is then per process)")
+    var distributed: DistributedOptions
 
     // MARK: validation, checkpoints, logging
     @Option(help: "Validate every N steps, 0 = never (default 1000; resume: the run's).") var evalInterval: Int?
@@ -124,14 +126,27 @@ struct PretrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        let dp = try distributed.dataParallel()
+        try runAsRank { try train(dp) }
+    }
+
+    /// The run on this process. With data parallelism (`mpirun`) every rank trains; global rank 0 alone
+    /// prints, writes --log and checkpoints, exports and cloze-tests.
+    func train(_ dp: DataParallel?) throws {
+        let isRoot = (dp?.rank ?? 0) == 0
         let progress = TrainingProgress(interval: logInterval)
-        let session = try PretrainingSession(options: try options(), message: progress.message)
-        for line in session.description { progress.message(line) }
-        let logFile = try session.openLog()
+        let session = try PretrainingSession(options: try options(), dataParallel: dp, message: isRoot ? progress.message : { _ in })
+        if isRoot { for line in session.description { progress.message(line) } }
+        let logFile = isRoot ? try session.openLog() : nil
         let stop = StopSignal { sig in
-            print("\n\(sig == SIGINT ? "SIGINT" : "SIGTERM"): finishing this step, then saving and exiting (signal again to exit at once)")
+            if isRoot { print("\n\(sig == SIGINT ? "SIGINT" : "SIGTERM"): finishing this step, then saving and exiting (signal again to exit at once)") }
         }
-        let summary = try session.run(log: logFile, progress: progress, stop: stop)
+        let summary = try session.run(log: logFile, progress: isRoot ? progress : nil, stop: stop)
+        if let dp {
+            let line = try collectiveReport(dp, steps: summary.results.count)
+            if isRoot { progress.message(line) }
+        }
+        guard isRoot else { return }
         for line in session.report(summary) { progress.message(line) }
         if summary.stoppedBy != nil { return }
         if let export { try exportModel(session.trainer.model, to: export, progress: progress) }
