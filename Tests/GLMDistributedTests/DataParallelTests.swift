@@ -53,4 +53,23 @@ final class DataParallelTests: XCTestCase {
         XCTAssertTrue(zero.output.contains("ZeRO-1"), zero.output)
         try assertSameRun(dir, "zero", "one")
     }
+
+    /// The same run across two "hosts": network namespaces joined by a veth pair, Open MPI's TCP transport,
+    /// the remote launcher pointed at `ip netns exec` (scripts/mpi-two-hosts.sh).
+    func testTwoHostsOverVethEqualOneProcess() throws {
+        _ = try MPIRun.mpirun()
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/mpi-two-hosts.sh").path
+        let dir = try ReferenceFixtures.scratchFolder(for: self, prefix: "veth")
+        let probe = try MPIRun.run(["/bin/sh", "-c", "command -v ip >/dev/null && ip netns add glmprobe$$ && ip netns del glmprobe$$"], in: dir)
+        guard probe.status == 0 else { throw XCTSkip("network namespaces are not available here (needs root and iproute2): \(probe.output)") }
+        _ = try MPIRun.preparedData(in: dir)
+        try pretrain(dir, ranks: 1, batch: 4, name: "one")
+        let glm = try MPIRun.glm()
+        let r = try MPIRun.run([script, glm, "pretrain", "--data", dir + "/data"] + Self.model
+                               + ["--batch-size", "2", "--log", dir + "/veth.jsonl", "--export", dir + "/veth"], in: dir, timeout: 300)
+        XCTAssertEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("over veth"), r.output)
+        try assertSameRun(dir, "veth", "one")
+    }
 }
