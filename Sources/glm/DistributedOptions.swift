@@ -37,9 +37,9 @@ func runAsRank(_ body: () throws -> Void) throws {
 
 /// Rank 0's closing line of a data-parallel run: time and bytes in collectives, and peak memory (max over ranks).
 func collectiveReport(_ dp: DataParallel, steps: Int) throws -> String {
-    let stats = dp.group.statistics
+    let stats = dp.trainingStatistics
     let peak = try dp.max([ModelBenchmark.peakResidentMegabytes()])[0]
     let n = Double(max(steps, 1))
-    return String(format: "collectives: %.1f ms and %.2f MB per step on rank 0 (%d calls in all); peak memory per rank (max over %d ranks) %.0f MiB",
+    return String(format: "collectives: %.1f ms and %.2f MB per step on rank 0 (%d calls in all; the start's parameter broadcast excluded); peak memory per rank (max over %d ranks) %.0f MiB",
                   stats.seconds / n * 1000, Double(stats.bytes) / n / 1e6, stats.calls, dp.size, peak)
 }

@@ -19,7 +19,18 @@ public final class DataParallel {
     public let bucketElements: Int
     private var staging: [Float]
 
+    /// The group's collective statistics when the parameters had been broadcast (the start of training).
+    private var atStart = CollectiveStatistics()
+
     public var rank: Int { group.rank }
+
+    /// Time, bytes and calls of the collectives since the start of training (the broadcast excluded).
+    public var trainingStatistics: CollectiveStatistics {
+        let now = group.statistics
+        var d = CollectiveStatistics()
+        d.seconds = now.seconds - atStart.seconds; d.bytes = now.bytes - atStart.bytes; d.calls = now.calls - atStart.calls
+        return d
+    }
     public var size: Int { group.size }
 
     public init(group: any TrainingCollectives, zeroStage: Int = 0, bucketElements: Int = 1 << 22) throws {
@@ -50,6 +61,7 @@ public final class DataParallel {
             try group.broadcastFloats(UnsafeMutableBufferPointer(start: p.value.floats, count: p.value.count), root: 0)
             p.markModified()
         }
+        atStart = group.statistics
     }
 
     /// Sums `values` over the ranks.
