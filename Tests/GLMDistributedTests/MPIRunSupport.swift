@@ -12,7 +12,8 @@ enum MPIRun {
             let p = candidate.appendingPathComponent("glm").path
             if FileManager.default.isExecutableFile(atPath: p) { return p }
         }
-        throw XCTSkip("the glm executable is not next to the test bundle (\(dir.path)): run `swift build --product glm` first")
+        // `swift test` builds every product, the tool included: a missing tool is a failure, not a skip.
+        throw Missing(what: "the glm executable next to the test bundle (\(dir.path))")
     }
 
     /// `mpirun` on PATH, or a skip naming what to install.
@@ -22,6 +23,11 @@ enum MPIRun {
             if FileManager.default.isExecutableFile(atPath: p) { return p }
         }
         throw XCTSkip("mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev): multi-process tests skipped")
+    }
+
+    struct Missing: Error, CustomStringConvertible {
+        let what: String
+        var description: String { "not found: \(what)" }
     }
 
     struct Result { let status: Int32; let output: String; let seconds: Double }
