@@ -83,6 +83,39 @@ int glm_mpi_allreduce(int comm, void *buffer, size_t count, int type, int op) {
     return MPI_SUCCESS;
 }
 
+// Requests of non-blocking collectives: a slot table (handles are indices), reused once completed.
+#define MAX_REQUESTS 4096
+static MPI_Request requests[MAX_REQUESTS];
+static int request_used[MAX_REQUESTS];
+
+int glm_mpi_iallreduce(int comm, void *buffer, size_t count, int type, int op, int *request) {
+    if (count > (size_t)INT32_MAX) return MPI_ERR_COUNT;
+    int slot = 0;
+    while (slot < MAX_REQUESTS && request_used[slot]) slot++;
+    if (slot == MAX_REQUESTS) return MPI_ERR_OTHER;
+    size_t es;
+    MPI_Datatype dt = type_of(type, &es);
+    int rc = MPI_Iallreduce(MPI_IN_PLACE, buffer, (int)count, dt, op_of(op), comm_of(comm), &requests[slot]);
+    if (rc != MPI_SUCCESS) return rc;
+    request_used[slot] = 1;
+    *request = slot;
+    return MPI_SUCCESS;
+}
+
+int glm_mpi_test(int request, int *done) {
+    if (request < 0 || request >= MAX_REQUESTS || !request_used[request]) return MPI_ERR_REQUEST;
+    int rc = MPI_Test(&requests[request], done, MPI_STATUS_IGNORE);
+    if (rc == MPI_SUCCESS && *done) request_used[request] = 0;
+    return rc;
+}
+
+int glm_mpi_wait(int request) {
+    if (request < 0 || request >= MAX_REQUESTS || !request_used[request]) return MPI_ERR_REQUEST;
+    int rc = MPI_Wait(&requests[request], MPI_STATUS_IGNORE);
+    request_used[request] = 0;
+    return rc;
+}
+
 int glm_mpi_allgatherv(int comm, void *buffer, const int *counts, const int *displs, int type) {
     size_t es;
     MPI_Datatype dt = type_of(type, &es);

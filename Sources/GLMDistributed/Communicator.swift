@@ -103,6 +103,22 @@ public final class Communicator {
         }
     }
 
+    /// Starts an in-place all-reduce and returns at once (MPI_Iallreduce); see `PendingCollective`.
+    public func startAllReduce<T: MPIElement>(_ buffer: UnsafeMutableBufferPointer<T>, _ op: ReduceOperation = .sum) throws -> PendingAllReduce {
+        var request: Int32 = 0
+        let start = glm_mpi_wtime()
+        let rc = glm_mpi_iallreduce(handle, buffer.baseAddress, buffer.count, T.mpiType,
+                                    op == .sum ? Int32(GLM_MPI_SUM) : Int32(GLM_MPI_MAX), &request)
+        statistics.seconds += glm_mpi_wtime() - start
+        statistics.bytes += buffer.count * MemoryLayout<T>.stride
+        statistics.calls += 1
+        try Self.check("MPI_Iallreduce", rc)
+        return PendingAllReduce(communicator: self, request: request)
+    }
+
+    /// Time spent completing non-blocking collectives counts as time in collectives.
+    fileprivate func addWait(_ seconds: Double) { statistics.seconds += seconds }
+
     /// In-place all-gather: rank i contributes `counts[i]` elements at offset Σ counts[..<i].
     public func allGather<T: MPIElement>(_ buffer: UnsafeMutableBufferPointer<T>, counts: [Int]) throws {
         precondition(counts.count == size && counts.reduce(0, +) <= buffer.count)
@@ -122,6 +138,35 @@ public final class Communicator {
     }
 }
 
+/// A started MPI_Iallreduce.
+public final class PendingAllReduce: PendingCollective {
+    let communicator: Communicator
+    let request: Int32
+    private var done = false
+
+    init(communicator: Communicator, request: Int32) { self.communicator = communicator; self.request = request }
+
+    public func poll() throws -> Bool {
+        if done { return true }
+        var flag: Int32 = 0
+        let start = glm_mpi_wtime()
+        let rc = glm_mpi_test(request, &flag)
+        communicator.addWait(glm_mpi_wtime() - start)
+        try Communicator.check("MPI_Test", rc)
+        done = flag != 0
+        return done
+    }
+
+    public func wait() throws {
+        if done { return }
+        let start = glm_mpi_wtime()
+        let rc = glm_mpi_wait(request)
+        communicator.addWait(glm_mpi_wtime() - start)
+        done = true
+        try Communicator.check("MPI_Wait", rc)
+    }
+}
+
 /// The data-parallel group of `GLMTraining.DataParallel` is a communicator.
 extension Communicator: TrainingCollectives {
     public func allReduceFloats(_ buffer: UnsafeMutableBufferPointer<Float>) throws { try allReduce(buffer, .sum) }
@@ -131,5 +176,8 @@ extension Communicator: TrainingCollectives {
     public func broadcastFloats(_ buffer: UnsafeMutableBufferPointer<Float>, root: Int) throws { try broadcast(buffer, root: root) }
     public func allGatherFloats(_ buffer: UnsafeMutableBufferPointer<Float>, counts: [Int]) throws {
         try allGather(buffer, counts: counts)
+    }
+    public func startAllReduceFloats(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> any PendingCollective {
+        try startAllReduce(buffer, .sum)
     }
 }

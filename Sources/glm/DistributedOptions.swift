@@ -10,6 +10,8 @@ struct DistributedOptions: ParsableArguments {
     var modelParallelSize: Int = 1
     @Option(help: "1: shard the AdamW moments over the data-parallel ranks (ZeRO stage 1); 0: every rank keeps all.")
     var zeroStage: Int = 0
+    @Flag(inversion: .prefixedNo, help: "Start each bucket's gradient all-reduce during the backward pass as soon as its gradients are final (--no-overlap-gradients: all after the backward pass).")
+    var overlapGradients = true
 
     func validate() throws {
         if modelParallelSize != 1 {
@@ -22,7 +24,7 @@ struct DistributedOptions: ParsableArguments {
     func dataParallel() throws -> DataParallel? {
         guard let world = try Communicator.world() else { return nil }
         let groups = try world.parallelGroups(modelParallelSize: modelParallelSize)
-        return try DataParallel(group: groups.dataParallel, zeroStage: zeroStage)
+        return try DataParallel(group: groups.dataParallel, zeroStage: zeroStage, overlap: overlapGradients)
     }
 }
 
@@ -40,6 +42,7 @@ func collectiveReport(_ dp: DataParallel, steps: Int) throws -> String {
     let stats = dp.trainingStatistics
     let peak = try dp.max([ModelBenchmark.peakResidentMegabytes()])[0]
     let n = Double(max(steps, 1))
-    return String(format: "collectives: %.1f ms and %.2f MB per step on rank 0 (%d calls in all; the start's parameter broadcast excluded); peak memory per rank (max over %d ranks) %.0f MiB",
-                  stats.seconds / n * 1000, Double(stats.bytes) / n / 1e6, stats.calls, dp.size, peak)
+    let overlap = dp.overlapCounts
+    return String(format: "collectives: %.1f ms and %.2f MB per step on rank 0 (%d calls in all; the start's parameter broadcast excluded; %d of %d gradient buckets started during the backward pass); peak memory per rank (max over %d ranks) %.0f MiB",
+                  stats.seconds / n * 1000, Double(stats.bytes) / n / 1e6, stats.calls, overlap.duringBackward, overlap.all, dp.size, peak)
 }

@@ -54,6 +54,20 @@ final class DataParallelTests: XCTestCase {
         try assertSameRun(dir, "zero", "one")
     }
 
+    /// Gradient accumulation (the overlapped reduction starts only in a step's last backward) and the
+    /// reduction after the backward pass (`--no-overlap-gradients`).
+    func testAccumulationAndReductionAfterBackwardEqualOneProcess() throws {
+        _ = try MPIRun.mpirun()
+        let dir = try ReferenceFixtures.scratchFolder(for: self, prefix: "accum")
+        _ = try MPIRun.preparedData(in: dir)
+        try pretrain(dir, ranks: 1, batch: 4, name: "one", extra: ["--grad-accum", "2"])
+        let overlapped = try pretrain(dir, ranks: 2, batch: 2, name: "overlap", extra: ["--grad-accum", "2"])
+        XCTAssertTrue(overlapped.output.contains("started during the backward pass"), overlapped.output)
+        try assertSameRun(dir, "overlap", "one")
+        try pretrain(dir, ranks: 2, batch: 2, name: "after", extra: ["--grad-accum", "2", "--no-overlap-gradients"])
+        try assertSameRun(dir, "after", "one")
+    }
+
     /// The same run across two "hosts": network namespaces joined by a veth pair, Open MPI's TCP transport,
     /// the remote launcher pointed at `ip netns exec` (scripts/mpi-two-hosts.sh).
     func testTwoHostsOverVethEqualOneProcess() throws {

@@ -43,6 +43,9 @@ enum MPIRun {
         var env = ProcessInfo.processInfo.environment
         // mpirun refuses root unless told; CI containers run as root.
         env["OMPI_ALLOW_RUN_AS_ROOT"] = "1"; env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+        // Containers often forbid the cross-process memory copy of the shared-memory transport (ptrace
+        // restrictions); copying through the shared segment works everywhere.
+        env["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"
         for (k, v) in extra { env[k] = v }
         p.environment = env
         let out = directory + "/.out-\(UUID().uuidString)"

@@ -27,6 +27,13 @@ int glm_mpi_barrier(int comm);
 int glm_mpi_bcast(int comm, void *buffer, size_t count, int type, int root);
 /// In-place all-reduce of `count` elements.
 int glm_mpi_allreduce(int comm, void *buffer, size_t count, int type, int op);
+/// Starts an in-place all-reduce (MPI_Iallreduce, at most INT_MAX elements) and returns a request handle.
+/// The buffer must not be touched until glm_mpi_test reports completion or glm_mpi_wait returns.
+int glm_mpi_iallreduce(int comm, void *buffer, size_t count, int type, int op, int *request);
+/// Sets *done to 1 (and frees the handle) when the request has completed; drives MPI's progress.
+int glm_mpi_test(int request, int *done);
+/// Waits for the request and frees its handle.
+int glm_mpi_wait(int request);
 /// In-place all-gather: rank i's `counts[i]` elements sit at `displs[i]` of `buffer` (elements, ints).
 int glm_mpi_allgatherv(int comm, void *buffer, const int *counts, const int *displs, int type);
 /// MPI_Abort: ends every process of the job with `code`.

@@ -9,15 +9,19 @@ import GLMEngine
 ///   rows `rank·b ..< rank·b + b`; the loss-token count of the global batch is summed first, so each
 ///   rank seeds its backward with its rows' share of the GLOBAL loss; the summed gradients are then exactly
 ///   those of one process on the whole batch. (The original averages per-rank mean losses instead.)
-/// - Gradients are summed in buckets of `bucketElements` floats, after the backward pass (not overlapped
-///   with it: the tape runs the backward as one call), in reverse parameter order.
+/// - Gradients are summed in buckets, in reverse parameter order: with `overlap` (the default) each bucket
+///   starts as soon as the backward pass has finished its gradients (`OverlappedGradientReduction`), else
+///   all after the backward pass (`allReduceGradients`, one staging buffer of `bucketElements` floats).
 /// - `zeroStage == 1`: each rank keeps AdamW moments only for its share of the elements
 ///   (`ShardedAdamW`), updates that share, and the updated values are all-gathered in buckets.
 public final class DataParallel {
     public let group: any TrainingCollectives
     public let zeroStage: Int
     public let bucketElements: Int
+    /// Start gradient sums during the backward pass.
+    public let overlap: Bool
     private var staging: [Float]
+    private var overlapped: (parameters: [ObjectIdentifier], reduction: OverlappedGradientReduction)?
 
     /// The group's collective statistics when the parameters had been broadcast (the start of training).
     private var atStart = CollectiveStatistics()
@@ -33,11 +37,12 @@ public final class DataParallel {
     }
     public var size: Int { group.size }
 
-    public init(group: any TrainingCollectives, zeroStage: Int = 0, bucketElements: Int = 1 << 22) throws {
+    public init(group: any TrainingCollectives, zeroStage: Int = 0, bucketElements: Int = 1 << 22, overlap: Bool = true) throws {
         guard zeroStage == 0 || zeroStage == 1 else { throw TrainingError.invalidOption("--zero-stage must be 0 or 1 (got \(zeroStage))") }
         self.group = group
         self.zeroStage = zeroStage
         self.bucketElements = Swift.max(1, bucketElements)
+        self.overlap = overlap
         staging = []
     }
 
@@ -104,6 +109,21 @@ public final class DataParallel {
             pending.append(p); filled += g.count
         }
         try flush()
+    }
+
+    /// Gradient buckets started while the backward pass was still running, and all buckets started (overlap only).
+    public var overlapCounts: (duringBackward: Int, all: Int) {
+        (overlapped?.reduction.startedDuringBackward ?? 0, overlapped?.reduction.started ?? 0)
+    }
+
+    /// The overlapped reduction of `parameters` (built once per parameter list), or nil without `overlap`.
+    func overlappedReduction(_ parameters: [Parameter]) -> OverlappedGradientReduction? {
+        guard overlap else { return nil }
+        let ids = parameters.map(ObjectIdentifier.init)
+        if let o = overlapped, o.parameters == ids { return o.reduction }
+        let r = OverlappedGradientReduction(group: group, parameters: parameters, bucketElements: Swift.min(bucketElements, 1 << 20))
+        overlapped = (ids, r)
+        return r
     }
 
     /// After each rank updated its ZeRO-1 share: every rank receives every share of the parameter values,

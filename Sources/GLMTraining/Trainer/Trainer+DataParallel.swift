@@ -14,27 +14,40 @@ extension Trainer {
         let lr = spec.schedule.rate(forStep: k)
         let parameters = model.parameters
         for p in parameters { p.zeroGrad() }
-        var lossSum = 0.0, finite = total > 0
-        for (j, batch) in global.enumerated() where finite {
+        // This rank's rows of each kept micro-batch (j: the micro-batch's index, which picks its dropout stream).
+        let mine: [(j: Int, rows: Range<Int>, global: Int, batch: BlockBatch)] = global.enumerated().compactMap { j, batch in
             let rows = dp.rows(globalRows: batch.batchSize, perRank: perRank)
-            guard !rows.isEmpty else { continue }
-            let mine = BlockBatch(rows: Array(batch.rows[rows]), mode: batch.mode, minimumLength: batch.length)
-            guard mine.lossTokenCount > 0 else { continue }   // no loss here: this rank adds nothing
-            let inputs = try ModelBatch(mine)
+            guard !rows.isEmpty else { return nil }
+            let part = BlockBatch(rows: Array(batch.rows[rows]), mode: batch.mode, minimumLength: batch.length)
+            return part.lossTokenCount > 0 ? (j, rows, batch.batchSize, part) : nil   // no loss here: nothing to add
+        }
+        let reduction = dp.overlappedReduction(parameters)
+        reduction?.begin()
+        var hookError: Error?
+        var lossSum = 0.0, finite = total > 0
+        for (n, part) in mine.enumerated() where finite {
+            let inputs = try ModelBatch(part.batch)
             let tape = Tape(recording: true, training: true, backend: backend,
-                            dropoutSeed: Self.dropoutSeed(runSeed: spec.seed, step: k, micro: j))
-            tape.dropoutRows = DropoutRows(first: rows.lowerBound, local: rows.count, global: batch.batchSize)
+                            dropoutSeed: Self.dropoutSeed(runSeed: spec.seed, step: k, micro: part.j))
+            tape.dropoutRows = DropoutRows(first: part.rows.lowerBound, local: part.rows.count, global: part.global)
+            if let reduction, n == mine.count - 1 {   // the last backward of the step finishes the gradients
+                tape.onParameterGradientsFinal = { ps in
+                    do { try reduction.parametersFinal(ps) } catch { if hookError == nil { hookError = error } }
+                }
+            }
             let share = Double(inputs.lossTokens) / Double(total)
-            guard let value = try stepper.accumulate(on: tape, seed: Float(share), loss: { try model.blankInfillingLoss(inputs, tape: $0) })
-            else { finite = false; break }
+            let value = try stepper.accumulate(on: tape, seed: Float(share), loss: { try model.blankInfillingLoss(inputs, tape: $0) })
+            if let hookError { throw hookError }
+            guard let value else { finite = false; break }
             lossSum += Double(value) * share
         }
+        try reduction?.finish()
         // One small all-reduce: the loss of the global batch, and whether any rank saw a non-finite loss.
         let reduced = try dp.sum([lossSum, finite ? 0 : 1])
         finite = reduced[1] == 0
         var norm = Double.nan
         if finite {
-            try dp.allReduceGradients(parameters)
+            if reduction == nil { try dp.allReduceGradients(parameters) }
             if let sharded = shardedOptimizer {
                 let clip = spec.optimizer.clipGrad
                 let (n, scale) = clip > 0 ? clipGradNorm(parameters, maxNorm: Float(clip)) : (gradientNorm(parameters), 1)

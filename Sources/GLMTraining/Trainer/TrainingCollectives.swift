@@ -26,4 +26,15 @@ public protocol TrainingCollectives: AnyObject {
     /// In place: rank i's `counts[i]` elements start at Σ counts[..<i]; afterwards every rank has all of them.
     func allGatherFloats(_ buffer: UnsafeMutableBufferPointer<Float>, counts: [Int]) throws
     func barrier() throws
+    /// Starts an in-place sum of `buffer` over all ranks and returns at once; the buffer must stay untouched
+    /// until the returned operation completes. Every rank starts the same sums in the same order.
+    func startAllReduceFloats(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> any PendingCollective
+}
+
+/// A started non-blocking collective.
+public protocol PendingCollective: AnyObject {
+    /// true once complete (each call also lets the transport make progress).
+    func poll() throws -> Bool
+    /// Blocks until complete.
+    func wait() throws
 }
