@@ -15,7 +15,9 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(n
 for r in $(seq "$rounds"); do
   echo "round $r"
   echo -n "  1 process x 2 threads: "; /usr/bin/time -f "peak %M KiB" "$glm" pretrain "${model[@]}" --threads 2 --batch-size 8 2>&1 | summary
+  echo -n "  1 process x 1 thread:  "; /usr/bin/time -f "peak %M KiB" "$glm" pretrain "${model[@]}" --threads 1 --batch-size 8 2>&1 | summary
   echo -n "  2 processes x 1 thread: "; mpirun -np 2 --oversubscribe "$glm" pretrain "${model[@]}" --threads 1 --batch-size 4 2>&1 | summary
+  echo -n "  2 processes, no overlap: "; mpirun -np 2 --oversubscribe "$glm" pretrain "${model[@]}" --threads 1 --batch-size 4 --no-overlap-gradients 2>&1 | summary
   echo -n "  2 processes, ZeRO-1:    "; mpirun -np 2 --oversubscribe "$glm" pretrain "${model[@]}" --threads 1 --batch-size 4 --zero-stage 1 2>&1 | summary
   echo -n "  2 hosts over veth:      "; "$root/scripts/mpi-two-hosts.sh" "$glm" pretrain "${model[@]}" --threads 1 --batch-size 4 2>&1 | summary
 done
