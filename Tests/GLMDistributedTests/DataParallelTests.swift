@@ -54,17 +54,18 @@ final class DataParallelTests: XCTestCase {
         try assertSameRun(dir, "zero", "one")
     }
 
-    /// Gradient accumulation (the overlapped reduction starts only in a step's last backward) and the
-    /// reduction after the backward pass (`--no-overlap-gradients`).
+    /// Gradient accumulation (the overlapped reduction starts only in a step's last backward), the
+    /// reduction after the backward pass (`--no-overlap-gradients`), and global batches of another row count
+    /// than 2·b (`--short-seq-prob` splits samples into several rows).
     func testAccumulationAndReductionAfterBackwardEqualOneProcess() throws {
         _ = try MPIRun.mpirun()
         let dir = try ReferenceFixtures.scratchFolder(for: self, prefix: "accum")
         _ = try MPIRun.preparedData(in: dir)
-        try pretrain(dir, ranks: 1, batch: 4, name: "one", extra: ["--grad-accum", "2"])
-        let overlapped = try pretrain(dir, ranks: 2, batch: 2, name: "overlap", extra: ["--grad-accum", "2"])
+        try pretrain(dir, ranks: 1, batch: 4, name: "one", extra: ["--grad-accum", "2", "--short-seq-prob", "0.5", "--seq-length", "64"])
+        let overlapped = try pretrain(dir, ranks: 2, batch: 2, name: "overlap", extra: ["--grad-accum", "2", "--short-seq-prob", "0.5", "--seq-length", "64"])
         XCTAssertTrue(overlapped.output.contains("started during the backward pass"), overlapped.output)
         try assertSameRun(dir, "overlap", "one")
-        try pretrain(dir, ranks: 2, batch: 2, name: "after", extra: ["--grad-accum", "2", "--no-overlap-gradients"])
+        try pretrain(dir, ranks: 2, batch: 2, name: "after", extra: ["--grad-accum", "2", "--short-seq-prob", "0.5", "--seq-length", "64", "--no-overlap-gradients"])
         try assertSameRun(dir, "after", "one")
     }
 

@@ -15,8 +15,10 @@ extension Trainer {
         let parameters = model.parameters
         for p in parameters { p.zeroGrad() }
         // This rank's rows of each kept micro-batch (j: the micro-batch's index, which picks its dropout stream).
+        // `--short-seq-prob` can split samples into MORE rows than the batch size: then every rank takes an
+        // equal contiguous share (rounded up), so that no row is left out.
         let mine: [(j: Int, rows: Range<Int>, global: Int, batch: BlockBatch)] = global.enumerated().compactMap { j, batch in
-            let rows = dp.rows(globalRows: batch.batchSize, perRank: perRank)
+            let rows = dp.rows(globalRows: batch.batchSize, perRank: Swift.max(perRank, (batch.batchSize + dp.size - 1) / dp.size))
             guard !rows.isEmpty else { return nil }
             let part = BlockBatch(rows: Array(batch.rows[rows]), mode: batch.mode, minimumLength: batch.length)
             return part.lossTokenCount > 0 ? (j, rows, batch.batchSize, part) : nil   // no loss here: nothing to add
