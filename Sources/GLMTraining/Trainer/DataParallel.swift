@@ -9,9 +9,9 @@ import GLMEngine
 ///   rows `rank·b ..< rank·b + b`; the loss-token count of the global batch is summed first, so each
 ///   rank seeds its backward with its rows' share of the GLOBAL loss; the summed gradients are then exactly
 ///   those of one process on the whole batch. (The original averages per-rank mean losses instead.)
-/// - Gradients are summed in buckets, in reverse parameter order: with `overlap` (the default) each bucket
-///   starts as soon as the backward pass has finished its gradients (`OverlappedGradientReduction`), else
-///   all after the backward pass (`allReduceGradients`, one staging buffer of `bucketElements` floats).
+/// - Gradients are summed in buckets of at most `bucketElements` floats (1 M: 4 MB), in reverse parameter
+///   order: with `overlap` (the default) each bucket starts as soon as the backward pass has finished its
+///   gradients (`OverlappedGradientReduction`), else all after the backward pass (`allReduceGradients`).
 /// - `zeroStage == 1`: each rank keeps AdamW moments only for its share of the elements
 ///   (`ShardedAdamW`), updates that share, and the updated values are all-gathered in buckets.
 public final class DataParallel {
@@ -37,7 +37,7 @@ public final class DataParallel {
     }
     public var size: Int { group.size }
 
-    public init(group: any TrainingCollectives, zeroStage: Int = 0, bucketElements: Int = 1 << 22, overlap: Bool = true) throws {
+    public init(group: any TrainingCollectives, zeroStage: Int = 0, bucketElements: Int = 1 << 20, overlap: Bool = true) throws {
         guard zeroStage == 0 || zeroStage == 1 else { throw TrainingError.invalidOption("--zero-stage must be 0 or 1 (got \(zeroStage))") }
         self.group = group
         self.zeroStage = zeroStage
@@ -86,7 +86,9 @@ public final class DataParallel {
     /// Sums every parameter's gradient over the ranks. Small gradients are packed into a bucket and reduced
     /// together (one call per bucket instead of per tensor); a gradient as large as a bucket is reduced in place.
     public func allReduceGradients(_ parameters: [Parameter]) throws {
-        if staging.count < bucketElements { staging = [Float](repeating: 0, count: bucketElements) }
+        // The staging buffer is never larger than what it must hold (it is part of the memory ZeRO-1 saves).
+        let needed = Swift.min(bucketElements, parameters.reduce(0) { $0 + $1.value.count })
+        if staging.count < needed { staging = [Float](repeating: 0, count: needed) }
         var pending: [Parameter] = [], filled = 0
         func flush() throws {
             guard !pending.isEmpty else { return }
@@ -121,7 +123,7 @@ public final class DataParallel {
         guard overlap else { return nil }
         let ids = parameters.map(ObjectIdentifier.init)
         if let o = overlapped, o.parameters == ids { return o.reduction }
-        let r = OverlappedGradientReduction(group: group, parameters: parameters, bucketElements: Swift.min(bucketElements, 1 << 20))
+        let r = OverlappedGradientReduction(group: group, parameters: parameters, bucketElements: bucketElements)
         overlapped = (ids, r)
         return r
     }
@@ -147,7 +149,8 @@ public final class DataParallel {
 
     /// In place over `tensors` (flat order): rank r's shard of every bucket is sent to every rank.
     private func gather(_ tensors: [Tensor], total: Int) throws {
-        if staging.count < bucketElements { staging = [Float](repeating: 0, count: bucketElements) }
+        let needed = Swift.min(bucketElements, total)
+        if staging.count < needed { staging = [Float](repeating: 0, count: needed) }
         let shards = (0..<size).map { shard(total: total, rank: $0) }
         var start = 0
         while start < total {
