@@ -7,6 +7,8 @@
 //   GLMSupport: a leaf (imports no project module) used by GLMCheckpoint, GLM, GLMTokenizers, GLMGeneration,
 //       GLMTraining and glm;  CGLMSystem → GLMTraining;  GLMParity (the fixture harness) → glm, GLMTests
 //   GLMTestSupport (the reference-fixtures locator) → the test targets that read the fixtures
+//   CMPI (system Open MPI) → CGLMMPI (C shim) → GLMDistributed (+ GLMTraining) → glm, GLMDistributedTests;
+//       NOT in the SwiftGLM umbrella: a program using the library links no MPI
 import PackageDescription
 
 /// C kernels are built optimised in a development checkout, so that debug builds (`swift test`) do not
@@ -43,6 +45,13 @@ let package = Package(
         .target(name: "CGLMOneDNN", cSettings: cOptimised, linkerSettings: [.linkedLibrary("dnnl")]),
         // Process-level C: the async-signal-safe stop handler (SIGINT/SIGTERM) of training runs.
         .target(name: "CGLMSystem"),
+        // The system MPI (Open MPI: libopenmpi-dev); header path and link line from pkg-config.
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"]), .brew(["open-mpi"])]),
+        // Plain C functions over MPI's macros and globals (MPI_COMM_WORLD, MPI_FLOAT, MPI_SUM …) for Swift.
+        .target(name: "CGLMMPI", dependencies: ["CMPI"]),
+        // Multi-process training on MPI: communicators, process groups, the collectives data parallelism uses.
+        .target(name: "GLMDistributed", dependencies: ["CGLMMPI", "GLMTraining"]),
         // Tensors, dtypes, ops with hand-written backward passes, the autograd tape, gradcheck.
         .target(name: "GLMEngine", dependencies: ["CGLMKernels", "CGLMOneDNN"]),
         // Checkpoint containers: torch zip + allow-list unpickler, safetensors, model-parallel shards.
@@ -66,7 +75,7 @@ let package = Package(
         // The command-line tool: a thin shell, one file per subcommand.
         .executableTarget(name: "glm", dependencies: [
             "GLMEngine", "GLMCheckpoint", "GLM", "GLMParity", "GLMTokenizers", "GLMGeneration", "GLMTraining", "GLMTasks",
-            "GLMBenchmarks", "GLMSupport",
+            "GLMBenchmarks", "GLMSupport", "GLMDistributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Test helpers shared by the test targets: the reference-fixtures locator, scratch folders.
@@ -80,6 +89,7 @@ let package = Package(
         .testTarget(name: "GLMTrainingTests", dependencies: ["GLMTraining", "GLM", "GLMEngine", "GLMTokenizers", "GLMTestSupport"]),
         .testTarget(name: "GLMTasksTests", dependencies: ["GLMTasks", "GLM", "GLMEngine", "GLMTokenizers", "GLMGeneration", "GLMTraining", "GLMTestSupport"]),
         .testTarget(name: "GLMBenchmarksTests", dependencies: ["GLMBenchmarks", "GLMTraining", "GLMEngine"]),
+        .testTarget(name: "GLMDistributedTests", dependencies: ["GLMDistributed", "GLMTraining", "GLMTestSupport"]),
         .testTarget(name: "SwiftGLMTests", dependencies: ["SwiftGLM", "GLMTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -32,9 +32,8 @@ extension Tape {
         args.mask = UnsafePointer(mask.floats); args.Bm = bm
         args.scale = scale
         args.dropout_p = dropping ? p : 0
-        args.seed = dropoutSeed; args.offset = dropoutOffset
+        args.seed = dropoutSeed; args.offset = dropping ? takeDropoutPositions(n) : dropoutOffset
         args.gemm = glmd_sgemm
-        if dropping { dropoutOffset &+= UInt64(n) }
         // bf16 compute: each head's operands are rounded into per-thread dense bf16 scratch right before its
         // products (nothing extra is stored for backward: Q, K, V are rounded again there).
         let bf16 = compute == .bfloat16

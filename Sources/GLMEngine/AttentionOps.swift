@@ -114,10 +114,10 @@ extension Tape {
         // the product with V; P itself is kept for the softmax backward. The mask is regenerated from the
         // counter-based stream in backward, so nothing but P' is stored.
         let dropping = training && p > 0
-        let dropSeed = dropoutSeed, dropOffset = dropoutOffset, n = b * heads * q * k
+        let n = b * heads * q * k
+        let dropSeed = dropoutSeed, dropOffset = dropping ? takeDropoutPositions(n) : dropoutOffset
         var used = probs
         if dropping {
-            dropoutOffset &+= UInt64(n)
             used = Tensor(uninitialized: probs.shape)
             glmk_dropout_forward(used.floats, probs.floats, n, p, dropSeed, dropOffset)
         }

@@ -113,8 +113,7 @@ extension Tape {
         if !training || p == 0 { return x }
         let started = profileStart()
         let n = x.value.count
-        let seed = dropoutSeed, offset = dropoutOffset
-        dropoutOffset &+= UInt64(n)
+        let seed = dropoutSeed, offset = takeDropoutPositions(n)
         let y = Tensor(uninitialized: x.shape)
         glmk_dropout_forward(y.floats, x.value.floats, n, p, seed, offset)
         return output(y, "dropout", inputs: [x], started: started, detail: "\(x.shape)", work: .floats(n, passes: 2),

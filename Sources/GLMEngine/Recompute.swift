@@ -19,14 +19,17 @@ extension Tape {
         quiet.profiler = profiler
         quiet.training = training
         quiet.dropoutOffset = offsetBefore
+        quiet.dropoutRows = dropoutRows
         let value = try body(quiet, inputs.map { Variable($0.value) }).value
         dropoutOffset = quiet.dropoutOffset
         let training = self.training, seed = dropoutSeed, backend = self.backend, profiler = self.profiler
         let compute = self.compute
+        let rows = dropoutRows
         return output(value, name, inputs: inputs + parameters, started: started) { _, dy in
             let replay = Tape(recording: true, training: training, backend: backend, dropoutSeed: seed, compute: compute)
             replay.profiler = profiler
             replay.dropoutOffset = offsetBefore
+            replay.dropoutRows = rows
             let leaves = inputs.map { Variable($0.value, requiresGrad: $0.requiresGrad) }
             let out = try body(replay, leaves)
             guard out.requiresGrad else { return }

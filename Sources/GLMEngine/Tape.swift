@@ -17,6 +17,15 @@ public final class Tape {
     /// Seed of the dropout stream; `dropoutOffset` advances by the element count of each dropout call.
     public var dropoutSeed: UInt64
     public var dropoutOffset: UInt64 = 0
+    /// Data-parallel training: the rows of the global batch this tape's batch is, so that dropout masks
+    /// are those of the whole batch (see `DropoutRows`); nil: this batch is the whole batch.
+    public var dropoutRows: DropoutRows?
+    /// Data-parallel training: called during `backward` with the parameters whose gradient has just become
+    /// final on this tape (the last recorded op that reads them has run), so that their all-reduce can start
+    /// while the rest of the backward pass runs. nil: no bookkeeping at all.
+    public var onParameterGradientsFinal: (([Parameter]) -> Void)?
+    /// Recorded ops not yet run backward that read each parameter (kept only with the hook set).
+    private var parameterReaders: [ObjectIdentifier: Int] = [:]
     /// On a tape that records nothing, products of `linear` with a `Parameter` weight and at most this
     /// many rows go through a copy of the weight packed once by the backend (cached on the parameter, one
     /// per storage type), never through a plain sgemm. The default covers decode-sized products; a caller
@@ -47,6 +56,8 @@ public final class Tape {
         let name: String
         let output: Variable
         let backward: () throws -> Void
+        /// Only filled with `onParameterGradientsFinal` set: the parameters this op's backward writes.
+        var parameters: [Parameter] = []
         /// Only filled when profiling: the op's shape summary and the work of its backward pass.
         var profileDetail = ""
         var backwardWork = OpWork.none
@@ -111,6 +122,10 @@ public final class Tape {
                 record.profileDetail = detail()
                 record.backwardWork = backwardWork()
             }
+            if onParameterGradientsFinal != nil {
+                record.parameters = inputs.compactMap { $0 as? Parameter }.filter(\.requiresGrad)
+                for p in record.parameters { parameterReaders[ObjectIdentifier(p), default: 0] += 1 }
+            }
             records.append(record)
         }
         if let profiler, let started {
@@ -142,7 +157,7 @@ public final class Tape {
         }
         let (g, accumulate) = output.gradTarget()
         if accumulate { glmk_add_inplace(g.floats, gradient.floats, g.count) } else { try g.copy(from: gradient) }
-        defer { records.removeAll() }
+        defer { records.removeAll(); parameterReaders.removeAll() }
         while let r = records.popLast() {
             if let profiler {
                 let t = profiler.start()
@@ -152,12 +167,22 @@ public final class Tape {
                 try r.backward()
             }
             r.output.releaseGrad()
+            if let hook = onParameterGradientsFinal, !r.parameters.isEmpty {
+                var done: [Parameter] = []
+                for p in r.parameters {
+                    let id = ObjectIdentifier(p)
+                    parameterReaders[id, default: 1] -= 1
+                    if parameterReaders[id] == 0 { done.append(p) }
+                }
+                if !done.isEmpty { hook(done) }
+            }
         }
     }
 
     /// Forgets every record (e.g. after an evaluation forward on a recording tape).
     public func reset() {
         records.removeAll()
+        parameterReaders.removeAll()
         dropoutOffset = 0
     }
 

@@ -67,8 +67,10 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Run seed: initialisation, sample packing, spans, dropout (default 1234).") var seed: UInt64?
     @Option(help: "Threads for oneDNN and the kernels (results do not depend on it; default: all cores).")
     var threads: Int?
-    @Option(help: "GEMM precision: fp32, bf16 (mixed precision: bf16 products, fp32 accumulation, master weights, optimizer state and loss) or auto (bf16 where this CPU has native bf16 and the probe measures it faster, else fp32).")
+    @Option(help: "GEMM precision: fp32, bf16 (mixed precision: bf16 products, fp32 accumulation, master weights, optimizer state and loss) or auto (bf16 where this CPU has native bf16 and the probe measures it faster, else fp32; with mpirun, rank 0's choice).")
     var dtype: ComputeDType = .auto
+    @OptionGroup(title: "Multi-process training (mpirun -np N glm pretrain …; --batch-size is then per process)")
+    var distributed: DistributedOptions
 
     // MARK: validation, checkpoints, logging
     @Option(help: "Validate every N steps, 0 = never (default 1000; resume: the run's).") var evalInterval: Int?
@@ -127,17 +129,36 @@ struct PretrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        let dp = try distributed.dataParallel()
+        try runAsRank { try train(dp) }
+    }
+
+    /// The run on this process. With data parallelism (`mpirun`) every rank trains; global rank 0 alone
+    /// prints, writes --log and checkpoints, exports and cloze-tests.
+    func train(_ dp: DataParallel?) throws {
+        let isRoot = (dp?.rank ?? 0) == 0
         let progress = TrainingProgress(interval: logInterval)
         var o = try options()
         Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        o.compute = try dtype.resolve(say: progress.message)
-        let session = try PretrainingSession(options: o, message: progress.message)
-        for line in session.description { progress.message(line) }
-        let logFile = try session.openLog()
-        let stop = StopSignal { sig in
-            print("\n\(sig == SIGINT ? "SIGINT" : "SIGTERM"): finishing this step, then saving and exiting (signal again to exit at once)")
+        o.compute = try dtype.resolve(say: isRoot ? progress.message : { _ in })
+        if let dp {
+            // Every rank must compute in the same precision: the probe's timing may differ per process,
+            // so rank 0's choice is taken (a sum where only rank 0 contributes).
+            let chosen = try dp.sum([isRoot && o.compute == .bfloat16 ? 1 : 0])[0]
+            o.compute = chosen > 0.5 ? .bfloat16 : .float32
         }
-        let summary = try session.run(log: logFile, progress: progress, stop: stop)
+        let session = try PretrainingSession(options: o, dataParallel: dp, message: isRoot ? progress.message : { _ in })
+        if isRoot { for line in session.description { progress.message(line) } }
+        let logFile = isRoot ? try session.openLog() : nil
+        let stop = StopSignal { sig in
+            if isRoot { print("\n\(sig == SIGINT ? "SIGINT" : "SIGTERM"): finishing this step, then saving and exiting (signal again to exit at once)") }
+        }
+        let summary = try session.run(log: logFile, progress: isRoot ? progress : nil, stop: stop)
+        if let dp {
+            let line = try collectiveReport(dp, steps: summary.results.count)
+            if isRoot { progress.message(line) }
+        }
+        guard isRoot else { return }
         for line in session.report(summary) { progress.message(line) }
         if summary.stoppedBy != nil { return }
         if let export { try exportModel(session.trainer.model, to: export, progress: progress) }

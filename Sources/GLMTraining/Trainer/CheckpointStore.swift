@@ -156,8 +156,11 @@ public struct CheckpointStore: Sendable {
 
     /// Saves the trainer's current state as checkpoint `step-<trainer.step>` and moves the pointer to it.
     /// `crashAt` stops the save at that stage as a kill -9 would (nothing cleaned up), for tests.
+    /// `moments`: the AdamW moments to store (nil: the trainer's optimizer's; data-parallel ZeRO-1 runs pass
+    /// `trainer.checkpointMoments()`, gathered from every rank).
     @discardableResult
-    public func save(_ trainer: Trainer, run: RunOptions, crashAt: SaveStage? = nil) throws -> String {
+    public func save(_ trainer: Trainer, run: RunOptions, moments: (expAvg: [Tensor], expAvgSq: [Tensor])? = nil,
+                     crashAt: SaveStage? = nil) throws -> String {
         func stage(_ s: SaveStage) throws { if s == crashAt { throw SimulatedCrash() } }
         try AtomicFileWriter.makeDirectories(directory, errors: CheckpointError.fromFileSystem)
         removeLeftovers()
@@ -179,16 +182,17 @@ public struct CheckpointStore: Sendable {
         try model.config.save(path: temp + "/config.json")
         try record(Self.modelFile); try record("config.json")
         try stage(.afterModel)
-        var moments: [(String, TensorData)] = []
+        let (expAvg, expAvgSq) = moments ?? (trainer.optimizer.exp_avg, trainer.optimizer.exp_avg_sq)
+        var stored: [(String, TensorData)] = []
         for (i, p) in model.parameters.enumerated() {
-            moments.append(("exp_avg." + p.name, TensorData(float32: trainer.optimizer.exp_avg[i].toFloats(), shape: p.shape)))
-            moments.append(("exp_avg_sq." + p.name, TensorData(float32: trainer.optimizer.exp_avg_sq[i].toFloats(), shape: p.shape)))
+            stored.append(("exp_avg." + p.name, TensorData(float32: expAvg[i].toFloats(), shape: p.shape)))
+            stored.append(("exp_avg_sq." + p.name, TensorData(float32: expAvgSq[i].toFloats(), shape: p.shape)))
         }
-        try Safetensors.write(moments, to: temp + "/" + Self.optimizerFile,
-                              metadata: ["format": "swiftglm-adamw", "step": String(trainer.optimizer.step)])
+        try Safetensors.write(stored, to: temp + "/" + Self.optimizerFile,
+                              metadata: ["format": "swiftglm-adamw", "step": String(trainer.optimizerStep)])
         try record(Self.optimizerFile)
         try stage(.afterOptimizer)
-        let state = TrainerState(step: trainer.step, optimizerStep: trainer.optimizer.step, run: run,
+        let state = TrainerState(step: trainer.step, optimizerStep: trainer.optimizerStep, run: run,
                                  microBatchesConsumed: trainer.microBatchesConsumed, seed: trainer.spec.seed,
                                  spec: trainer.spec, files: records, savedAt: ISO8601DateFormatter().string(from: Date()))
         let e = JSONEncoder()

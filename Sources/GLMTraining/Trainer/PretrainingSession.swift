@@ -20,11 +20,20 @@ public final class PretrainingSession {
 
     /// Builds the trainer: resumed from `options.save` (with `options.resume`) or new. `message` gets
     /// one-line notes (what was resumed, documents, tokenizer mismatches).
-    public init(options: PretrainingOptions, message: (String) -> Void = { _ in }) throws {
+    ///
+    /// - dataParallel: train with these processes (`mpirun`). `options.batchSize` is then per rank, as the
+    ///   original's `--batch-size`; the run's spec (and every checkpoint) holds the GLOBAL batch, so the
+    ///   run is the one-process run with that batch, and resumes on any number of ranks dividing it.
+    ///   Parameters are broadcast from rank 0 before the first step.
+    public init(options: PretrainingOptions, dataParallel: DataParallel? = nil, message: (String) -> Void = { _ in }) throws {
         self.options = options
         Runtime.setThreads(options.threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let store = options.save.map { CheckpointStore(directory: $0, keep: options.keep) }
-        let edits = try options.specEdits()
+        var globalOptions = options
+        if let dp = dataParallel, !(options.resume && options.batchSize == nil) {
+            globalOptions.batchSize = (options.batchSize ?? 4) * dp.size
+        }
+        let edits = try globalOptions.specEdits()
         var run = RunOptions(steps: options.steps ?? 0, evalInterval: 1000, evalIters: 20, saveInterval: 1000)
         if options.resume {
             guard let store else { throw TrainingError.invalidOption("resuming needs a checkpoint folder (--save DIR)") }
@@ -34,7 +43,7 @@ public final class PretrainingSession {
             let ck = try CheckpointStore.load(folder: folder)
             try PretrainSetup.checkResume(stored: ck.state.spec, edits: edits)
             let opened = try TrainingBatches.open(spec: ck.state.spec)
-            trainer = try Trainer(spec: ck.state.spec, model: ck.model, batches: opened.batches)
+            trainer = try Trainer(spec: ck.state.spec, model: ck.model, batches: opened.batches, dataParallel: dataParallel)
             try trainer.restore(step: ck.state.step, optimizerStep: ck.state.optimizerStep, expAvg: ck.expAvg, expAvgSq: ck.expAvgSq)
             run = ck.state.run
             if let steps = options.steps { run.steps = steps }
@@ -45,7 +54,7 @@ public final class PretrainingSession {
                 throw TrainingError.invalidOption("\(store.directory) already holds a run's checkpoint (\(existing)): add --resume to continue it, or choose another --save folder")
             }
             guard let steps = options.steps else { throw TrainingError.invalidOption("--steps is required for a new run") }
-            trainer = try Self.newTrainer(options, edits: edits, steps: steps, message: message)
+            trainer = try Self.newTrainer(options, edits: edits, steps: steps, dataParallel: dataParallel, message: message)
             resumedAt = nil
         }
         trainer.stepper.compute = options.compute
@@ -54,12 +63,17 @@ public final class PretrainingSession {
         if let v = options.saveInterval { run.saveInterval = v }
         runOptions = run
         self.store = store
+        try dataParallel?.broadcastParameters(trainer.model.parameters)
     }
 
     /// The model, the data and the schedule in two lines, for the console.
     public var description: [String] {
         let spec = trainer.spec
-        return [
+        let parallel = trainer.dataParallel.map { dp in
+            ["data parallel: \(dp.size) processes × \(spec.batchSize / dp.size) rows (global batch \(spec.batchSize))"
+             + (dp.zeroStage == 1 ? ", ZeRO-1 (AdamW moments sharded)" : "")]
+        } ?? []
+        return parallel + [
             "model: \(spec.model.numLayers) layers, hidden \(spec.model.hiddenSize), \(spec.model.numAttentionHeads) heads, vocab \(spec.model.vocabSize), max position \(spec.model.maxSequenceLength): \(trainer.model.parameters.reduce(0) { $0 + $1.value.count }) parameters",
             "data: \(spec.trainData.directory) (\(spec.trainData.tokens) tokens), seq \(spec.data.seqLength), batch \(spec.batchSize) × \(spec.gradientAccumulation), objectives bert \(spec.data.bertProb) / sentence \(spec.data.gapSentenceProb) / gpt \(String(format: "%.2f", spec.data.gptProb)); lr \(spec.schedule.peak) \(spec.schedule.style.rawValue) to ×\(spec.schedule.decayRatio) over \(spec.schedule.decayIterations) (warm-up \(spec.schedule.warmup)); \(Runtime.threads) thread(s), \(trainer.stepper.compute.shortName)",
         ]
@@ -96,7 +110,8 @@ public final class PretrainingSession {
         return lines
     }
 
-    private static func newTrainer(_ o: PretrainingOptions, edits: [SpecEdit], steps: Int, message: (String) -> Void) throws -> Trainer {
+    private static func newTrainer(_ o: PretrainingOptions, edits: [SpecEdit], steps: Int, dataParallel: DataParallel?,
+                                   message: (String) -> Void) throws -> Trainer {
         guard let data = o.data else { throw TrainingError.invalidOption("--data DIR (a dataset from `glm data prepare`) is required for a new run") }
         let (identity, dataset) = try TrainingBatches.identity(of: data)
         let tokenizerInfo = dataset.meta.tokenizer
@@ -144,6 +159,6 @@ public final class PretrainingSession {
             ?? GLMModel.random(config: spec.model, seed: spec.seed, positions: o.positionInit)
         let opened = try TrainingBatches.open(spec: spec)
         message("documents: \(opened.trainDocuments) for training, \(opened.validDocuments) for validation")
-        return try Trainer(spec: spec, model: model, batches: opened.batches)
+        return try Trainer(spec: spec, model: model, batches: opened.batches, dataParallel: dataParallel)
     }
 }

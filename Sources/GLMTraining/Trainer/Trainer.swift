@@ -41,10 +41,16 @@ public final class Trainer {
     public let batches: TrainingBatches
     public let backend: any GEMMBackend
     /// Optimizer steps completed; the next step is `step + 1`.
-    public private(set) var step: Int
+    public internal(set) var step: Int
+    /// Data-parallel training (nil: this process trains alone). `spec.batchSize` is then the GLOBAL
+    /// batch; this rank trains on its `spec.batchSize / size` rows of it (see `DataParallel`).
+    public let dataParallel: DataParallel?
+    /// ZeRO-1: this rank's share of AdamW. The stepper's own AdamW then holds no parameters (and no moments).
+    public let shardedOptimizer: ShardedAdamW?
 
+    /// - dataParallel: the process group to train with; with `zeroStage == 1` the optimizer is sharded.
     public init(spec: TrainingSpec, model: GLMModel, batches: TrainingBatches, step: Int = 0,
-                backend: any GEMMBackend = OneDNNBackend.shared) throws {
+                backend: any GEMMBackend = OneDNNBackend.shared, dataParallel: DataParallel? = nil) throws {
         try spec.validate()
         guard model.config == spec.model else {
             throw TrainingError.invalidOption("the model's configuration differs from the run's")
@@ -54,8 +60,26 @@ public final class Trainer {
         self.batches = batches
         self.step = step
         self.backend = backend
-        stepper = TrainingStep(model: model, settings: spec.optimizer, learningRate: spec.schedule.peak)
+        self.dataParallel = dataParallel
+        if let dp = dataParallel {
+            guard spec.batchSize % dp.size == 0 else {
+                throw TrainingError.invalidOption("the global batch (\(spec.batchSize) rows) does not split evenly over \(dp.size) data-parallel ranks")
+            }
+        }
+        if let dp = dataParallel, dp.zeroStage == 1 {
+            let o = spec.optimizer
+            let total = model.parameters.reduce(0) { $0 + $1.value.count }
+            shardedOptimizer = ShardedAdamW(parameters: model.parameters, range: dp.shard(total: total), beta1: Float(o.beta1),
+                                            beta2: Float(o.beta2), eps: Float(o.eps), weightDecay: Float(o.weightDecay))
+            stepper = TrainingStep(model: model, settings: spec.optimizer, learningRate: spec.schedule.peak, parameters: [])
+        } else {
+            shardedOptimizer = nil
+            stepper = TrainingStep(model: model, settings: spec.optimizer, learningRate: spec.schedule.peak)
+        }
     }
+
+    /// AdamW's step counter (bias correction), sharded or not.
+    public var optimizerStep: Int64 { shardedOptimizer?.step ?? optimizer.step }
 
     /// Micro-batches consumed so far (the data position).
     public var microBatchesConsumed: Int { step * spec.gradientAccumulation }
@@ -83,6 +107,7 @@ public final class Trainer {
     public func trainStep() throws -> StepResult {
         let start = DispatchTime.now().uptimeNanoseconds
         let k = step + 1
+        if let dp = dataParallel { return try dataParallelStep(k, dp, start: start) }
         let micro = try blockBatches(step: k).filter { $0.batchSize > 0 && $0.lossTokenCount > 0 }.map(ModelBatch.init)
         let tokens = micro.reduce(0) { $0 + $1.tokens }
         let total = micro.reduce(0) { $0 + $1.lossTokens }
@@ -138,7 +163,11 @@ public final class Trainer {
 
     /// Puts the optimizer state and the step back (resuming a checkpoint; the weights are in `model`).
     public func restore(step: Int, optimizerStep: Int64, expAvg: [Tensor], expAvgSq: [Tensor]) throws {
-        try optimizer.restore(step: optimizerStep, expAvg: expAvg, expAvgSq: expAvgSq)
+        if let shardedOptimizer {
+            try shardedOptimizer.restore(step: optimizerStep, expAvg: expAvg, expAvgSq: expAvgSq)
+        } else {
+            try optimizer.restore(step: optimizerStep, expAvg: expAvg, expAvgSq: expAvgSq)
+        }
         self.step = step
     }
 }

@@ -53,7 +53,7 @@ public final class TrainingRun {
         var savedStep: Int?
         var lastValidStep: Int?
         while trainer.step < options.steps {
-            if let sig = stop?.receivedSignal { summary.stoppedBy = sig; break }
+            if let sig = try stopSignal() { summary.stoppedBy = sig; break }
             let r = try trainer.trainStep()
             summary.results.append(r)
             recent.append((r.tokens, r.seconds))
@@ -94,10 +94,34 @@ public final class TrainingRun {
         return summary
     }
 
+    /// The stop request; with data parallelism, any rank's (one tiny all-reduce), so that every rank stops
+    /// after the same step and the checkpoint is consistent.
+    private func stopSignal() throws -> Int32? {
+        let local = stop?.receivedSignal
+        guard let dp = trainer.dataParallel else { return local }
+        let any = try dp.max([Double(local ?? 0)])[0]
+        return any > 0 ? Int32(any) : nil
+    }
+
+    /// Writes a checkpoint. With data parallelism every rank calls this (ZeRO-1 moments are gathered from
+    /// all ranks), global rank 0 alone writes, and the others wait at a barrier until the checkpoint and
+    /// its pointer are complete.
     private func save(_ store: CheckpointStore) throws -> String {
+        if let dp = trainer.dataParallel {
+            let moments = try trainer.checkpointMoments()
+            var folder = (store.directory as NSString).appendingPathComponent(CheckpointStore.folderName(step: trainer.step))
+            if dp.rank == 0 { folder = try store.save(trainer, run: options, moments: moments) }
+            try dp.group.barrier()
+            if dp.rank == 0 { record(folder) }
+            return folder
+        }
         let folder = try store.save(trainer, run: options)
+        record(folder)
+        return folder
+    }
+
+    private func record(_ folder: String) {
         log?.write([("event", .string("checkpoint")), ("step", .int(trainer.step)), ("path", .string(folder))])
         progress?.message("step \(trainer.step): saved \(folder)")
-        return folder
     }
 }
