@@ -90,6 +90,9 @@ public final class BatchScheduler: @unchecked Sendable {
         let (stream, continuation) = AsyncStream<JobEvent>.makeStream()
         condition.lock(); defer { condition.unlock() }
         guard !stopping else { throw APIError.shuttingDown }
+        guard rows.count <= max(maxQueue, maxBatch) else {
+            throw APIError.invalid("the request needs \(rows.count) sequences (prompts × n) but this server holds at most \(max(maxQueue, maxBatch))", param: "n")
+        }
         guard pending.count + rows.count <= maxQueue || (pending.isEmpty && rows.count <= maxBatch) else {
             throw APIError.queueFull(depth: pending.count)
         }
@@ -154,10 +157,12 @@ public final class BatchScheduler: @unchecked Sendable {
             // Cancelled rows still waiting never start.
             var admitted: [Pending] = []
             var dropped: [Pending] = []
+            let now = Date()
+            var expired: [Pending] = []
             pending.removeAll { p in
                 let gone = jobsGone.contains(p.job.id) || rowsGone.contains(RowKey(job: p.job.id, row: p.row))
-                if gone { dropped.append(p) }
-                return gone
+                if gone { dropped.append(p) } else if now > p.job.deadline { expired.append(p) }
+                return gone || now > p.job.deadline
             }
             let room = max(0, maxBatch - decoder.count)
             admitted = Array(pending.prefix(room))
@@ -167,8 +172,8 @@ public final class BatchScheduler: @unchecked Sendable {
 
             for j in jobs { j() }
             for p in dropped { p.job.rowDone() }
+            for p in expired { p.job.continuation.yield((p.row, .failed("deadline"))); p.job.rowDone() }
             // Cancelled or expired running rows leave now (their caches are freed with them).
-            let now = Date()
             var leaving: Set<Int> = []
             for (id, entry) in rowsByDecoderID {
                 if jobsGone.contains(entry.job.id) || rowsGone.contains(RowKey(job: entry.job.id, row: entry.row)) {

@@ -10,7 +10,8 @@ public final class ServingMetrics: @unchecked Sendable {
     private var tokens = 0
     private var steps = 0
     private var stepRows = 0
-    private var recentTokens: [(Date, Int)] = []
+    /// Tokens per whole second of the last ~10 s (older seconds are dropped as new ones come).
+    private var tokensBySecond: [Int: Int] = [:]
     /// Request latency histogram (seconds).
     public static let latencyBuckets: [Double] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
     private var latencyCounts = [Int](repeating: 0, count: latencyBuckets.count)
@@ -34,7 +35,9 @@ public final class ServingMetrics: @unchecked Sendable {
     func addTokens(_ n: Int) {
         lock.lock(); defer { lock.unlock() }
         tokens += n
-        recentTokens.append((Date(), n))
+        let second = Int(Date().timeIntervalSince1970)
+        if tokensBySecond[second] == nil { tokensBySecond = tokensBySecond.filter { $0.key > second - 11 } }
+        tokensBySecond[second, default: 0] += n
     }
 
     func recordStep(rows: Int, seconds: Double) {
@@ -49,8 +52,8 @@ public final class ServingMetrics: @unchecked Sendable {
 
     /// Completion tokens per second over the last 10 seconds.
     private func tokensPerSecond(now: Date) -> Double {
-        recentTokens.removeAll { now.timeIntervalSince($0.0) > 10 }
-        return Double(recentTokens.reduce(0) { $0 + $1.1 }) / 10
+        let second = Int(now.timeIntervalSince1970)
+        return Double(tokensBySecond.filter { $0.key >= second - 10 && $0.key < second }.values.reduce(0, +)) / 10
     }
 
     /// The Prometheus text exposition (format 0.0.4).

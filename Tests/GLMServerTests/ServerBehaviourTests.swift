@@ -186,6 +186,20 @@ final class ServerBehaviourTests: XCTestCase {
         }
     }
 
+    /// A request past its deadline fails with 504 (and leaves the batch); the server keeps serving.
+    func testRequestPastItsDeadlineGets504() async throws {
+        var limits = ServingLimits()
+        limits.deadlineSeconds = 0.05
+        try await ServerHarness.with(model: ServerHarness.builtIn, limits: limits) { server in
+            let slow = try await server.post("/v1/completions", ["prompt": "GLM is a general language model", "max_tokens": 120, "ignore_eos": true, "n": 4])
+            XCTAssertEqual(slow.status, 504, slow.text)
+            XCTAssertEqual(slow.error["code"] as? String, "deadline_exceeded")
+            try await waitUntil { server.service.scheduler.load.running == 0 }
+            let quick = try await server.post("/v1/tokenize", ["prompt": "a [MASK]"])
+            XCTAssertEqual(quick.status, 200)
+        }
+    }
+
     func waitUntil(seconds: Double = 10, _ condition: () -> Bool) async throws {
         let deadline = Date().addingTimeInterval(seconds)
         while !condition() {
