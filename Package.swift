@@ -71,10 +71,10 @@ let package = Package(
         .target(name: "GLMBenchmarks", dependencies: ["CGLMKernels", "CGLMOneDNN", "GLMEngine", "GLM", "GLMGeneration", "GLMTraining", "GLMTasks"]),
         // `glm serve`'s library: OpenAI-shaped request/response types, validation with OpenAI-style errors,
         // the continuous-batching scheduler, metrics text. Knows nothing about HTTP.
-        .target(name: "GLMServing", dependencies: ["GLMEngine", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTasks", "GLMSupport"]),
+        .target(name: "GLMServing", dependencies: ["GLM", "GLMTokenizers", "GLMGeneration", "GLMTasks"]),
         // The HTTP API on Hummingbird 2: routes, auth, body limits, SSE streaming, graceful shutdown.
         .target(name: "GLMServer", dependencies: [
-            "GLMServing", "GLMGeneration",
+            "GLMServing",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         // The command-line tool: a thin shell, one file per subcommand.
@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(name: "GLMTasksTests", dependencies: ["GLMTasks", "GLM", "GLMEngine", "GLMTokenizers", "GLMGeneration", "GLMTraining", "GLMTestSupport"]),
         .testTarget(name: "GLMBenchmarksTests", dependencies: ["GLMBenchmarks", "GLMTraining", "GLMEngine"]),
         .testTarget(name: "GLMServerTests", dependencies: [
-            "GLMServer", "GLMServing", "GLMGeneration", "GLM", "GLMTestSupport",
+            "GLMServer", "GLMServing", "GLMGeneration", "GLMTestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         .testTarget(name: "SwiftGLMTests", dependencies: ["SwiftGLM", "GLMTestSupport"]),

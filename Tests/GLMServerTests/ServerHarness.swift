@@ -4,7 +4,6 @@ import GLMGeneration
 import GLMServer
 import GLMServing
 import GLMTestSupport
-import NIOCore
 import XCTest
 
 /// A real `glm serve` (GLMServerApp on a fixture model) on a free loopback port, and an HTTP client.
@@ -86,7 +85,7 @@ final class ServerHarness: @unchecked Sendable {
         var r = HTTPClientRequest(url: base + path)
         r.method = method == "GET" ? .GET : .POST
         for (k, v) in headers { r.headers.add(name: k, value: v) }
-        if let body { r.body = .bytes(ByteBuffer(bytes: body)) }
+        if let body { r.body = .bytes(body) }
         let response = try await client.execute(r, timeout: .seconds(60))
         let buffer = try await response.body.collect(upTo: 16 << 20)
         var h: [String: String] = [:]

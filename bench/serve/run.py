@@ -129,13 +129,16 @@ def main():
                 sys.exit(f"server exited: {line}")
             line = server.stderr.readline()
         print(line.strip(), flush=True)
-        print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; client: {platform.python_implementation()} {platform.python_version()}", flush=True)
+        cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.machine())
+        print(f"machine: {cpu}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start; "
+              f"client: {platform.python_implementation()} {platform.python_version()}", flush=True)
         one_request(port, PROMPTS[0], 4)  # warm-up
         rows = []
         for c in [int(x) for x in a.clients.split(",")]:
             before = rss_mb(server.pid)
             r = run_level(port, c, a.requests_per_client, a.max_tokens, a.level_seconds)
             r["rss_before_mb"], r["rss_after_mb"] = before, rss_mb(server.pid)
+            r["load_average_after"] = os.getloadavg()[0]
             rows.append(r)
             print(json.dumps(r), flush=True)
         base = next((r["tokens_per_s"] for r in rows if r["clients"] == 1), None)
