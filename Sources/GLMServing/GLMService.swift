@@ -63,11 +63,9 @@ public final class GLMService: @unchecked Sendable {
         try checkModel(try f.string("model"))
         guard let prompt = try f.string("prompt") else { throw APIError.invalid("'prompt' is required", param: "prompt") }
         let config = generator.model.config
-        var p = try GenerationParameters(&f, limits: limits, maxPositions: config.maxSequenceLength, vocab: config.vocabSize)
-        if try f.int("max_length", in: 1...config.maxSequenceLength).map({ p.maxTokens = $0 }) == nil, p.maxTokens == limits.defaultMaxTokens {
-            // Without max_tokens / max_length, /fill decodes as far as `glm generate` (256, clamped to the model).
-            p.maxTokens = min(256, config.maxSequenceLength)
-        }
+        // Without max_tokens, /fill decodes as far as `glm generate` (256 per blank, clamped to the model).
+        let p = try GenerationParameters(&f, limits: limits, maxPositions: config.maxSequenceLength, vocab: config.vocabSize,
+                                         defaultMaxTokens: GenerationOptions().maxLength)
         try f.finish()
         let prepared = try prepare(prompt, maxLength: p.maxTokens, param: "prompt")
         let (job, events) = try scheduler.submit([RowRequest(prepared: prepared, options: p.options())], deadline: limits.deadlineSeconds)

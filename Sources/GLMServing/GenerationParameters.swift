@@ -11,8 +11,9 @@ struct GenerationParameters {
     var minTokens: Int
     var ignoreEOS: Bool
 
-    init(_ f: inout RequestFields, limits: ServingLimits, maxPositions: Int, vocab: Int) throws {
-        maxTokens = try f.int("max_tokens", in: Int.min...Int.max) ?? limits.defaultMaxTokens
+    /// - defaultMaxTokens: when the body has no `max_tokens` (completions: OpenAI's 16; fill: `glm generate`'s 256).
+    init(_ f: inout RequestFields, limits: ServingLimits, maxPositions: Int, vocab: Int, defaultMaxTokens: Int? = nil) throws {
+        maxTokens = try f.int("max_tokens", in: Int.min...Int.max) ?? min(defaultMaxTokens ?? limits.defaultMaxTokens, maxPositions)
         guard maxTokens >= 1 else { throw APIError.invalid("'max_tokens' must be at least 1, got \(maxTokens)", param: "max_tokens") }
         guard maxTokens <= maxPositions else {
             throw APIError.invalid("'max_tokens' \(maxTokens) is more than the model's \(maxPositions) positions allow", param: "max_tokens")

@@ -25,6 +25,9 @@ final class ServerFixtureTests: XCTestCase {
                     XCTAssertEqual(fill.status, 200, label)
                     XCTAssertEqual(fill.text, GenerationJSONLines.line(for: expected), label)
                     XCTAssertEqual((fill.json["ids"] as? [Int]) ?? [], (c["final_token_sequence"] as! [NSNumber]).map(\.intValue), label)
+                    // Without max_tokens, /fill decodes as `glm generate` with its defaults does.
+                    let byDefault = try await server.post("/v1/glm/fill", ["prompt": prompt])
+                    XCTAssertEqual(byDefault.text, GenerationJSONLines.line(for: try g.generate(prompt)), label)
                     // /v1/completions: echo = what `glm generate` prints; plain text = the blanks' texts.
                     let echo = try await server.post("/v1/completions", ["prompt": prompt, "max_tokens": maxLength, "echo": true])
                     let choice = (echo.json["choices"] as? [[String: Any]])?.first ?? [:]
