@@ -51,6 +51,8 @@ final class ServerHarness: @unchecked Sendable {
 
     static func start(model: String = "glm-tiny-bert-sharp", maxBatch: Int = 16, maxQueue: Int = 256, apiKey: String? = nil,
                       limits: ServingLimits = ServingLimits()) async throws -> ServerHarness {
+        // Hummingbird reads LOG_LEVEL: keep its shutdown chatter ("Already closed" on cancellation) out of the test log.
+        setenv("LOG_LEVEL", "critical", 0)
         let service = try GLMService(generator: try generator(named: model), modelID: model, maxBatch: maxBatch, maxQueue: maxQueue, limits: limits)
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let task = Task {
