@@ -9,6 +9,9 @@
 //   GLMTestSupport (the reference-fixtures locator) → the test targets that read the fixtures
 //   CMPI (system Open MPI) → CGLMMPI (C shim) → GLMDistributed (+ GLMTraining) → glm, GLMDistributedTests;
 //       NOT in the SwiftGLM umbrella: a program using the library links no MPI
+//   GLMServing (the server's library: API types, validation, the continuous-batching scheduler; no HTTP)
+//       → GLMServer (the Hummingbird 2 app) → glm (`glm serve`), GLMServerTests (also AsyncHTTPClient)
+//   The SwiftGLM umbrella never depends on Hummingbird: the server is reached through glm and its own target.
 import PackageDescription
 
 /// C kernels are built optimised in a development checkout, so that debug builds (`swift test`) do not
@@ -34,6 +37,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // Tests of the server only (real HTTP over loopback).
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Leaf helpers several modules need: atomic writer, memory map, JSON text, CRC-32/FNV, lines, min-heap.
@@ -72,10 +78,18 @@ let package = Package(
         .target(name: "GLMTasks", dependencies: ["GLMEngine", "GLMCheckpoint", "GLM", "GLMTokenizers", "GLMGeneration", "GLMTraining"]),
         // Throughput benchmarks of GEMMs, kernels, training, forward and decode steps, and the training-step profile.
         .target(name: "GLMBenchmarks", dependencies: ["CGLMKernels", "CGLMOneDNN", "GLMEngine", "GLM", "GLMGeneration", "GLMTraining", "GLMTasks"]),
+        // `glm serve`'s library: OpenAI-shaped request/response types, validation with OpenAI-style errors,
+        // the continuous-batching scheduler, metrics text. Knows nothing about HTTP.
+        .target(name: "GLMServing", dependencies: ["GLM", "GLMTokenizers", "GLMGeneration", "GLMTasks"]),
+        // The HTTP API on Hummingbird 2: routes, auth, body limits, SSE streaming, graceful shutdown.
+        .target(name: "GLMServer", dependencies: [
+            "GLMServing",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ]),
         // The command-line tool: a thin shell, one file per subcommand.
         .executableTarget(name: "glm", dependencies: [
             "GLMEngine", "GLMCheckpoint", "GLM", "GLMParity", "GLMTokenizers", "GLMGeneration", "GLMTraining", "GLMTasks",
-            "GLMBenchmarks", "GLMSupport", "GLMDistributed",
+            "GLMBenchmarks", "GLMSupport", "GLMDistributed", "GLMServing", "GLMServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Test helpers shared by the test targets: the reference-fixtures locator, scratch folders.
@@ -90,6 +104,10 @@ let package = Package(
         .testTarget(name: "GLMTasksTests", dependencies: ["GLMTasks", "GLM", "GLMEngine", "GLMTokenizers", "GLMGeneration", "GLMTraining", "GLMTestSupport"]),
         .testTarget(name: "GLMBenchmarksTests", dependencies: ["GLMBenchmarks", "GLMTraining", "GLMEngine"]),
         .testTarget(name: "GLMDistributedTests", dependencies: ["GLMDistributed", "GLMTraining", "GLMTestSupport"]),
+        .testTarget(name: "GLMServerTests", dependencies: [
+            "GLMServer", "GLMServing", "GLMGeneration", "GLMTestSupport",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
         .testTarget(name: "SwiftGLMTests", dependencies: ["SwiftGLM", "GLMTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -151,12 +151,16 @@ public final class GLMModel {
         case memories([Tensor])
         /// Keys and values of earlier tokens per layer; this pass appends its own.
         case cache(GLMKVCache)
+        /// Continuous batching (GLMRaggedKVCache.swift): one cache per row, rows of different lengths,
+        /// one new token per row. Each row's length lives in its own cache, so the shared mask sees none.
+        case ragged(GLMRaggedKVCache)
 
         var length: Int {
             switch self {
             case .none: return 0
             case .memories(let mems): return mems[0].shape[1]
             case .cache(let cache): return cache.length
+            case .ragged: return 0
             }
         }
 
@@ -165,6 +169,7 @@ public final class GLMModel {
             case .none: return .current
             case .memories(let mems): return .memory(mems[i])
             case .cache(let cache): return .cache(cache, layer: i)
+            case .ragged(let cache): return .ragged(cache, layer: i)
             }
         }
     }
@@ -190,6 +195,7 @@ public final class GLMModel {
             if returnMemory { layerInputs.append(x.value) }
         }
         if case .cache(let cache) = context { cache.advance(by: ids.shape[1]) }
+        if case .ragged(let cache) = context { cache.advance() }
         let (hidden, logitsOut) = try finalLayerNormAndLogits(x, logits: logits, tape: tape)
         var newMems: [Tensor] = []
         if returnMemory {
@@ -234,6 +240,9 @@ public final class GLMModel {
         case memory(Tensor)
         /// Keys and values of earlier tokens already projected, in cache layer `layer`; x's are appended.
         case cache(GLMKVCache, layer: Int)
+        /// Continuous batching: row i's keys and values are in its own cache (GLMRaggedKVCache.swift);
+        /// the GEMMs around attention still run over all rows at once.
+        case ragged(GLMRaggedKVCache, layer: Int)
     }
 
     /// Step 2, one pre-LN transformer layer (mpu/transformer.py GPT2ParallelTransformerLayer), for every
@@ -266,6 +275,8 @@ public final class GLMModel {
                 query: AttentionOperand(qkv, column: 0), key: AttentionOperand(Variable(cache.keys[i])),
                 value: AttentionOperand(Variable(cache.values[i])), heads: heads, hidden: c.hiddenSize,
                 queryLength: q, keyLength: m + q, mask: mask, dropout: attentionDropout)
+        case .ragged(let cache, let i):
+            context = try cache.attend(layer: i, qkv: qkv, heads: heads, hidden: c.hiddenSize, tape: tape)
         }
         let attended = try tape.linear(context, weight: layer.attention.dense.weight, bias: layer.attention.dense.bias)
         let y = try tape.add(x, try tape.dropout(attended, p: Float(c.outputDropoutProb)))

@@ -124,37 +124,32 @@ struct BlankFiller {
 
     private struct Row {
         let prompt: Int
-        let plan: PositionPlan
         let contextLength: Int
-        let blanks: Int
-        var blank = 0
-        var current: [Int] = []
-        var outcomes: [BlankOutcome] = []
-        var generator: SeededGenerator
+        var state: BlankRowState
     }
 
     private func runLockstep(_ inputs: [BlankFillingInput], callbacks: BlankFillingCallbacks) throws -> [[BlankOutcome]] {
         var results = [[BlankOutcome]](repeating: [], count: inputs.count)
         var rows: [Row] = inputs.indices.filter { !inputs[$0].maskPositions.isEmpty }.map {
-            Row(prompt: $0, plan: plan(inputs[$0]), contextLength: inputs[$0].contextIds.count,
-                blanks: inputs[$0].maskPositions.count, generator: SeededGenerator(seed: options.seed))
+            Row(prompt: $0, contextLength: inputs[$0].contextIds.count,
+                state: BlankRowState(plan: plan(inputs[$0]), blanks: inputs[$0].maskPositions.count, seed: options.seed))
         }
         if rows.isEmpty { return results }
         let width = rows.map(\.contextLength).max()!
-        let capacity = width + rows.map(\.blanks).max()! * (options.maxLength + 1)
+        let capacity = width + rows.map(\.state.blanks).max()! * (options.maxLength + 1)
         let backend = makeBackend(rows: rows.count, capacity: capacity)
 
         // The context pass: right-padded to the longest context, padding hidden from every query.
         let ids = rows.map { inputs[$0.prompt].contextIds + Array(repeating: tokens.pad, count: width - $0.contextLength) }
-        let positions = rows.map { $0.plan.context + Array(repeating: TokenPosition(position: 0, block: 0), count: width - $0.contextLength) }
+        let positions = rows.map { $0.state.plan.context + Array(repeating: TokenPosition(position: 0, block: 0), count: width - $0.contextLength) }
         let ragged = rows.contains { $0.contextLength != width }
         let contextMask: GLMMask = ragged ? .explicit(try paddingMask(rows.map(\.contextLength), width: width, queries: width, total: width)) : .sep([width])
         _ = try backend.feed(ids: ids, positions: positions, mask: contextMask, logits: false)
 
         while !rows.isEmpty {
             try callbacks.checkCancelled()
-            let fed = rows.map { [$0.current.last ?? tokens.sop] }
-            let at = rows.map { [$0.plan.step(blank: $0.blank, counter: $0.current.count)] }
+            let fed = rows.map { [$0.state.nextFeed(sop: tokens.sop)] }
+            let at = rows.map { [$0.state.nextPosition] }
             let stepRagged = rows.contains { $0.contextLength != width }
             let mask: GLMMask = stepRagged
                 ? .explicit(try paddingMask(rows.map(\.contextLength), width: width, queries: 1, total: backend.length + 1))
@@ -166,26 +161,16 @@ struct BlankFiller {
             var done: [Int] = []
             for r in rows.indices {
                 let p = logits.floats + r * vocab
-                callbacks.onStepLogits?(rows[r].prompt, rows[r].blank, rows[r].current.count, UnsafeBufferPointer(start: p, count: vocab))
-                let id = choose(p, vocab: vocab, row: &rows[r])
-                var ended: BlankOutcome? = nil
-                if tokens.blankEndTokens.contains(id) {
-                    ended = BlankOutcome(ids: rows[r].current, stop: .endToken, endToken: id)
-                } else {
-                    rows[r].current.append(id)
-                    callbacks.onToken?(rows[r].prompt, rows[r].blank, id)
-                    if rows[r].current.count == options.maxLength {
-                        ended = BlankOutcome(ids: rows[r].current, stop: .maxLength, endToken: nil)
-                    }
-                }
-                if let ended {
-                    callbacks.onBlankEnd?(rows[r].prompt, rows[r].blank, ended)
-                    callbacks.onBlankEndLength?(rows[r].prompt, rows[r].blank, backend.length)
-                    rows[r].outcomes.append(ended)
-                    rows[r].current = []
-                    rows[r].blank += 1
-                    if rows[r].blank == rows[r].blanks {
-                        results[rows[r].prompt] = rows[r].outcomes
+                let blank = rows[r].state.blank
+                callbacks.onStepLogits?(rows[r].prompt, blank, rows[r].state.current.count, UnsafeBufferPointer(start: p, count: vocab))
+                let id = choose(p, vocab: vocab, generated: rows[r].state.current, generator: &rows[r].state.generator)
+                let step = rows[r].state.accept(id, tokens: tokens, maxLength: options.maxLength)
+                if let token = step.token { callbacks.onToken?(rows[r].prompt, blank, token) }
+                if let ended = step.ended {
+                    callbacks.onBlankEnd?(rows[r].prompt, blank, ended)
+                    callbacks.onBlankEndLength?(rows[r].prompt, blank, backend.length)
+                    if rows[r].state.isFinished {
+                        results[rows[r].prompt] = rows[r].state.outcomes
                         done.append(r)
                     }
                 }
@@ -213,11 +198,12 @@ struct BlankFiller {
         return t
     }
 
-    /// Picks the next id of one row from its logits (modified in place by the constraints).
-    private func choose(_ p: UnsafeMutablePointer<Float>, vocab: Int, row: inout Row) -> Int {
+    /// Picks the next id of one row from its logits (modified in place by the constraints); `generated`
+    /// are the row's tokens of the current blank. Shared with `ContinuousBatchDecoder`.
+    func choose(_ p: UnsafeMutablePointer<Float>, vocab: Int, generated: [Int], generator: inout SeededGenerator) -> Int {
         let limit = min(vocabularyLimit, vocab)
         if options.minLength > 0 || options.noRepeatNGramSize > 0 {
-            LogitsProcessing.applyConstraints(p, count: vocab, generated: row.current, endTokens: tokens.blankEndTokens,
+            LogitsProcessing.applyConstraints(p, count: vocab, generated: generated, endTokens: tokens.blankEndTokens,
                                               minLength: options.minLength, noRepeatNGram: options.noRepeatNGramSize)
         }
         switch options.strategy {
@@ -227,7 +213,7 @@ struct BlankFiller {
             var values = Array(UnsafeBufferPointer(start: p, count: limit))
             for i in values.indices { values[i] /= s.temperature }
             LogitsProcessing.topKLogits(&values, topK: s.topK, topP: s.topP)
-            return LogitsProcessing.sample(logits: values, generator: &row.generator)
+            return LogitsProcessing.sample(logits: values, generator: &generator)
         }
     }
 
@@ -277,5 +263,54 @@ struct BlankFillingInput: Sendable, Equatable {
     init(contextIds: [Int], maskPositions: [Int]) {
         self.contextIds = contextIds
         self.maskPositions = maskPositions.sorted()
+    }
+}
+
+/// One prompt's progress through its blanks under greedy or sampling decoding — the rules of
+/// generate_samples.py shared by the lockstep batch (`BlankFiller`) and continuous batching
+/// (`ContinuousBatchDecoder`), so a prompt gets the same tokens whichever loop decodes it.
+struct BlankRowState {
+    let plan: PositionPlan
+    let blanks: Int
+    /// The blank being filled (== blanks when finished).
+    var blank = 0
+    /// Tokens of the current blank so far.
+    var current: [Int] = []
+    var outcomes: [BlankOutcome] = []
+    /// This prompt's own sampling generator (seeded per prompt, so batch-mates never change its draws).
+    var generator: SeededGenerator
+
+    init(plan: PositionPlan, blanks: Int, seed: UInt64) {
+        self.plan = plan
+        self.blanks = blanks
+        generator = SeededGenerator(seed: seed)
+    }
+
+    var isFinished: Bool { blank >= blanks }
+
+    /// The id fed at the next step: `sop` to start a blank, then the last generated token.
+    func nextFeed(sop: Int) -> Int { current.last ?? sop }
+
+    /// Where the next fed token sits.
+    var nextPosition: TokenPosition { plan.step(blank: blank, counter: current.count) }
+
+    /// Applies the chosen id: an end token ends the blank (not kept); otherwise the id is kept and the
+    /// blank ends at `maxLength` tokens. Returns the kept token and the ended blank, if any.
+    mutating func accept(_ id: Int, tokens: SpecialTokens, maxLength: Int) -> (token: Int?, ended: BlankOutcome?) {
+        var ended: BlankOutcome? = nil
+        var kept: Int? = nil
+        if tokens.blankEndTokens.contains(id) {
+            ended = BlankOutcome(ids: current, stop: .endToken, endToken: id)
+        } else {
+            current.append(id)
+            kept = id
+            if current.count == maxLength { ended = BlankOutcome(ids: current, stop: .maxLength, endToken: nil) }
+        }
+        if let ended {
+            outcomes.append(ended)
+            current = []
+            blank += 1
+        }
+        return (kept, ended)
     }
 }

@@ -294,17 +294,10 @@ public final class GLMGenerator: @unchecked Sendable {
         callbacks.onStepLogits = debug.onStepLogits
         callbacks.onBlankEndLength = debug.onBlankEndLength
         callbacks.isCancelled = debug.isCancelled
-        var streams: [Int: [Int: (ids: [Int], emitted: String)]] = [:]
+        var streams: [Int: [Int: IncrementalDetokenizer]] = [:]
         if let onEvent {
             callbacks.onToken = { [tokenizer] p, b, id in
-                var s = streams[p, default: [:]][b, default: ([], "")]
-                s.ids.append(id)
-                let full = tokenizer.decode(s.ids)
-                var stable = Substring(full)
-                while stable.hasSuffix("\u{FFFD}") { stable = stable.dropLast() }
-                var delta = ""
-                if stable.hasPrefix(s.emitted) { delta = String(stable.dropFirst(s.emitted.count)); s.emitted = String(stable) }
-                streams[p, default: [:]][b] = s
+                let delta = streams[p, default: [:]][b, default: IncrementalDetokenizer(tokenizer: tokenizer)].push(id)
                 onEvent(.token(prompt: p, blank: b, id: id, text: delta))
             }
             callbacks.onBlankEnd = { [tokenizer] p, b, outcome in

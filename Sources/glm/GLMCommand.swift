@@ -17,6 +17,7 @@ struct GLMCommand: AsyncParsableCommand {
             EvaluateCommand.self,
             FinetuneCommand.self,
             RougeCommand.self,
+            ServeCommand.self,
         ]
     )
 }
