@@ -23,6 +23,9 @@ public struct ComputeProbe: Sendable {
     /// What `auto` resolves to.
     public var choice: GEMMInputType { bf16IsNativeAndFaster ? .bfloat16 : .float32 }
 
+    /// Whether this CPU computes bf16 natively (AVX512_BF16 or AMX-BF16), without timing anything.
+    public static var cpuHasNativeBF16: Bool { glmd_cpu_has_bf16() != 0 }
+
     public var nativeName: String { nativeBF16 == 1 ? "AVX512_BF16" : nativeBF16 == 2 ? "AMX-BF16" : "no native bf16" }
 
     /// One line: what was measured and why `choice` follows.

@@ -23,7 +23,7 @@ struct BenchDecodeCommand: ParsableCommand {
     @Option(name: .customLong("new-tokens"), help: "Tokens decoded per generation.") var newTokens = 128
     @Option(name: [.customLong("batch-size"), .customLong("batch")], help: "Rows decoded together.") var batch = 1
     @Option(help: "Threads for oneDNN and the kernels.") var threads = 2
-    @Option(help: "Weight storage of the packed decode GEMMs: fp32, bf16 or int8 (weight-only, per-channel scales).") var dtype = "fp32"
+    @Option(name: [.customLong("weights"), .customLong("dtype")], help: DecodingWeightsOption.help) var weights: DecodingWeightsOption = .fp32
     @Option(help: "Untimed generations first.") var warmup = 1
     @Option(help: "Timed generations (the median step time is reported).") var steps = 3
     @Option(help: "Seed of the random weights and prompts.") var seed: UInt64 = 1234
@@ -32,7 +32,6 @@ struct BenchDecodeCommand: ParsableCommand {
     @Flag(help: "Run the standard table: base and large sizes × batch 1 and 8 × fp32, bf16 and int8.") var suite = false
 
     func validate() throws {
-        guard GEMMInputType(shortName: dtype) != nil else { throw ValidationError("--dtype must be fp32, bf16 or int8") }
         guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") }
     }
 
@@ -47,7 +46,7 @@ struct BenchDecodeCommand: ParsableCommand {
                 }
             }
         } else {
-            configs = [config(layers, hidden, heads, batch, GEMMInputType(shortName: dtype) ?? .float32)]
+            configs = [config(layers, hidden, heads, batch, weights.resolved)]
         }
         if !json {
             print("glm bench decode — \(Runtime.threads) thread(s), prompt \(promptLength) + \(newTokens) new tokens, vocab \(vocab), "

@@ -48,7 +48,7 @@ struct GenerateCommand: ParsableCommand {
     var selectTopK = false
     @Flag(name: .customLong("real-tokens-only"), help: "Never choose the padding ids of the vocabulary (the original can).")
     var realTokensOnly = false
-    @Option(help: "Storage of the packed decoding weights: fp32 (exact), bf16 (faster) or int8 (weight-only, per-channel scales; fastest).") var dtype = "fp32"
+    @Option(name: [.customLong("weights"), .customLong("dtype")], help: DecodingWeightsOption.help) var weights: DecodingWeightsOption = .auto
     @Option(help: "Threads for oneDNN and the kernels.") var threads: Int?
     @Flag(help: "Read {\"prompt\": ...} JSON lines on stdin, write one JSON result per line.") var jsonl = false
     @Option(name: .customLong("batch-size"), help: "--jsonl / line mode: prompts generated together.") var batchSize = 8
@@ -56,7 +56,6 @@ struct GenerateCommand: ParsableCommand {
     enum Strategy: String, ExpressibleByArgument, CaseIterable { case greedy, sample, beam }
 
     func validate() throws {
-        guard GEMMInputType(shortName: dtype) != nil else { throw ValidationError("--dtype must be fp32, bf16 or int8") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be ≥ 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
         if jsonl && prompt != nil { throw ValidationError("--jsonl reads prompts from stdin: drop the prompt argument") }
@@ -76,7 +75,7 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         if let threads { Runtime.setThreads(threads) }
-        let storage = GEMMInputType(shortName: dtype) ?? .float32
+        let storage = weights.resolved
         let generator = try GLMGenerator.load(try model ?? DefaultModel.path(), options: modelOptions.loadOptions,
                                               packedWeights: storage)
         let options = self.options

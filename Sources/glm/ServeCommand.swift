@@ -29,7 +29,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-queue"), help: "Sequences waiting at most; beyond it requests get 429.") var maxQueue = 256
     @Option(name: .customLong("api-key"), help: "Require 'Authorization: Bearer KEY' (default: env GLM_API_KEY; none: open).")
     var apiKey: String?
-    @Option(help: "Storage of the packed decoding weights: fp32 (exact), bf16 or int8.") var dtype = "fp32"
+    @Option(name: [.customLong("weights"), .customLong("dtype")], help: DecodingWeightsOption.help) var weights: DecodingWeightsOption = .auto
     @Option(help: "Threads for oneDNN and the kernels.") var threads: Int?
     @Option(name: .customLong("random-model"), help: "Serve random weights of a published model's shape and tokenizer (e.g. glm-base), for load benchmarks.")
     var randomModel: String?
@@ -38,14 +38,13 @@ struct ServeCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard maxBatch >= 1 else { throw ValidationError("--max-batch must be ≥ 1") }
         guard maxQueue >= 0 else { throw ValidationError("--max-queue must be ≥ 0") }
-        guard GEMMInputType(shortName: dtype) != nil else { throw ValidationError("--dtype must be fp32, bf16 or int8") }
         if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
         if randomModel != nil && model != nil { throw ValidationError("--random-model and --model exclude each other") }
     }
 
     func run() async throws {
         if let threads { Runtime.setThreads(threads) }
-        let storage = GEMMInputType(shortName: dtype) ?? .float32
+        let storage = weights.resolved
         let started = Date()
         let generator: GLMGenerator
         let modelID: String
@@ -66,8 +65,8 @@ struct ServeCommand: AsyncParsableCommand {
         let key = apiKey ?? ProcessInfo.processInfo.environment["GLM_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         let loadSeconds = Date().timeIntervalSince(started)
         try await GLMServerApp.run(service: service, options: GLMServerOptions(host: host, port: port, apiKey: key)) { bound in
-            let line = String(format: "glm serve: %@ on http://%@:%d (max batch %d, max queue %d%@), loaded in %.1f s",
-                              modelID, host, bound, maxBatch, maxQueue, key == nil ? "" : ", API key required", loadSeconds)
+            let line = String(format: "glm serve: %@ (%@ weights) on http://%@:%d (max batch %d, max queue %d%@), loaded in %.1f s",
+                              modelID, storage.shortName, host, bound, maxBatch, maxQueue, key == nil ? "" : ", API key required", loadSeconds)
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
         FileHandle.standardError.write(Data("glm serve: drained, exiting\n".utf8))
