@@ -11,9 +11,13 @@ public struct GLMServerOptions: Sendable {
     public var port = 8080
     /// Every request needs `Authorization: Bearer KEY` when set.
     public var apiKey: String?
+    /// A connection that sends nothing for this long — an idle keep-alive, or a slow or abandoned client
+    /// in the middle of its request — is closed. A request being answered (a long generation, a stream)
+    /// is never cut by it: Hummingbird does not count the time after a request was fully read.
+    public var idleTimeoutSeconds: Double = 30
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, apiKey: String? = nil) {
-        self.host = host; self.port = port; self.apiKey = apiKey
+    public init(host: String = "127.0.0.1", port: Int = 8080, apiKey: String? = nil, idleTimeoutSeconds: Double = 30) {
+        self.host = host; self.port = port; self.apiKey = apiKey; self.idleTimeoutSeconds = idleTimeoutSeconds
     }
 }
 
@@ -24,7 +28,9 @@ public enum GLMServerApp {
         let router = Router()
         router.add(middleware: APIMiddleware(service: service, apiKey: options.apiKey))
         addRoutes(router, service: service)
+        let idleNanoseconds = Int64(max(options.idleTimeoutSeconds, 0.001) * 1e9)
         return Application(router: router,
+                           server: .http1(configuration: .init(idleTimeout: .nanoseconds(idleNanoseconds))),
                            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "glm-serve"),
                            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? options.port) })
     }

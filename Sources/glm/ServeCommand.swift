@@ -31,6 +31,8 @@ struct ServeCommand: AsyncParsableCommand {
     var apiKey: String?
     @Option(name: [.customLong("weights"), .customLong("dtype")], help: DecodingWeightsOption.help) var weights: DecodingWeightsOption = .auto
     @Option(help: "Threads for oneDNN and the kernels.") var threads: Int?
+    @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may send nothing (idle keep-alive, a stalled request) before it is closed; answering a request never counts.")
+    var idleTimeout: Double = 30
     @Option(name: .customLong("random-model"), help: "Serve random weights of a published model's shape and tokenizer (e.g. glm-base), for load benchmarks.")
     var randomModel: String?
 
@@ -38,6 +40,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard maxBatch >= 1 else { throw ValidationError("--max-batch must be ≥ 1") }
         guard maxQueue >= 0 else { throw ValidationError("--max-queue must be ≥ 0") }
+        guard idleTimeout > 0, idleTimeout.isFinite else { throw ValidationError("--idle-timeout must be > 0 seconds") }
         if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
         if randomModel != nil && model != nil { throw ValidationError("--random-model and --model exclude each other") }
     }
@@ -64,7 +67,7 @@ struct ServeCommand: AsyncParsableCommand {
         let service = try GLMService(generator: generator, modelID: modelID, maxBatch: maxBatch, maxQueue: maxQueue)
         let key = apiKey ?? ProcessInfo.processInfo.environment["GLM_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         let loadSeconds = Date().timeIntervalSince(started)
-        try await GLMServerApp.run(service: service, options: GLMServerOptions(host: host, port: port, apiKey: key)) { bound in
+        try await GLMServerApp.run(service: service, options: GLMServerOptions(host: host, port: port, apiKey: key, idleTimeoutSeconds: idleTimeout)) { bound in
             let line = String(format: "glm serve: %@ (%@ weights) on http://%@:%d (max batch %d, max queue %d%@), loaded in %.1f s",
                               modelID, storage.shortName, host, bound, maxBatch, maxQueue, key == nil ? "" : ", API key required", loadSeconds)
             FileHandle.standardError.write(Data((line + "\n").utf8))

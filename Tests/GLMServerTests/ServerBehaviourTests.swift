@@ -186,6 +186,24 @@ final class ServerBehaviourTests: XCTestCase {
         }
     }
 
+    /// A client that sends half a request and then nothing is disconnected after the idle timeout; a
+    /// generation that takes longer than the timeout is not cut; the server keeps serving.
+    func testStalledClientIsClosedAfterTheIdleTimeout() async throws {
+        try await ServerHarness.with(model: ServerHarness.builtIn, idleTimeout: 0.5) { server in
+            let port = server.port
+            let closedAfter = try await Task.detached {
+                try RawClient.stallThenTimeClose(port: port, bytes: "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le", limit: 10)
+            }.value
+            let seconds = try XCTUnwrap(closedAfter, "a stalled client was not disconnected within 10 s")
+            XCTAssertGreaterThanOrEqual(seconds, 0.4)
+            let start = Date()
+            let long = try await server.post("/v1/completions", ["prompt": "GLM is a general language model", "max_tokens": 100,
+                                                                 "ignore_eos": true, "n": 4])
+            XCTAssertEqual(long.status, 200, long.text)
+            XCTAssertGreaterThan(Date().timeIntervalSince(start), 0.5, "the generation should outlast the idle timeout")
+        }
+    }
+
     /// A request past its deadline fails with 504 (and leaves the batch); the server keeps serving.
     func testRequestPastItsDeadlineGets504() async throws {
         var limits = ServingLimits()
