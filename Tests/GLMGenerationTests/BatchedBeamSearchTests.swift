@@ -5,26 +5,33 @@ import XCTest
 
 /// The batched seq2seq beam search (`GLMGenerator.seq2seqBeamSearch(sources:options:)`) against
 /// one-at-a-time decoding (`seq2seqBeamSearch(sourceIds:maskPosition:options:)`, proven against the
-/// original by `BeamFixtureTests`): every beam-search source of every generate/*.json fixture, all of a
-/// model's sources in one batch (sources of different lengths, right-padded; searches that stop at
+/// original by `BeamFixtureTests`): every beam-search source of every generate/*.json fixture (also
+/// unpadded and cut), all of a model's sources in one batch (sources of different lengths, right-padded; searches that stop at
 /// different steps), with the fixtures' settings and with the constraints and candidate draws of the
 /// evaluator's other options. Ids, end flag, steps run and every scorer decision are exact; scores
 /// differ only by the float rounding of the batched, padded products (measured max |Δ score| is
 /// printed, tolerance 1e-4).
 final class BatchedBeamSearchTests: GenerationTestCase {
-    /// Each model's fixture sources: (ids before sop, mask position).
+    /// Each model's fixture sources (ids before sop, mask position), each three times: as the fixture has
+    /// it (padded to 32 tokens), without its trailing pad ids, and cut to half of that: a batch mixes lengths.
     func sources(_ model: String) throws -> [(sourceIds: [Int], maskPosition: Int)] {
-        try Fixtures.json("generate/\(model).json").list("beam_search").map { c in
+        let pad = try Fixtures.generator(model).specialTokens.pad
+        return try Fixtures.json("generate/\(model).json").list("beam_search").flatMap { c in
             let sample = c.dict("dataset_sample")
             let sep = ints(sample["attention_mask(sep)"])[0]
             let rows = (sample["position_id"] as! [Any]).map(ints)
-            return (Array(ints(sample["text"])[..<sep]), rows[0][sep])
+            let padded = Array(ints(sample["text"])[..<sep]), mask = rows[0][sep]
+            var unpadded = padded
+            while unpadded.count > mask + 1 && unpadded.last == pad { unpadded.removeLast() }
+            let half = Array(unpadded.prefix(max(mask + 1, unpadded.count / 2)))
+            return [(padded, mask), (unpadded, mask), (half, mask)]
         }
     }
 
-    func compare(options: (FixtureSettings) -> GenerationOptions, paths: [DecodingPath] = [.kvCache], repeats: Int = 1) throws {
+    func compare(models: [String] = Fixtures.generationModels, options: (FixtureSettings) -> GenerationOptions,
+                 paths: [DecodingPath] = [.kvCache], repeats: Int = 1) throws {
         var worst = 0.0, batches = 0, ragged = 0, staggered = 0
-        for model in Fixtures.generationModels {
+        for model in models {
             let settings = try FixtureSettings(try Fixtures.json("generate/\(model).json"), file: model)
             let g = try Fixtures.generator(model)
             // Repeating the list gives batches of more sources than the fixture has.
@@ -61,13 +68,24 @@ final class BatchedBeamSearchTests: GenerationTestCase {
     }
 
     /// Longer searches (some end on eop, some at the limit), min length and no-repeat n-gram constraints,
-    /// and the seeded candidate draws of `--select-topk` off, 11 sources to a batch where the fixture has 6.
-    func testConstraintsAndSamplingMatchOneAtATime() throws {
+    /// 3 beams, 18 sources to a batch.
+    func testConstraintsMatchOneAtATime() throws {
         try compare(options: { s in
             var beam = s.beam
-            beam.selectTopK = false
             beam.numBeams = 3
-            return GenerationOptions(strategy: .beam(beam), maxLength: 14, minLength: 2, noRepeatNGramSize: 2, seed: 5)
+            return GenerationOptions(strategy: .beam(beam), maxLength: 14, minLength: 2, noRepeatNGramSize: 2)
+        })
+    }
+
+    /// The seeded candidate draws of `--select-topk` off, on the trained model. (On the random-weight
+    /// models the distributions over ~50k ids are nearly flat: a draw then lands within float rounding of
+    /// a cumulative-weight boundary often enough that a 1e-6 difference in the scores changes the
+    /// candidate, alone as much as batched, so those models are compared with top-k selection only.)
+    func testSeededSamplingMatchesOneAtATime() throws {
+        try compare(models: ["glm-tiny-bert-trained"], options: { s in
+            var beam = s.beam
+            beam.selectTopK = false
+            return GenerationOptions(strategy: .beam(beam), maxLength: 12, minLength: 1, noRepeatNGramSize: 3, seed: 5)
         }, repeats: 2)
     }
 
