@@ -6,9 +6,9 @@ import XCTest
 /// The batched seq2seq beam search (`GLMGenerator.seq2seqBeamSearch(sources:options:)`) against
 /// one-at-a-time decoding (`seq2seqBeamSearch(sourceIds:maskPosition:options:)`, proven against the
 /// original by `BeamFixtureTests`): every beam-search source of every generate/*.json fixture (also
-/// unpadded and cut), all of a model's sources in one batch (sources of different lengths, right-padded; searches that stop at
-/// different steps), with the fixtures' settings and with the constraints and candidate draws of the
-/// evaluator's other options. Ids, end flag, steps run and every scorer decision are exact; scores
+/// unpadded and cut), all of a model's sources in one batch (sources of different lengths,
+/// right-padded; searches that stop at different steps), with the fixtures' settings, on both decoding
+/// paths, and with the constraints and candidate draws of the evaluator's other options. Ids, end flag, steps run and every scorer decision are exact; scores
 /// differ only by the float rounding of the batched, padded products (measured max |Δ score| is
 /// printed, tolerance 1e-4).
 final class BatchedBeamSearchTests: GenerationTestCase {
@@ -29,13 +29,12 @@ final class BatchedBeamSearchTests: GenerationTestCase {
     }
 
     func compare(models: [String] = Fixtures.generationModels, options: (FixtureSettings) -> GenerationOptions,
-                 paths: [DecodingPath] = [.kvCache], repeats: Int = 1) throws {
+                 paths: [DecodingPath] = [.kvCache]) throws {
         var worst = 0.0, batches = 0, ragged = 0, staggered = 0
         for model in models {
             let settings = try FixtureSettings(try Fixtures.json("generate/\(model).json"), file: model)
             let g = try Fixtures.generator(model)
-            // Repeating the list gives batches of more sources than the fixture has.
-            let all = Array(Array(repeating: try sources(model), count: repeats).joined())
+            let all = try sources(model)
             for path in paths {
                 var o = options(settings)
                 o.path = path
@@ -64,16 +63,22 @@ final class BatchedBeamSearchTests: GenerationTestCase {
     }
 
     func testFixtureSettingsMatchOneAtATime() throws {
-        try compare(options: { GenerationOptions(strategy: .beam($0.beam), maxLength: $0.beamMaxLength) }, paths: [.kvCache, .memory])
+        try compare(options: { GenerationOptions(strategy: .beam($0.beam), maxLength: $0.beamMaxLength) })
+    }
+
+    /// The original's memory path (explicit masks over re-projected memories) batches the same way.
+    func testMemoryPathMatchesOneAtATime() throws {
+        try compare(models: ["glm-tiny-bert-trained"], options: { GenerationOptions(strategy: .beam($0.beam), maxLength: $0.beamMaxLength) },
+                    paths: [.memory])
     }
 
     /// Longer searches (some end on eop, some at the limit), min length and no-repeat n-gram constraints,
-    /// 3 beams, 18 sources to a batch.
+    /// 3 beams.
     func testConstraintsMatchOneAtATime() throws {
         try compare(options: { s in
             var beam = s.beam
             beam.numBeams = 3
-            return GenerationOptions(strategy: .beam(beam), maxLength: 14, minLength: 2, noRepeatNGramSize: 2)
+            return GenerationOptions(strategy: .beam(beam), maxLength: 11, minLength: 2, noRepeatNGramSize: 2)
         })
     }
 
@@ -86,7 +91,7 @@ final class BatchedBeamSearchTests: GenerationTestCase {
             var beam = s.beam
             beam.selectTopK = false
             return GenerationOptions(strategy: .beam(beam), maxLength: 12, minLength: 1, noRepeatNGramSize: 3, seed: 5)
-        }, repeats: 2)
+        })
     }
 
     func testBadSourceIsNamedAndEmptyBatchIsEmpty() throws {
