@@ -15,9 +15,9 @@ import GLMTasks
 /// trained and random models. The other constraints are `config_tasks/seq_customization.sh`'s
 /// (length penalty 0.7, no repeated 3-grams, top-2·beams candidates).
 ///
-/// `batchSize` is the evaluator's `--eval-batch-size`. The evaluator decodes one source at a time (its
-/// batch only groups progress reports; see `Seq2SeqEvaluator`), so batch 1 and batch 8 differ only by
-/// noise until the generator decodes several sources together — the benchmark exists to show it.
+/// `batchSize` is the evaluator's `--eval-batch-size`: that many sources are beam-searched together
+/// (`GLMGenerator.seq2seqBeamSearch(sources:)`, batch × beams rows per forward), so batch 8 against
+/// batch 1 is the gain of batched decoding on the same examples (same predictions, same ROUGE).
 public struct EvaluateBenchmark {
     public struct Config: Sendable {
         public var numBeams = 4

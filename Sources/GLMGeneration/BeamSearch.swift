@@ -16,10 +16,11 @@ public struct BeamSearchResult: Sendable, Equatable {
 /// one row with the context (everything before `sop`):
 ///  step 0 feeds `sop` at `position(0)` on one row; its log-softmax is the same for all num_beams beams,
 ///  whose running scores start as [0, −1e9, …]; every later step feeds each beam's last token at
-///  `position(counter)`. Per step: logits → top_k_logits → log-softmax (float32) → min length / no-repeat
-///  n-gram constraints → + running beam score → the 2·num_beams best (or sampled) candidates of the
-///  flattened [beams × V] scores, sorted → `BeamSearchScorer.process` → the caches follow the surviving
-///  beams. The loop ends at `maxLength` steps or when the scorer is done; `finalize` picks the best.
+///  `position(counter)`. Per step (`BeamSearchState.step`): logits → top_k_logits → log-softmax (float32)
+///  → min length / no-repeat n-gram constraints → + running beam score → the 2·num_beams best (or
+///  sampled) candidates of the flattened [beams × V] scores, sorted → `BeamSearchScorer.process` → the
+///  caches follow the surviving beams. The loop ends at `maxLength` steps or when the scorer is done;
+///  `finalize` picks the best. `BatchedBeamSearch` drives the same per-source state for many sources.
 struct BeamSearchLoop {
     let options: BeamSearchOptions
     let maxLength: Int
@@ -34,76 +35,19 @@ struct BeamSearchLoop {
     func run(backend: DecodingBackend, position: (Int) -> TokenPosition,
              onStepLogits: ((Int, UnsafeBufferPointer<Float>) -> Void)? = nil,
              isCancelled: (() -> Bool)? = nil) throws -> BeamSearchResult {
-        let k = options.numBeams
-        var generator = SeededGenerator(seed: seed)
-        var scorer = BeamSearchScorer(numBeams: k, lengthPenalty: options.lengthPenalty,
-                                      earlyStopping: options.earlyStopping, endTokens: endTokens)
-        guard let first = try backend.feed(ids: [[sop]], positions: [[position(0)]], mask: .sep([0]), logits: true) else {
-            throw GenerationError.badInput("no logits from the sop step")
-        }
-        let vocab = first.shape[2]
-        try backend.select(rows: Array(repeating: 0, count: k))
-        var beamScores = [Float](repeating: -1e9, count: k)
-        beamScores[0] = 0
-        var tokens = [[Int]](repeating: [], count: k)
-        var logits = first
-        var counter = 0
-        var scores = [Float](repeating: 0, count: k * vocab)
-        var row = [Float](repeating: 0, count: vocab)
-        while counter < maxLength {
+        var state = BeamSearchState(loop: self)
+        while !state.isFinished {
             if isCancelled?() == true { throw GenerationError.cancelled }
-            if counter > 0 {
-                let fed = tokens.map { [$0.last!] }
-                guard let l = try backend.feed(ids: fed, positions: Array(repeating: [position(counter)], count: k),
-                                               mask: .sep([0]), logits: true) else {
-                    throw GenerationError.badInput("no logits at beam step \(counter)")
-                }
-                logits = l
+            let fed = state.nextTokens
+            guard let logits = try backend.feed(ids: fed.map { [$0] }, positions: Array(repeating: [position(state.counter)], count: fed.count),
+                                                mask: .sep([0]), logits: true) else {
+                throw GenerationError.badInput("no logits at beam step \(state.counter)")
             }
-            if let onStepLogits {
-                onStepLogits(counter, UnsafeBufferPointer(start: logits.floats, count: vocab))
-            }
-            for b in 0..<k {
-                let source = logits.floats + (counter == 0 ? 0 : b) * vocab
-                for i in 0..<vocab { row[i] = i < vocabularyLimit ? source[i] : -.infinity }
-                if options.topK > 0 || options.topP > 0 {
-                    LogitsProcessing.topKLogits(&row, topK: options.topK, topP: options.topP)
-                }
-                try scores.withUnsafeMutableBufferPointer { s in
-                    guard let base = s.baseAddress else { throw GenerationError.badInput("empty vocabulary") }
-                    let out = base + b * vocab
-                    row.withUnsafeBufferPointer { LogitsProcessing.logSoftmax($0.baseAddress!, count: vocab, into: out) }
-                    LogitsProcessing.applyConstraints(out, count: vocab, generated: tokens[b], endTokens: endTokens,
-                                                      minLength: minLength, noRepeatNGram: noRepeatNGramSize)
-                    let add = beamScores[b]
-                    for i in 0..<vocab { out[i] += add }
-                }
-            }
-            let picked: [Int]
-            if options.selectTopK {
-                picked = Self.largest(scores, count: 2 * k)
-            } else {
-                picked = LogitsProcessing.sampleWithoutReplacement(scores: scores, count: 2 * k, generator: &generator)
-            }
-            var candidates = Self.sortedCandidates(picked, scores: scores, vocab: vocab)
-            if Self.continuing(candidates, endTokens: endTokens) < k {
-                // More end tokens than the original can handle (it raises): widen the list until num_beams
-                // candidates continue. Only reachable with several end tokens.
-                let wider = Self.largest(scores, count: min(scores.count, 2 * k + endTokens.count * k))
-                candidates = Self.sortedCandidates(wider, scores: scores, vocab: vocab)
-            }
-            let next = try scorer.process(step: counter, beamTokens: tokens, candidates: candidates)
-            tokens = next.map { tokens[$0.beam] + [$0.token] }
-            beamScores = next.map(\.score)
-            try backend.select(rows: next.map(\.beam))
-            scorer.trace.stepsRun += 1
-            if scorer.isDone { break }
-            counter += 1
+            let vocab = logits.shape[2]
+            onStepLogits?(state.counter, UnsafeBufferPointer(start: logits.floats, count: vocab))
+            try backend.select(rows: try state.step(logits: UnsafePointer(logits.floats), vocab: vocab))
         }
-        guard let best = scorer.finalize(step: counter, beamTokens: tokens, beamScores: beamScores) else {
-            throw GenerationError.badInput("beam search produced no hypothesis")
-        }
-        return BeamSearchResult(ids: best.ids, score: best.score, endedWithEndToken: !best.viaFinalize, trace: scorer.trace)
+        return try state.result()
     }
 
     static func continuing(_ candidates: [BeamCandidate], endTokens: [Int]) -> Int {
@@ -133,5 +77,100 @@ struct BeamSearchLoop {
             if best.count > count { best.removeLast() }
         }
         return best.map(\.1)
+    }
+}
+
+/// One source's beam search between steps: its scorer, running beam scores, beam tokens and candidate
+/// draws. The loop body of the original lives here once; `BeamSearchLoop.run` (one source) and
+/// `BatchedBeamSearch` (many sources in one backend) feed it the logits of the source's rows.
+struct BeamSearchState {
+    let loop: BeamSearchLoop
+    private(set) var scorer: BeamSearchScorer
+    private(set) var beamScores: [Float]
+    private(set) var tokens: [[Int]]
+    /// The step about to run (the original's `counter`).
+    private(set) var counter = 0
+    /// Set when the scorer is done or `maxLength` steps have run: `result()` may be taken.
+    private(set) var isFinished: Bool
+    private var generator: SeededGenerator
+    private var scores: [Float] = []
+    private var row: [Float] = []
+
+    init(loop: BeamSearchLoop) {
+        let k = loop.options.numBeams
+        self.loop = loop
+        scorer = BeamSearchScorer(numBeams: k, lengthPenalty: loop.options.lengthPenalty,
+                                  earlyStopping: loop.options.earlyStopping, endTokens: loop.endTokens)
+        beamScores = [Float](repeating: -1e9, count: k)
+        beamScores[0] = 0
+        tokens = [[Int]](repeating: [], count: k)
+        generator = SeededGenerator(seed: loop.seed)
+        isFinished = loop.maxLength <= 0
+    }
+
+    /// The ids this source feeds at the next step, one per row it holds: `sop` on its single row at step 0,
+    /// then each beam's last token.
+    var nextTokens: [Int] { counter == 0 ? [loop.sop] : tokens.map { $0.last! } }
+
+    /// One step on the logits of this source's rows (`nextTokens.count` rows of `vocab` floats from
+    /// `logits`). Returns, for each surviving beam, which of those rows it continues (the backend
+    /// selects them).
+    mutating func step(logits: UnsafePointer<Float>, vocab: Int) throws -> [Int] {
+        precondition(!isFinished, "beam search step after the end")
+        let k = loop.options.numBeams
+        if scores.count != k * vocab { scores = [Float](repeating: 0, count: k * vocab); row = [Float](repeating: 0, count: vocab) }
+        // Step 0: all beams read the one sop row.
+        let stride = counter == 0 ? 0 : vocab
+        for b in 0..<k {
+            let source = logits + b * stride
+            for i in 0..<vocab { row[i] = i < loop.vocabularyLimit ? source[i] : -.infinity }
+            if loop.options.topK > 0 || loop.options.topP > 0 {
+                LogitsProcessing.topKLogits(&row, topK: loop.options.topK, topP: loop.options.topP)
+            }
+            try scores.withUnsafeMutableBufferPointer { s in
+                guard let base = s.baseAddress else { throw GenerationError.badInput("empty vocabulary") }
+                let out = base + b * vocab
+                row.withUnsafeBufferPointer { LogitsProcessing.logSoftmax($0.baseAddress!, count: vocab, into: out) }
+                LogitsProcessing.applyConstraints(out, count: vocab, generated: tokens[b], endTokens: loop.endTokens,
+                                                  minLength: loop.minLength, noRepeatNGram: loop.noRepeatNGramSize)
+                let add = beamScores[b]
+                for i in 0..<vocab { out[i] += add }
+            }
+        }
+        let picked: [Int]
+        if loop.options.selectTopK {
+            picked = BeamSearchLoop.largest(scores, count: 2 * k)
+        } else {
+            picked = LogitsProcessing.sampleWithoutReplacement(scores: scores, count: 2 * k, generator: &generator)
+        }
+        var candidates = BeamSearchLoop.sortedCandidates(picked, scores: scores, vocab: vocab)
+        if BeamSearchLoop.continuing(candidates, endTokens: loop.endTokens) < k {
+            // More end tokens than the original can handle (it raises): widen the list until num_beams
+            // candidates continue. Only reachable with several end tokens.
+            let wider = BeamSearchLoop.largest(scores, count: min(scores.count, 2 * k + loop.endTokens.count * k))
+            candidates = BeamSearchLoop.sortedCandidates(wider, scores: scores, vocab: vocab)
+        }
+        let next = try scorer.process(step: counter, beamTokens: tokens, candidates: candidates)
+        tokens = next.map { tokens[$0.beam] + [$0.token] }
+        beamScores = next.map(\.score)
+        scorer.trace.stepsRun += 1
+        let first = counter == 0
+        let rows = next.map { first ? 0 : $0.beam }
+        if scorer.isDone {
+            isFinished = true
+        } else {
+            counter += 1
+            isFinished = counter >= loop.maxLength
+        }
+        return rows
+    }
+
+    /// The best hypothesis (`finalize` at the step the search stopped).
+    func result() throws -> BeamSearchResult {
+        var scorer = scorer
+        guard let best = scorer.finalize(step: counter, beamTokens: tokens, beamScores: beamScores) else {
+            throw GenerationError.badInput("beam search produced no hypothesis")
+        }
+        return BeamSearchResult(ids: best.ids, score: best.score, endedWithEndToken: !best.viaFinalize, trace: scorer.trace)
     }
 }

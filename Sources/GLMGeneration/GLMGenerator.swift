@@ -280,7 +280,8 @@ public final class GLMGenerator: @unchecked Sendable {
                            tokens: specialTokens, options: options, vocabularyLimit: limit)
     }
 
-    private func locked<T>(_ body: () throws -> T) rethrows -> T {
+    /// Runs `body` holding the generator's lock (also used by the batched seq2seq beam search).
+    func locked<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
         return try body()

@@ -27,6 +27,8 @@ final class EvaluateBenchmarkTests: XCTestCase {
             XCTAssertEqual(r.tokensPerSecond, r.examplesPerSecond * 5, accuracy: 1e-9 * r.tokensPerSecond)
             XCTAssertTrue((0...1).contains(r.rouge1), "\(r.rouge1)")
         }
+        // Batch 2 decodes both sources together and predicts what batch 1 does one at a time.
+        XCTAssertEqual(rows[0].rouge1, rows[1].rouge1, accuracy: 1e-12)
         let greedy = try bench.greedyReference(timedRuns: 1)
         XCTAssertTrue(greedy.examplesPerSecond > 0 && greedy.tokensPerSecond > 0)
         // A greedy example (12 + 2 prompt tokens, 5 steps) cannot take longer than its 5 decode steps alone.

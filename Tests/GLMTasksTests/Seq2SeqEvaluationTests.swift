@@ -98,9 +98,12 @@ final class Seq2SeqEvaluationTests: XCTestCase {
                 XCTAssertEqual(mine.score, direct.score, label)
                 XCTAssertEqual(g.predictionIds(mine.ids), ints(c["best_hypothesis_ids_after_removing_eop_and_pad"]), label)
             }
-            let result = try evaluator.evaluate(examples, split: .test)
-            XCTAssertEqual(result.predictions, cases.map { $0["prediction_text"] as! String }, model)
-            XCTAssertEqual(result.references, examples.map(\.ref), model)
+            // One at a time and batched (all sources of different lengths in one beam-search batch).
+            for batchSize in [1, 2, cases.count] {
+                let result = try evaluator.evaluate(examples, split: .test, batchSize: batchSize)
+                XCTAssertEqual(result.predictions, cases.map { $0["prediction_text"] as! String }, "\(model) batch \(batchSize)")
+                XCTAssertEqual(result.references, examples.map(\.ref), model)
+            }
             compared += cases.count
         }
         XCTAssertEqual(compared, 6 + 3)

@@ -71,8 +71,10 @@ public struct Seq2SeqEvaluation: Sendable, Equatable {
 ///
 /// The original decodes `--eval-batch-size` samples together; its scorer keeps every sample's beams
 /// apart (own hypotheses, own done flag, per-row constraints), so a sample's prediction does not depend
-/// on its batch. The generator decodes one source at a time; `batchSize` only sets how many examples
-/// go between progress reports. `--mask-pad-token` (customization): the original hides the source
+/// on its batch. Here `batchSize` sources are decoded together too
+/// (`GLMGenerator.seq2seqBeamSearch(sources:)`: one backend, every live beam of every source fed per
+/// step, finished sources dropped), which gives the one-at-a-time predictions up to float rounding
+/// (`BatchedBeamSearchTests`). `--mask-pad-token` (customization): the original hides the source
 /// padding from every position; here the padding is left out, which is the same computation.
 ///
 /// The blank task (test split) runs the original's `BlankLMEvaluater` instead: greedy infilling of every
@@ -217,15 +219,7 @@ public struct Seq2SeqEvaluator: @unchecked Sendable {
         var predictions: [String] = []
         predictions.reserveCapacity(examples.count)
         for start in stride(from: 0, to: examples.count, by: batch) {
-            for example in examples[start..<min(examples.count, start + batch)] {
-                do {
-                    predictions.append(try predict(example, split: split))
-                } catch let e as Seq2SeqDataError {
-                    throw e
-                } catch {
-                    throw Seq2SeqDataError(file: example.file, line: example.line, reason: "\(example.guid): \(error)")
-                }
-            }
+            predictions += try predictTogether(Array(examples[start..<min(examples.count, start + batch)]), split: split)
             progress?(predictions.count, examples.count)
         }
         let references = examples.map(\.ref)
@@ -233,6 +227,29 @@ public struct Seq2SeqEvaluator: @unchecked Sendable {
         if task.kind != .blank { rouge = try RougeMetric.evaluate(predictions: predictions, references: references, mode: rougeMode) }
         return Seq2SeqEvaluation(task: task.kind, split: split, uids: examples.map(\.guid), predictions: predictions,
                                  references: references, rougeMode: rougeMode, rouge: rouge)
+    }
+
+    /// The predictions of examples decoded as one batch (the blank task's greedy infilling: one at a time).
+    /// When the batch fails, its examples are redone one at a time so the error names the culprit.
+    public func predictTogether(_ examples: [Seq2SeqExample], split: Seq2SeqSplit) throws -> [String] {
+        if task.kind != .blank && examples.count > 1 {
+            let inputs = try examples.map { e in try naming(e) { try beamInput(try sample(e, split: split)) } }
+            if let results = try? generator.seq2seqBeamSearch(sources: inputs, options: generationOptions) {
+                return results.map { generator.tokenizer.decode(generator.predictionIds($0.ids)) }
+            }
+        }
+        return try examples.map { e in try naming(e) { try predict(e, split: split) } }
+    }
+
+    /// Runs `body`, turning a failure into a `Seq2SeqDataError` that names the example's file and line.
+    private func naming<T>(_ example: Seq2SeqExample, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let e as Seq2SeqDataError {
+            throw e
+        } catch {
+            throw Seq2SeqDataError(file: example.file, line: example.line, reason: "\(example.guid): \(error)")
+        }
     }
 
     /// Reads `split` of the task from `dataDirectory` (`Seq2SeqData.examples`) and evaluates it.
