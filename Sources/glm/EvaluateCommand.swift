@@ -84,7 +84,7 @@ struct EvaluateCommand: ParsableCommand {
     var taskMask = false
     @Option(name: .customLong("length-penalty"), help: "multichoice: divide a choice's score by its token count^penalty (only when > 0, as the original; default 0). seq2seq: the beam length penalty (default: the task's config).")
     var lengthPenalty: Double?
-    @Option(name: .customLong("batch-size"), help: "Rows per forward pass (does not change the numbers; the original's --eval-batch-size).") var batchSize = 16
+    @Option(name: .customLong("batch-size"), help: "Rows per forward pass (the original's --eval-batch-size; seq2seq: sources beam-searched together). It does not change the numbers.") var batchSize = 16
     @Option(help: "Write per-item predictions (JSON lines) to this file.") var predictions: String?
     @Option(help: "Threads for oneDNN and the kernels.") var threads: Int?
     @OptionGroup(title: "Seq2seq options (defaults: the task's config_tasks/seq_*.sh)") var seq2seq: Seq2SeqEvaluateOptions

@@ -64,7 +64,7 @@ extension EvaluateCommand {
         let examples = try Seq2SeqData.examples(task: spec, split: split, dataDirectory: data, tokenizer: generator.tokenizer)
         let start = Date()
         var lastReport = Date.distantPast
-        let result = try evaluator.evaluate(examples, split: split, batchSize: 1) { done, total in
+        let result = try evaluator.evaluate(examples, split: split, batchSize: batchSize) { done, total in
             let now = Date()
             guard done == total || now.timeIntervalSince(lastReport) >= 2 else { return }
             lastReport = now
