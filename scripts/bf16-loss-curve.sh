@@ -11,6 +11,8 @@
 #   STEPS=100 scripts/bf16-loss-curve.sh               # a quick trial
 #   PARALLEL=1 THREADS=1 scripts/bf16-loss-curve.sh    # both runs at once (results do not depend on threads)
 #   COMPARE_ONLY=1 scripts/bf16-loss-curve.sh          # compare the logs as they are (e.g. of unfinished runs)
+#   INIT=Models/glm-kjv-small scripts/bf16-loss-curve.sh  # continue a trained model with the stage-3 settings
+#                                                      # (λ = 1 spans, lr 5e-4) instead of a random start
 # Output (not committed): $OUT/{fp32,bf16}/log.jsonl and the summary on stdout.
 set -euo pipefail
 
@@ -19,7 +21,8 @@ WORK=${WORK:-$ROOT/.build/kjv-default-model}
 OUT=${OUT:-$ROOT/.build/bf16-loss-curve}
 STEPS=${STEPS:-1000}
 THREADS=${THREADS:-2}
-GLM=$ROOT/.build/release/glm
+GLM=${GLM:-$ROOT/.build/release/glm}
+INIT=${INIT:-}
 
 PARALLEL=${PARALLEL:-0}
 COMPARE_ONLY=${COMPARE_ONLY:-0}
@@ -31,10 +34,15 @@ run() {
         args+=(--resume)
     else
         args+=(--data "$WORK/train-ds" --valid-data "$WORK/valid-ds" --tokenizer glm-large
-               --layers 6 --hidden 192 --heads 6 --seq-length 128 --max-position 128 --position-init sinusoidal
-               --objective-preset glm-large --batch-size 16 --steps "$STEPS"
-               --lr 1e-3 --warmup 0.01 --lr-decay-style cosine --lr-decay-ratio 0.05 --weight-decay 0.1
-               --hidden-dropout 0.1 --seed 1234 --eval-interval 250 --eval-iters 20 --save-interval 250 --keep 1)
+               --seq-length 128 --objective-preset glm-large --batch-size 16 --steps "$STEPS"
+               --weight-decay 0.1 --hidden-dropout 0.1 --seed 1234 --eval-interval 250 --eval-iters 20
+               --save-interval 250 --keep 1)
+        if [ -n "$INIT" ]; then   # stage 3 of scripts/train-default-model.sh, from $INIT's weights
+            args+=(--load "$INIT" --avg-block-length 1 --lr 5e-4 --warmup 0.01 --lr-decay-style cosine --lr-decay-ratio 0.1)
+        else                      # stage 2's settings from a random start
+            args+=(--layers 6 --hidden 192 --heads 6 --max-position 128 --position-init sinusoidal
+                   --lr 1e-3 --warmup 0.01 --lr-decay-style cosine --lr-decay-ratio 0.05)
+        fi
     fi
     mkdir -p "$dir"
     "$GLM" pretrain "${args[@]}" > "$OUT/$dtype.out" 2>&1
@@ -43,7 +51,7 @@ run() {
 
 if [ "$COMPARE_ONLY" != 1 ]; then
     # The corpus and token datasets of the default model (builds the release binary too).
-    WORK="$WORK" CORPUS_ONLY=1 "$ROOT/scripts/train-default-model.sh"
+    if [ ! -d "$WORK/train-ds" ] || [ ! -x "$GLM" ]; then WORK="$WORK" CORPUS_ONLY=1 "$ROOT/scripts/train-default-model.sh"; fi
     if [ "$PARALLEL" = 1 ]; then
         run fp32 & run bf16 & wait
     else
