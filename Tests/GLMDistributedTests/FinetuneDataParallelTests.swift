@@ -85,6 +85,10 @@ final class FinetuneDataParallelTests: XCTestCase {
         XCTAssertEqual(two.output.components(separatedBy: "\"best_epoch\"").count, 2, "only rank 0 prints the result: \(two.output)")
         XCTAssertTrue(one.output.contains("step(s) of 4 sample(s)") && two.output.contains("step(s) of 4 sample(s)"), one.output + two.output)
         try assertSameRun(dir, "two", "one", steps: 6)
+        // Gradient accumulation: steps of 2 micro-batches of 2 samples, one sample per rank in each.
+        _ = try finetune(dir, ranks: 1, batch: 2, name: "accum-one", task: task + ["--grad-accum", "2"])
+        _ = try finetune(dir, ranks: 2, batch: 1, name: "accum-two", task: task + ["--grad-accum", "2"])
+        try assertSameRun(dir, "accum-two", "accum-one", steps: 6)
     }
 
     func testSeq2SeqOnTwoRanksEqualsOneProcessWithTheGlobalBatch() throws {
