@@ -91,6 +91,16 @@ final class FinetuneDataParallelTests: XCTestCase {
         try assertSameRun(dir, "accum-two", "accum-one", steps: 6)
     }
 
+    /// What fine-tuning does not do under mpirun yet is refused with a message, not run differently.
+    func testZeroStageOneIsRefusedWithAMessage() throws {
+        let mpirun = try MPIRun.mpirun()
+        let dir = try ReferenceFixtures.scratchFolder(for: self, prefix: "ftdp-zero")
+        let r = try MPIRun.run([mpirun, "-np", "2", "--oversubscribe", try MPIRun.glm(), "finetune", "--task", "cb", "--data", "data",
+                                "--save", "out", "--zero-stage", "1"], in: dir, timeout: 120)
+        XCTAssertNotEqual(r.status, 0, r.output)
+        XCTAssertTrue(r.output.contains("--zero-stage 1 is implemented for glm pretrain only"), r.output)
+    }
+
     func testSeq2SeqOnTwoRanksEqualsOneProcessWithTheGlobalBatch() throws {
         _ = try MPIRun.mpirun()
         let dir = try ReferenceFixtures.scratchFolder(for: self, prefix: "ftdp-s2s")
