@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GLMBenchmarks
 import GLMDistributed
+import GLMEngine
 import GLMTraining
 
 /// The flags of multi-process training (`mpirun -np N glm pretrain …`), and the process's place in the job.
@@ -26,6 +27,13 @@ struct DistributedOptions: ParsableArguments {
         let groups = try world.parallelGroups(modelParallelSize: modelParallelSize)
         return try DataParallel(group: groups.dataParallel, zeroStage: zeroStage, overlap: overlapGradients)
     }
+}
+
+/// Rank 0's GEMM precision on every rank: the bf16 probe's timing may differ per process, and all ranks
+/// must compute alike (a sum to which only rank 0 contributes).
+func rankZeroCompute(_ mine: GEMMInputType, _ dp: DataParallel?) throws -> GEMMInputType {
+    guard let dp else { return mine }
+    return try dp.sum([dp.rank == 0 && mine == .bfloat16 ? 1 : 0])[0] > 0.5 ? .bfloat16 : .float32
 }
 
 /// Runs `body` as one rank of a job: an error on any rank aborts the whole job (MPI_Abort) with that

@@ -72,6 +72,8 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Prompt encoder head: lstm (bidirectional 2-layer LSTM + MLP), mlp or none (default lstm, as the original).") var promptFunc: String?
     @Flag(help: "Train only the prompt encoder: no gradients and no updates for the model's parameters.")
     var freezeTransformer = false
+    /// `mpirun -np N glm finetune …`: data parallel, --batch-size per rank (see `SuperGLUEFinetuner.dataParallel`).
+    @OptionGroup var distributed: DistributedOptions
 
     func validate() throws {
         if let t = threads, t < 1 { throw ValidationError("--threads must be ≥ 1") }
@@ -117,7 +119,20 @@ struct FinetuneCommand: ParsableCommand {
     }
 
     func run() throws {
-        if case .seq2seq(let kind) = taskName { return try runSeq2Seq(kind) }
+        let dp = try distributed.dataParallel()
+        if dp != nil && distributed.zeroStage != 0 {
+            throw ValidationError("--zero-stage 1 is implemented for glm pretrain only; glm finetune under mpirun keeps all AdamW moments on every rank")
+        }
+        try runAsRank {
+            if case .seq2seq(let kind) = taskName { return try runSeq2Seq(kind, dp) }
+            try runSuperGLUE(dp)
+        }
+    }
+
+    /// One process, or one rank of `mpirun`: every rank trains; rank 0 alone evaluates dev, prints, writes
+    /// --log, the checkpoint and the model folder.
+    func runSuperGLUE(_ dp: DataParallel?) throws {
+        let isRoot = (dp?.rank ?? 0) == 0
         let opts = try options()
         Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
         var settings = config == .glm10B ? SuperGLUESettings.glm10B(task) : SuperGLUESettings.glmLarge(task)
@@ -129,13 +144,15 @@ struct FinetuneCommand: ParsableCommand {
         let loaded = try GLMGenerator.load(try model ?? DefaultModel.path(), options: modelOptions.loadOptions, packedWeights: nil)
         let train = try SuperGLUEDataset(settings: settings, split: .train, folder: data, tokenizer: loaded.tokenizer)
         let dev = try SuperGLUEDataset(settings: settings, split: .dev, folder: data, tokenizer: loaded.tokenizer)
-        let finetuner = try SuperGLUEFinetuner(model: loaded.model, train: train, dev: dev, options: opts)
-        let (checkpoint, progress) = try FinetuneProgress.start(save: save, resume: resume, log: log)
+        let finetuner = try SuperGLUEFinetuner(model: loaded.model, train: train, dev: dev, options: opts, dataParallel: dp)
+        let (checkpoint, progress) = try FinetuneProgress.start(save: save, resume: resume, log: log, isRoot: isRoot)
         func say(_ s: String) { progress.say(s) }
-        finetuner.stepper.compute = try dtype.resolve(say: say)
+        finetuner.stepper.compute = try rankZeroCompute(try dtype.resolve(say: say), dp)
+        if let dp { say("data parallel: \(dp.size) ranks × --batch-size \(opts.batchSize)") }
         say("glm finetune \(task.rawValue): \(train.samples.count) train / \(dev.samples.count) dev samples, \(opts.epochs) epoch(s) × "
             + "\(finetuner.stepsPerEpoch) step(s) of \(finetuner.samplesPerStep) sample(s), lr \(opts.learningRate), \(Runtime.threads) thread(s)")
         let result = try finetuner.run(checkpoint: opts.epochs > 0 ? checkpoint : nil, resume: resume) { progress.handle($0) }
+        guard isRoot else { return }
         try SuperGLUEFinetuner.save(loaded.model, to: save, tokenizer: modelOptions.tokenizer ?? settings.tokenizer.name)
         if let prompts = finetuner.promptEncoder {
             try PromptEncoderFile.save(prompts, continuousPrompt: opts.continuousPrompt, numPromptTokens: opts.numPromptTokens,

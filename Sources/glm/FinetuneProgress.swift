@@ -7,19 +7,23 @@ import GLMTraining
 /// epoch with the dev metrics, and the same as JSON lines in `--log`.
 final class FinetuneProgress {
     private let log: TrainingLog?
+    /// False on the ranks other than 0 of `mpirun`: nothing is shown or logged.
+    private let speaks: Bool
     private let err = FileHandle.standardError
     private let interactive = isatty(STDERR_FILENO) != 0
     private let started = DispatchTime.now().uptimeNanoseconds
     private var samplesDone = 0, stepsDone = 0
 
-    init(log: TrainingLog?) { self.log = log }
+    init(log: TrainingLog?, speaks: Bool = true) { self.log = log; self.speaks = speaks }
 
     /// Where a run to `save` keeps its end-of-epoch checkpoint (`save.checkpoint`), with `--resume` checked
     /// (a checkpoint must be there) or a stale one removed, and the progress reporter over `--log`.
-    static func start(save: String, resume: Bool, log: String?) throws -> (checkpoint: String, progress: FinetuneProgress) {
+    /// `isRoot` false (ranks 1… of `mpirun`): the checkpoint is only read, and the reporter is silent.
+    static func start(save: String, resume: Bool, log: String?, isRoot: Bool = true) throws -> (checkpoint: String, progress: FinetuneProgress) {
         let checkpoint = (save as NSString).standardizingPath + ".checkpoint"
         let position = try SuperGLUEFinetuner.checkpointPosition(checkpoint)
         if resume && position == nil { throw TaskDataError(file: checkpoint, line: 0, reason: "--resume: no checkpoint here") }
+        guard isRoot else { return (checkpoint, FinetuneProgress(log: nil, speaks: false)) }
         if !resume && FileManager.default.fileExists(atPath: checkpoint) { try FileManager.default.removeItem(atPath: checkpoint) }
         let logFile = try log.map { try TrainingLog(path: $0, resumingAtStep: resume ? position?.step : nil) }
         let progress = FinetuneProgress(log: logFile)
@@ -27,9 +31,10 @@ final class FinetuneProgress {
         return (checkpoint, progress)
     }
 
-    func say(_ s: String) { err.write(Data((s + "\n").utf8)) }
+    func say(_ s: String) { if speaks { err.write(Data((s + "\n").utf8)) } }
 
     func handle(_ event: FinetuneEvent) {
+        guard speaks else { return }
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         switch event {
         case .step(let r):

@@ -63,11 +63,17 @@ public final class Seq2SeqFinetuner {
     public let schedule: LearningRateSchedule
     private let pad: Int
     private let devSamples: [Seq2SeqSample]
+    /// Data parallelism as `SuperGLUEFinetuner.dataParallel` (batchSize per rank, rank 0 evaluates and writes).
+    public let dataParallel: DataParallel?
+    public var isRoot: Bool { (dataParallel?.rank ?? 0) == 0 }
+    var globalBatchSize: Int { options.batchSize * (dataParallel?.size ?? 1) }
 
     /// `train` must be the train split; `dev` the dev examples (read with `Seq2SeqData.examples`).
     public init(model: GLMModel, tokenizer: any Tokenizer, train: Seq2SeqDataset, dev: [Seq2SeqExample],
-                options: FinetuneOptions, evalMetric: Seq2SeqEvalMetric? = nil, labelSmoothing: Double = 0.1) throws {
+                options: FinetuneOptions, evalMetric: Seq2SeqEvalMetric? = nil, labelSmoothing: Double = 0.1,
+                dataParallel: DataParallel? = nil) throws {
         try options.validate()
+        self.dataParallel = dataParallel
         guard (0..<1).contains(labelSmoothing) else { throw Seq2SeqError.configuration("label smoothing must be in [0, 1), got \(labelSmoothing)") }
         guard train.split == .train else { throw Seq2SeqError.configuration("the training dataset must be the train split") }
         guard options.epochs == 0 || train.count > 0 else { throw Seq2SeqError.configuration("the train split has no examples") }
@@ -103,12 +109,15 @@ public final class Seq2SeqFinetuner {
         spec.clipGrad = options.clipGrad
         stepper = TrainingStep(model: model, settings: spec, learningRate: options.learningRate)
         schedule = LearningRateSchedule(peak: options.learningRate, warmup: options.warmup,
-                                        decayIterations: max(1, options.epochs * SuperGLUEFinetuner.stepsPerEpoch(samples: samples.count, options: options)),
+                                        decayIterations: max(1, options.epochs * SuperGLUEFinetuner.stepsPerEpoch(samples: samples.count, options: options,
+                                                                                                                 ranks: dataParallel?.size ?? 1)),
                                         style: options.decayStyle, decayRatio: options.decayRatio)
     }
 
-    public var samplesPerStep: Int { options.batchSize * options.gradientAccumulation }
-    public var stepsPerEpoch: Int { SuperGLUEFinetuner.stepsPerEpoch(samples: trainSamples.count, options: options) }
+    public var samplesPerStep: Int { globalBatchSize * options.gradientAccumulation }
+    public var stepsPerEpoch: Int {
+        SuperGLUEFinetuner.stepsPerEpoch(samples: trainSamples.count, options: options, ranks: dataParallel?.size ?? 1)
+    }
     public var totalSteps: Int { options.epochs * stepsPerEpoch }
 
     public var runIdentity: String {
@@ -149,6 +158,7 @@ public final class Seq2SeqFinetuner {
     /// `checkpoint`/`resume` as `SuperGLUEFinetuner.run`.
     public func run(checkpoint: String? = nil, resume: Bool = false, report: (FinetuneEvent) throws -> Void = { _ in }) throws -> Seq2SeqFinetuneResult {
         if options.epochs == 0 {
+            guard isRoot else { return Seq2SeqFinetuneResult(task: task.kind, bestEpoch: 0, metrics: [], epochs: [], stepLosses: []) }
             let start = DispatchTime.now().uptimeNanoseconds
             let eval = try evaluate()
             let r = FinetuneEpochReport(epoch: 0, trainLoss: .nan, metrics: eval.metrics, isBest: true, seconds: SuperGLUEFinetuner.seconds(since: start))
@@ -158,6 +168,7 @@ public final class Seq2SeqFinetuner {
         var (best, epochs, losses, step, firstEpoch) = try FinetuneCheckpoint.start(
             resume: resume, folder: checkpoint, run: runIdentity, model: model, optimizer: stepper.optimizer)
         let total = totalSteps
+        try dataParallel?.broadcastParameters(model.parameters)   // every rank starts from rank 0's weights
         if firstEpoch <= options.epochs {
             for epoch in firstEpoch...options.epochs {
                 let start = DispatchTime.now().uptimeNanoseconds
@@ -174,16 +185,18 @@ public final class Seq2SeqFinetuner {
                 }
                 var metrics: [(name: String, value: Double)] = [], isBest = false
                 if options.evaluatesDev(after: epoch) {
-                    let eval = try evaluate()
+                    // Data parallel: rank 0 alone evaluates; the others wait for its decision in the sum.
+                    let eval = isRoot ? try evaluate() : (metrics: [], score: .nan)
                     metrics = eval.metrics
                     isBest = best == nil || eval.score > best!.score
+                    if let dp = dataParallel { isBest = try dp.sum([isRoot && isBest ? 1 : 0])[0] > 0 }
                     if isBest { best = (epoch, eval.score, eval.metrics, model.parameters.map { $0.value.toFloats() }) }
                 }
                 let r = FinetuneEpochReport(epoch: epoch, trainLoss: counted > 0 ? sum / Double(counted) : .nan, metrics: metrics,
                                             isBest: isBest, seconds: SuperGLUEFinetuner.seconds(since: start))
                 epochs.append(r)
                 // Before the first evaluation there is no best epoch to record: the checkpoint starts with it.
-                if let folder = checkpoint, best != nil {
+                if let folder = checkpoint, best != nil, isRoot {
                     try FinetuneCheckpoint.saveEpoch(epoch, step: step, run: runIdentity, best: best!, epochs: epochs, losses: losses,
                                                      model: model, optimizer: stepper.optimizer, to: folder)
                 }
@@ -201,22 +214,40 @@ public final class Seq2SeqFinetuner {
         let start = DispatchTime.now().uptimeNanoseconds
         let lr = schedule.rate(forStep: step)
         var batches: [Seq2SeqTrainingBatch] = []
-        for offset in stride(from: 0, to: samples.count, by: options.batchSize) {
-            batches.append(try Seq2SeqTrainingBatch(Array(samples[offset..<min(samples.count, offset + options.batchSize)]), pad: pad))
+        // Data parallel: every rank builds the GLOBAL micro-batches (for the step's token count and padded
+        // length) and trains its contiguous rows of each, padded as the whole and with its dropout rows placed.
+        var shares: [(batch: Seq2SeqTrainingBatch?, rows: DropoutRows?)] = []   // nil: no rows on this rank
+        for offset in stride(from: 0, to: samples.count, by: globalBatchSize) {
+            let global = Array(samples[offset..<min(samples.count, offset + globalBatchSize)])
+            let whole = try Seq2SeqTrainingBatch(global, pad: pad)
+            batches.append(whole)
+            guard let dp = dataParallel else { shares.append((whole, nil)); continue }
+            let mine = dp.rows(globalRows: global.count, perRank: options.batchSize)
+            shares.append(mine.isEmpty ? (nil, nil)
+                          : (try Seq2SeqTrainingBatch(Array(global[mine]), pad: pad, minimumLength: whole.length),
+                             DropoutRows(first: mine.lowerBound, local: mine.count, global: global.count)))
         }
         let tokens = batches.reduce(0) { $0 + $1.lossTokens }
         stepper.zeroGradients()
         var loss = 0.0, finite = tokens > 0
-        for (micro, batch) in batches.enumerated() where finite && batch.lossTokens > 0 {
+        for (micro, (share, rows)) in shares.enumerated() where finite {
+            guard let batch = share, batch.lossTokens > 0 else { continue }
             let share = Double(batch.lossTokens) / Double(tokens)
             let tape = Tape(recording: true, training: options.dropout,
                             dropoutSeed: Trainer.dropoutSeed(runSeed: options.seed, step: step, micro: micro))
+            tape.dropoutRows = rows
             guard let value = try stepper.accumulate(on: tape, seed: Float(share), scalarLoss: {
                 try model.seq2seqLoss(batch, labelSmoothing: labelSmoothing, tape: $0)
             }) else {
                 finite = false; break
             }
             loss += Double(value) * share
+        }
+        if let dp = dataParallel {
+            // The step's loss over all ranks, whether any saw a non-finite one, then the summed gradients.
+            let reduced = try dp.sum([loss, finite ? 0 : 1])
+            loss = reduced[0]; finite = reduced[1] == 0
+            if finite { try dp.allReduceGradients(stepper.parameters) }
         }
         var norm = Double.nan
         if finite {

@@ -17,9 +17,12 @@ public struct Seq2SeqTrainingBatch {
     public var batchSize: Int { ids.shape[0] }
     public var length: Int { ids.shape[1] }
 
-    public init(_ samples: [Seq2SeqSample], pad: Int) throws {
+    /// Rows are padded to the longest sample, or to `minimumLength` when longer (data parallelism: a rank's
+    /// share padded as the global batch, so that row-keyed dropout masks line up; padding follows every
+    /// real position, which never attends it).
+    public init(_ samples: [Seq2SeqSample], pad: Int, minimumLength: Int = 0) throws {
         guard !samples.isEmpty else { throw Seq2SeqError.input("an empty training batch") }
-        let b = samples.count, s = samples.map(\.ids.count).max()!
+        let b = samples.count, s = max(minimumLength, samples.map(\.ids.count).max()!)
         var ids = [Int32](repeating: Int32(pad), count: b * s)
         var pos = [Int32](repeating: 0, count: b * 2 * s)
         var rows: [Int32] = [], tgts: [Int32] = [], weights: [Float] = []

@@ -30,9 +30,12 @@ enum ClozeForward {
     /// On a recording tape the result is differentiable with respect to the model's parameters.
     /// With `prompts`, each row's `promptPositions` take the encoded prompt rows (`GLMModel.forward`'s
     /// `inputEmbeddings`); every row must then have exactly `prompts.length` of them.
-    static func pickedLogits(model: GLMModel, rows: [ClozeForwardRow], prompts: PromptEncoder? = nil, tape: Tape) throws -> Variable {
+    /// `minimumLength` pads further (data parallelism: a rank's rows padded as the global batch's, so that
+    /// row-keyed dropout masks line up with one process's; the picks' logits do not depend on padding).
+    static func pickedLogits(model: GLMModel, rows: [ClozeForwardRow], prompts: PromptEncoder? = nil, minimumLength: Int = 0,
+                             tape: Tape) throws -> Variable {
         let b = rows.count
-        let s = rows.map(\.length).max() ?? 0
+        let s = max(minimumLength, rows.map(\.length).max() ?? 0)
         let v = model.config.vocabSize
         var ids = [Int32](repeating: 0, count: b * s)
         var pos = [Int32](repeating: 0, count: b * 2 * s)

@@ -105,7 +105,9 @@ public final class ClozeScorer: @unchecked Sendable {
     /// padded with copies of its choice 0 (mask 0). All rows run in ONE forward pass on `tape` (the
     /// original's training step); float32 like the original. Samples must all be of one kind (and
     /// single-token samples have one verbalizer count). Not serialised: the caller owns the tape.
-    public func scoreVariable(_ samples: [ClozeSample], width: Int? = nil, tape: Tape) throws -> (scores: Variable, choiceMask: [[Float]]) {
+    /// `minimumLength`: see `ClozeForward.pickedLogits` (data parallelism pads a rank's rows as the global batch's).
+    public func scoreVariable(_ samples: [ClozeSample], width: Int? = nil, minimumLength: Int = 0,
+                              tape: Tape) throws -> (scores: Variable, choiceMask: [[Float]]) {
         guard !samples.isEmpty else { throw ClozeScorerError.input("no samples") }
         let plans = try samples.enumerated().map { try plan($0.element, index: $0.offset) }
         let single = plans[0].verbalizerIds != nil
@@ -114,7 +116,8 @@ public final class ClozeScorer: @unchecked Sendable {
         }
         let w = max(width ?? 0, plans.map(\.width).max()!)
         let mask = plans.map { p in (0..<w).map { Float($0 < p.width ? 1 : 0) } }
-        let logits = try ClozeForward.pickedLogits(model: model, rows: plans.flatMap(\.rows), prompts: promptEncoder, tape: tape)
+        let logits = try ClozeForward.pickedLogits(model: model, rows: plans.flatMap(\.rows), prompts: promptEncoder,
+                                                   minimumLength: minimumLength, tape: tape)
         var grid: [[(index: Int, weight: Double)]] = []
         if single {
             let k = plans[0].width
@@ -137,9 +140,19 @@ public final class ClozeScorer: @unchecked Sendable {
 
     /// `finetune_forward_step`'s loss over a batch: the scores of `scoreVariable`, masked where choices
     /// are padding, against each sample's `label` (WSC train samples carry label 0, as the original forces).
-    public func trainingLoss(_ samples: [ClozeSample], function: ChoiceLossFunction, tape: Tape) throws -> Variable {
-        let (scores, mask) = try scoreVariable(samples, tape: tape)
+    /// `width` and `minimumLength` (data parallelism): the global batch's `trainingShape`, so that a rank's
+    /// share pads its choices and rows exactly as the whole batch does.
+    public func trainingLoss(_ samples: [ClozeSample], function: ChoiceLossFunction, width: Int? = nil, minimumLength: Int = 0,
+                             tape: Tape) throws -> Variable {
+        let (scores, mask) = try scoreVariable(samples, width: width, minimumLength: minimumLength, tape: tape)
         return try tape.choiceLoss(scores, labels: samples.map(\.label), choiceMask: mask, function: function)
+    }
+
+    /// The shape `trainingLoss` gives a batch: forward rows per sample, the padded row length and the
+    /// choice width (data parallelism: each rank pads its share to the global batch's).
+    public func trainingShape(_ samples: [ClozeSample]) throws -> (rowsPerSample: [Int], length: Int, width: Int) {
+        let plans = try samples.enumerated().map { try plan($0.element, index: $0.offset) }
+        return (plans.map(\.rows.count), plans.flatMap(\.rows).map(\.length).max() ?? 0, plans.map(\.width).max() ?? 0)
     }
 
     // MARK: - sample checks

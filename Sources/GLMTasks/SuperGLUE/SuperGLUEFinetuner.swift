@@ -171,9 +171,24 @@ public final class SuperGLUEFinetuner {
     public let promptEncoder: PromptEncoder?
     /// The parameters the steps update (and whose best-epoch values are kept).
     var trainedParameters: [Parameter] { stepper.parameters }
+    /// Data parallelism (`mpirun -np N glm finetune`), nil in one process. Then `options.batchSize` is per
+    /// rank: a step's micro-batch is N·batchSize samples of which rank r trains rows r·b ..< r·b+b, and the
+    /// numbers are those of one process with batch N·b (see `trainStep`). Only rank 0 evaluates dev and
+    /// writes the checkpoint; its choice of the best epoch is sent to the others.
+    public let dataParallel: DataParallel?
+    /// Whether this process reports, evaluates and writes (rank 0, or the only process).
+    public var isRoot: Bool { (dataParallel?.rank ?? 0) == 0 }
+    /// Samples per micro-batch of the whole job (`batchSize` × ranks).
+    var globalBatchSize: Int { options.batchSize * (dataParallel?.size ?? 1) }
 
-    public init(model: GLMModel, train: SuperGLUEDataset, dev: SuperGLUEDataset, options: FinetuneOptions) throws {
+    public init(model: GLMModel, train: SuperGLUEDataset, dev: SuperGLUEDataset, options: FinetuneOptions,
+                dataParallel: DataParallel? = nil) throws {
         try options.validate()
+        if dataParallel != nil && options.promptLength > 0 {
+            // The prompt encoder's dropout is not laid out by batch row, so row-keyed masks cannot place it.
+            throw SuperGLUEError.configuration("continuous prompts are not supported with data parallelism (mpirun) yet")
+        }
+        self.dataParallel = dataParallel
         guard train.settings.task == dev.settings.task else {
             throw SuperGLUEError.configuration("train split of \(train.settings.task.rawValue), dev split of \(dev.settings.task.rawValue)")
         }
@@ -204,19 +219,21 @@ public final class SuperGLUEFinetuner {
         scorer = try ClozeScorer(model: model, lengthPenalty: train.settings.lengthPenalty)
         scorer.promptEncoder = promptEncoder
         schedule = LearningRateSchedule(peak: options.learningRate, warmup: options.warmup,
-                                        decayIterations: max(1, options.epochs * Self.stepsPerEpoch(samples: train.samples.count, options: options)),
+                                        decayIterations: max(1, options.epochs * Self.stepsPerEpoch(samples: train.samples.count, options: options,
+                                                                                                     ranks: dataParallel?.size ?? 1)),
                                         style: options.decayStyle, decayRatio: options.decayRatio)
     }
 
-    /// Samples per optimizer step.
-    public var samplesPerStep: Int { options.batchSize * options.gradientAccumulation }
+    /// Samples per optimizer step (of all ranks together).
+    public var samplesPerStep: Int { globalBatchSize * options.gradientAccumulation }
 
-    public static func stepsPerEpoch(samples: Int, options: FinetuneOptions) -> Int {
-        let per = options.batchSize * options.gradientAccumulation
+    /// Steps per epoch; `ranks`: data-parallel processes, each with `options.batchSize` samples per micro-batch.
+    public static func stepsPerEpoch(samples: Int, options: FinetuneOptions, ranks: Int = 1) -> Int {
+        let per = options.batchSize * ranks * options.gradientAccumulation
         return (samples + per - 1) / per
     }
 
-    public var stepsPerEpoch: Int { Self.stepsPerEpoch(samples: train.samples.count, options: options) }
+    public var stepsPerEpoch: Int { Self.stepsPerEpoch(samples: train.samples.count, options: options, ranks: dataParallel?.size ?? 1) }
     public var totalSteps: Int { options.epochs * stepsPerEpoch }
 
     /// The train-sample order of `epoch` (1-based): a Fisher–Yates shuffle seeded by `(seed, epoch)`.
@@ -259,6 +276,7 @@ public final class SuperGLUEFinetuner {
     public func run(checkpoint: String? = nil, resume: Bool = false, report: (FinetuneEvent) throws -> Void = { _ in }) throws -> FinetuneResult {
         let task = train.settings.task
         if options.epochs == 0 {
+            guard isRoot else { return FinetuneResult(task: task, bestEpoch: 0, metrics: [], epochs: [], stepLosses: []) }
             let start = DispatchTime.now().uptimeNanoseconds
             let eval = try SuperGLUEEvaluator.evaluate(dev, model: model, evalBatchSize: options.evalBatchSize, promptEncoder: promptEncoder)
             let r = FinetuneEpochReport(epoch: 0, trainLoss: .nan, metrics: eval.metrics, isBest: true,
@@ -273,6 +291,8 @@ public final class SuperGLUEFinetuner {
         var (best, epochs, losses, step, firstEpoch) = try FinetuneCheckpoint.start(
             resume: resume, folder: checkpoint, run: runIdentity, model: model, optimizer: stepper.optimizer)
         let total = totalSteps
+        // Every rank starts from rank 0's weights (a resumed run has read the same checkpoint on every rank).
+        try dataParallel?.broadcastParameters(model.parameters + (promptEncoder?.parameters ?? []))
         if firstEpoch <= options.epochs {
             for epoch in firstEpoch...options.epochs {
                 let start = DispatchTime.now().uptimeNanoseconds
@@ -290,16 +310,21 @@ public final class SuperGLUEFinetuner {
                 }
                 var metrics: [(name: String, value: Double)] = [], isBest = false
                 if options.evaluatesDev(after: epoch) {
-                    metrics = try SuperGLUEEvaluator.evaluate(dev, model: model, evalBatchSize: options.evalBatchSize, promptEncoder: promptEncoder).metrics
+                    // Data parallel: rank 0 alone evaluates (the weights are the same everywhere) while the
+                    // others wait in the sum that hands them its decision.
+                    if isRoot {
+                        metrics = try SuperGLUEEvaluator.evaluate(dev, model: model, evalBatchSize: options.evalBatchSize, promptEncoder: promptEncoder).metrics
+                    }
                     let score = metrics.first?.value ?? .nan
                     isBest = best == nil || score > best!.score
+                    if let dp = dataParallel { isBest = try dp.sum([isRoot && isBest ? 1 : 0])[0] > 0 }
                     if isBest { best = (epoch, score, metrics, trainedParameters.map { $0.value.toFloats() }) }
                 }
                 let r = FinetuneEpochReport(epoch: epoch, trainLoss: counted > 0 ? sum / Double(counted) : .nan, metrics: metrics,
                                             isBest: isBest, seconds: Self.seconds(since: start))
                 epochs.append(r)
                 // Before the first evaluation there is no best epoch to record: the checkpoint starts with it.
-                if let folder = checkpoint, best != nil {
+                if let folder = checkpoint, best != nil, isRoot {
                     try FinetuneCheckpoint.saveEpoch(epoch, step: step, run: runIdentity, best: best!, epochs: epochs, losses: losses,
                                                      model: model, optimizer: stepper.optimizer, to: folder)
                 }
@@ -319,16 +344,34 @@ public final class SuperGLUEFinetuner {
         var loss = 0.0, finite = true
         var micro = 0, offset = 0
         while offset < samples.count {
-            let batch = Array(samples[offset..<min(samples.count, offset + options.batchSize)])
+            var batch = Array(samples[offset..<min(samples.count, offset + globalBatchSize)])
             offset += batch.count
-            let share = Double(batch.count) / Double(samples.count)
             let tape = Tape(recording: true, training: options.dropout,
                             dropoutSeed: Trainer.dropoutSeed(runSeed: options.seed, step: step, micro: micro))
             micro += 1
+            // Data parallel: this rank's contiguous share of the global micro-batch, padded (rows and choices)
+            // as the whole micro-batch, its dropout masks placed at its forward rows inside the whole one.
+            var shape: (rowsPerSample: [Int], length: Int, width: Int)?
+            if let dp = dataParallel {
+                let s = try scorer.trainingShape(batch), mine = dp.rows(globalRows: batch.count, perRank: options.batchSize)
+                guard !mine.isEmpty else { continue }   // a short last step: nothing here, the sums below still run
+                let first = s.rowsPerSample[..<mine.lowerBound].reduce(0, +), local = s.rowsPerSample[mine].reduce(0, +)
+                tape.dropoutRows = DropoutRows(first: first, local: local, global: s.rowsPerSample.reduce(0, +))
+                batch = Array(batch[mine])
+                shape = s
+            }
+            let share = Double(batch.count) / Double(samples.count)
             guard let value = try stepper.accumulate(on: tape, seed: Float(share), scalarLoss: {
-                try scorer.trainingLoss(batch, function: lossFunction, tape: $0)
+                try scorer.trainingLoss(batch, function: lossFunction, width: shape?.width, minimumLength: shape?.length ?? 0, tape: $0)
             }) else { finite = false; break }
             loss += Double(value) * share
+        }
+        if let dp = dataParallel {
+            // The step's loss over all ranks and whether any saw a non-finite one; then the summed gradients
+            // (each rank's are already weighted by its samples' share of the GLOBAL step) on every rank.
+            let reduced = try dp.sum([loss, finite ? 0 : 1])
+            loss = reduced[0]; finite = reduced[1] == 0
+            if finite { try dp.allReduceGradients(trainedParameters) }
         }
         var norm = Double.nan
         if finite {
