@@ -11,20 +11,13 @@
 set -euo pipefail
 OUT=${1:?usage: make-learnable-task.sh OUTDIR}
 SEED=${SEED:-1234}
-if ! command -v bible >/dev/null; then
-    echo "needs the KJV text: apt-get install -y bible-kjv bible-kjv-text" >&2
-    exit 1
-fi
 mkdir -p "$OUT"
-bible -l10000 "Genesis 1:1-Revelation 22:21" 2>/dev/null | python3 -c '
+"$(dirname "$0")/kjv-verses.sh" | python3 -c '
 import json, random, re, sys
 out, seed = sys.argv[1], int(sys.argv[2])
 verses, seen = [], set()
 for line in sys.stdin:
-    m = re.match(r"^\s+\d+ (.*\S)\s*$", line)
-    if not m:
-        continue
-    v = m.group(1)
+    v = line.rstrip("\n")
     n = len(v.split())
     if 6 <= n <= 30 and v not in seen:
         seen.add(v)

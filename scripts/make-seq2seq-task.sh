@@ -13,20 +13,13 @@
 set -euo pipefail
 OUT=${1:?usage: make-seq2seq-task.sh OUTDIR}
 SEED=${SEED:-1234}
-if ! command -v bible >/dev/null; then
-    echo "needs the KJV text: apt-get install -y bible-kjv bible-kjv-text" >&2
-    exit 1
-fi
 mkdir -p "$OUT"
-bible -l10000 "Genesis 1:1-Revelation 22:21" 2>/dev/null | python3 -c '
+"$(dirname "$0")/kjv-verses.sh" | python3 -c '
 import random, re, sys
 out, seed = sys.argv[1], int(sys.argv[2])
 pairs, seen = [], set()
 for line in sys.stdin:
-    m = re.match(r"^\s+\d+ (.*\S)\s*$", line)
-    if not m:
-        continue
-    verse = m.group(1)
+    verse = line.rstrip("\n")
     clause = re.match(r"^([^,;:]*?)\s*[,;:]", verse)
     if verse in seen or not clause or not 8 <= len(verse.split()) <= 30 or not 2 <= len(clause.group(1).split()) <= 10:
         continue
