@@ -27,7 +27,8 @@ struct FinetuneCommand: ParsableCommand {
             Progress goes to stderr, --log FILE gets one JSON line per step and per epoch, and stdout gets one line: \
             {"task", "best_epoch", "metrics": {...}}. Dropout is the model config's. After every epoch the run's state \
             is saved to OUT.checkpoint (removed at the end); --resume continues from it with the same numbers as an \
-            uninterrupted run (the same flags are required). \
+            uninterrupted run (the same flags are required; under mpirun, any number of ranks with the same global batch). \
+            SIGINT/SIGTERM finish the current step, save its position to OUT.checkpoint and stop (a second signal exits at once). \
             Seq2seq tasks (cnn_dm_original, cnn_dm, xsum, gigaword, customization, blank) read DIR/train.* and DIR/val.* \
             and train with the config_tasks/seq_*.sh settings (--src-seq-length, --tgt-seq-length, --label-smoothing 0.1); \
             epochs are kept by dev ROUGE-1 (--eval-metric rouge, beam search with --num-beams) or dev loss (--eval-metric loss).
@@ -120,9 +121,6 @@ struct FinetuneCommand: ParsableCommand {
 
     func run() throws {
         let dp = try distributed.dataParallel()
-        if dp != nil && distributed.zeroStage != 0 {
-            throw ValidationError("--zero-stage 1 is implemented for glm pretrain only; glm finetune under mpirun keeps all AdamW moments on every rank")
-        }
         try runAsRank {
             if case .seq2seq(let kind) = taskName { return try runSeq2Seq(kind, dp) }
             try runSuperGLUE(dp)
@@ -148,10 +146,13 @@ struct FinetuneCommand: ParsableCommand {
         let (checkpoint, progress) = try FinetuneProgress.start(save: save, resume: resume, log: log, isRoot: isRoot)
         func say(_ s: String) { progress.say(s) }
         finetuner.stepper.compute = try rankZeroCompute(try dtype.resolve(say: say), dp)
-        if let dp { say("data parallel: \(dp.size) ranks × --batch-size \(opts.batchSize)") }
+        if let dp { say("data parallel: \(dp.size) ranks × --batch-size \(opts.batchSize)" + (dp.zeroStage == 1 ? ", AdamW moments sharded over the ranks (ZeRO-1)" : "")) }
         say("glm finetune \(task.rawValue): \(train.samples.count) train / \(dev.samples.count) dev samples, \(opts.epochs) epoch(s) × "
             + "\(finetuner.stepsPerEpoch) step(s) of \(finetuner.samplesPerStep) sample(s), lr \(opts.learningRate), \(Runtime.threads) thread(s)")
-        let result = try finetuner.run(checkpoint: opts.epochs > 0 ? checkpoint : nil, resume: resume) { progress.handle($0) }
+        let stop = stopSignal(isRoot: isRoot)
+        let result = try finetuner.run(checkpoint: opts.epochs > 0 ? checkpoint : nil, resume: resume, report: { progress.handle($0) },
+                                       stop: { stop.isRequested })
+        if let step = result.stoppedAfterStep { return say(stoppedMessage(step: step, checkpoint: checkpoint)) }
         guard isRoot else { return }
         try SuperGLUEFinetuner.save(loaded.model, to: save, tokenizer: modelOptions.tokenizer ?? settings.tokenizer.name)
         if let prompts = finetuner.promptEncoder {
@@ -162,6 +163,20 @@ struct FinetuneCommand: ParsableCommand {
         say("wrote \(save) (best epoch \(result.bestEpoch))")
         let metrics = result.metrics.map { "\(jsonString($0.name)): \($0.value)" }.joined(separator: ", ")
         print("{\"task\": \(jsonString(task.rawValue)), \"best_epoch\": \(result.bestEpoch), \"metrics\": {\(metrics)}}")
+    }
+
+    /// SIGINT/SIGTERM: the run finishes the step it is in, writes a checkpoint of that position, and stops
+    /// (exit 0); a second signal exits at once (the last checkpoint is intact).
+    func stopSignal(isRoot: Bool) -> StopSignal {
+        StopSignal { sig in
+            if isRoot {
+                FileHandle.standardError.write(Data("\n\(sig == SIGINT ? "SIGINT" : "SIGTERM"): finishing this step, then saving and stopping (signal again to exit at once)\n".utf8))
+            }
+        }
+    }
+
+    func stoppedMessage(step: Int, checkpoint: String) -> String {
+        "stopped after step \(step), saved to \(checkpoint); continue with the same command plus --resume (under mpirun: any number of ranks with the same global batch)"
     }
 
     func jsonString(_ s: String) -> String {

@@ -27,7 +27,7 @@ final class FinetuneProgress {
         if !resume && FileManager.default.fileExists(atPath: checkpoint) { try FileManager.default.removeItem(atPath: checkpoint) }
         let logFile = try log.map { try TrainingLog(path: $0, resumingAtStep: resume ? position?.step : nil) }
         let progress = FinetuneProgress(log: logFile)
-        if resume, let position { progress.say("resuming after epoch \(position.epoch) (step \(position.step)) from \(checkpoint)") }
+        if resume, let position { progress.say("resuming after step \(position.step) (epoch \(position.epoch) finished) from \(checkpoint)") }
         return (checkpoint, progress)
     }
 

@@ -68,11 +68,14 @@ extension FinetuneCommand {
         let (checkpoint, progress) = try FinetuneProgress.start(save: save, resume: resume, log: log, isRoot: isRoot)
         func say(_ s: String) { progress.say(s) }
         finetuner.stepper.compute = try rankZeroCompute(try dtype.resolve(say: say), dp)
-        if let dp { say("data parallel: \(dp.size) ranks × --batch-size \(o.batchSize)") }
+        if let dp { say("data parallel: \(dp.size) ranks × --batch-size \(o.batchSize)" + (dp.zeroStage == 1 ? ", AdamW moments sharded over the ranks (ZeRO-1)" : "")) }
         say("glm finetune \(kind.rawValue): \(finetuner.trainSamples.count) train / \(dev.count) dev examples, \(o.epochs) epoch(s) × "
             + "\(finetuner.stepsPerEpoch) step(s) of \(finetuner.samplesPerStep) sample(s), lr \(o.learningRate), dev \(finetuner.evalMetric.rawValue), "
             + "\(Runtime.threads) thread(s)")
-        let result = try finetuner.run(checkpoint: o.epochs > 0 ? checkpoint : nil, resume: resume) { progress.handle($0) }
+        let stop = stopSignal(isRoot: isRoot)
+        let result = try finetuner.run(checkpoint: o.epochs > 0 ? checkpoint : nil, resume: resume, report: { progress.handle($0) },
+                                       stop: { stop.isRequested })
+        if let step = result.stoppedAfterStep { return say(stoppedMessage(step: step, checkpoint: checkpoint)) }
         guard isRoot else { return }
         try SuperGLUEFinetuner.save(loaded.model, to: save, tokenizer: modelOptions.tokenizer)
         try? FileManager.default.removeItem(atPath: checkpoint)

@@ -1,4 +1,5 @@
 import Foundation
+import GLMCheckpoint
 import GLMTestSupport
 import XCTest
 
@@ -13,7 +14,7 @@ final class FinetuneDataParallelTests: XCTestCase {
     /// Runs `glm finetune` alone (`ranks` 1) or under mpirun, writing `name.jsonl` and the model folder `name`.
     func finetune(_ dir: String, ranks: Int, batch: Int, name: String, task: [String]) throws -> MPIRun.Result {
         let model = try ReferenceFixtures.require("models/glm-tiny-bert")
-        var args = [try MPIRun.glm(), "finetune", "--data", "data", "--model", model] + task + Self.common
+        var args = [try MPIRun.glm(), "finetune", "--data", "data", "--model", model] + Self.common + task   // task flags win
             + ["--batch-size", "\(batch)", "--log", "\(name).jsonl", "--save", name]
         if ranks > 1 { args = [try MPIRun.mpirun(), "-np", "\(ranks)", "--oversubscribe"] + args }
         let r = try MPIRun.run(args, in: dir, timeout: 300)
@@ -60,9 +61,9 @@ final class FinetuneDataParallelTests: XCTestCase {
         print("finetune \(a) vs \(b): largest relative difference of the step losses \(worstLoss), of the dev metrics \(worstMetric); largest saved weight difference \(worstWeight) (\(worstName)), relative \(MPIRun.largestRelativeDifference(wa, wb))")
     }
 
-    func testSuperGLUEOnTwoRanksEqualsOneProcessWithTheGlobalBatch() throws {
-        _ = try MPIRun.mpirun()
-        let dir = try ReferenceFixtures.scratchFolder(for: self, prefix: "ftdp-cb")
+    /// A CB task in `dir/data`: 10 train samples (steps of 4, 4 and 2 per epoch at a global batch of 4: the
+    /// short one lies on rank 0 only) and 4 dev samples.
+    func writeCBData(_ dir: String) throws {
         // 10 train samples: steps of 4, 4 and 2 per epoch (the short one lies on rank 0 only); 4 dev samples.
         let premises = ["It was a complex language handed down by the elders.", "The museum closed its doors in 1998 and never reopened.",
                         "She said the meeting had been moved to the small room.", "A: I don't think so. B: Well, he may come tomorrow.",
@@ -78,7 +79,15 @@ final class FinetuneDataParallelTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
         try lines(0..<10).write(toFile: dir + "/data/train.jsonl", atomically: true, encoding: .utf8)
         try lines(10..<14).write(toFile: dir + "/data/val.jsonl", atomically: true, encoding: .utf8)
-        let task = ["--task", "cb", "--seq-length", "64"]
+    }
+
+    static let cb = ["--task", "cb", "--seq-length", "64"]
+
+    func testSuperGLUEOnTwoRanksEqualsOneProcessWithTheGlobalBatch() throws {
+        _ = try MPIRun.mpirun()
+        let dir = try ReferenceFixtures.scratchFolder(for: self, prefix: "ftdp-cb")
+        try writeCBData(dir)
+        let task = Self.cb
         let one = try finetune(dir, ranks: 1, batch: 4, name: "one", task: task)
         let two = try finetune(dir, ranks: 2, batch: 2, name: "two", task: task)
         XCTAssertTrue(two.output.contains("data parallel: 2 ranks × --batch-size 2"), two.output)
@@ -89,16 +98,90 @@ final class FinetuneDataParallelTests: XCTestCase {
         _ = try finetune(dir, ranks: 1, batch: 2, name: "accum-one", task: task + ["--grad-accum", "2"])
         _ = try finetune(dir, ranks: 2, batch: 1, name: "accum-two", task: task + ["--grad-accum", "2"])
         try assertSameRun(dir, "accum-two", "accum-one", steps: 6)
+        // ZeRO-1: each rank keeps half of the AdamW moments; the updates are the same numbers.
+        let zero = try finetune(dir, ranks: 2, batch: 2, name: "zero-two", task: task + ["--zero-stage", "1"])
+        XCTAssertTrue(zero.output.contains("AdamW moments sharded over the ranks (ZeRO-1)"), zero.output)
+        try assertSameRun(dir, "zero-two", "one", steps: 6)
     }
 
-    /// What fine-tuning does not do under mpirun yet is refused with a message, not run differently.
-    func testZeroStageOneIsRefusedWithAMessage() throws {
-        let mpirun = try MPIRun.mpirun()
-        let dir = try ReferenceFixtures.scratchFolder(for: self, prefix: "ftdp-zero")
-        let r = try MPIRun.run([mpirun, "-np", "2", "--oversubscribe", try MPIRun.glm(), "finetune", "--task", "cb", "--data", "data",
-                                "--save", "out", "--zero-stage", "1"], in: dir, timeout: 120)
-        XCTAssertNotEqual(r.status, 0, r.output)
-        XCTAssertTrue(r.output.contains("--zero-stage 1 is implemented for glm pretrain only"), r.output)
+    /// P-tuning under mpirun: the prompt encoder (no dropout: one output shared by every row) is broadcast
+    /// from rank 0, each rank's rows add their gradients, the sum equals one process's.
+    func testContinuousPromptsOnTwoRanksEqualOneProcess() throws {
+        _ = try MPIRun.mpirun()
+        let dir = try ReferenceFixtures.scratchFolder(for: self, prefix: "ftdp-ptuning")
+        try writeCBData(dir)
+        let task = Self.cb + ["--continuous-prompt", "--num-prompt-tokens", "2", "--prompt-func", "mlp"]
+        _ = try finetune(dir, ranks: 1, batch: 4, name: "one", task: task)
+        _ = try finetune(dir, ranks: 2, batch: 2, name: "two", task: task + ["--zero-stage", "1"])
+        try assertSameRun(dir, "two", "one", steps: 6)
+        let pa = try SafetensorsFile(path: dir + "/one/prompt_spell.safetensors"), pb = try SafetensorsFile(path: dir + "/two/prompt_spell.safetensors")
+        let ta = try pa.tensors(), tb = try pb.tensors()
+        XCTAssertFalse(ta.isEmpty)
+        XCTAssertEqual(ta.map(\.0).sorted(), tb.map(\.0).sorted())
+        var worst: Float = 0
+        for (name, a) in ta {
+            guard let b = tb.first(where: { $0.0 == name })?.1 else { continue }
+            let x = a.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }, y = b.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            XCTAssertEqual(x.count, y.count)
+            for (u, v) in zip(x, y) { worst = max(worst, abs(u - v)) }
+        }
+        XCTAssertLessThan(worst, 1e-5, "prompt encoder weights")
+        print("p-tuning on 2 ranks (ZeRO-1) vs 1 process: largest prompt-encoder weight difference \(worst)")
+    }
+
+    /// A run on 2 ranks with ZeRO-1, stopped by SIGINT to its ranks during epoch 1 (they finish the step and save that
+    /// position, inside the epoch), resumed by ONE
+    /// process with the same global batch: the whole loss curve and the result equal an uninterrupted
+    /// one-process run (the checkpoint holds the full moments, gathered from the shares).
+    func testStoppedRunResumesOnAnotherProcessCount() throws {
+        _ = try MPIRun.mpirun()
+        let dir = try ReferenceFixtures.scratchFolder(for: self, prefix: "ftdp-resume")
+        try writeCBData(dir)
+        let task = Self.cb + ["--epochs", "6"]
+        _ = try finetune(dir, ranks: 1, batch: 4, name: "one", task: task)
+        let glm = try MPIRun.glm(), model = try ReferenceFixtures.require("models/glm-tiny-bert")
+        let run = ["finetune", "--data", "data", "--model", model] + Self.common + task + ["--log", "two.jsonl", "--save", "two"]
+        let stopped = try MPIRun.run([try MPIRun.mpirun(), "-np", "2", "--oversubscribe", glm] + run + ["--batch-size", "2", "--zero-stage", "1"],
+                                     in: dir, timeout: 300) { p in
+            let begin = Date()
+            while Date().timeIntervalSince(begin) < 240, ((try? MPIRun.losses(dir + "/two.jsonl"))?.count ?? 0) < 1 { usleep(20_000) }
+            // Ctrl-C on a terminal signals the whole foreground process group: mpirun AND the ranks. (mpirun's
+            // own forwarding takes about a second, longer than this tiny run has left.)
+            let ranks = Self.children(of: p.processIdentifier)
+            XCTAssertEqual(ranks.count, 2, "rank processes of mpirun")
+            for r in ranks { kill(r, SIGINT) }
+        }
+        XCTAssertTrue(stopped.output.contains("finishing this step, then saving and stopping"), stopped.output)
+        XCTAssertTrue(stopped.output.contains("continue with the same command plus --resume"), stopped.output)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/two/model.safetensors"), "a stopped run writes no model")
+        let stepAtStop = try Self.checkpointStep(dir + "/two.checkpoint") ?? 0
+        XCTAssertGreaterThanOrEqual(stepAtStop, 1)
+        XCTAssertLessThan(stepAtStop, 18)
+        let resumed = try MPIRun.run([glm] + run + ["--batch-size", "4", "--resume"], in: dir, timeout: 300)
+        XCTAssertEqual(resumed.status, 0, resumed.output)
+        XCTAssertTrue(resumed.output.contains("resuming after step"), resumed.output)
+        let a = try MPIRun.losses(dir + "/two.jsonl"), b = try MPIRun.losses(dir + "/one.jsonl")
+        XCTAssertEqual(a.map(\.step), Array(1...18))
+        XCTAssertEqual(a.map(\.step), b.map(\.step))
+        let worst = zip(a, b).map { abs($0.loss - $1.loss) / abs($1.loss) }.max() ?? .infinity
+        XCTAssertLessThan(worst, 1e-5, "\(a.map(\.loss)) vs \(b.map(\.loss))")
+        let wa = try MPIRun.weights(dir + "/two"), wb = try MPIRun.weights(dir + "/one")
+        var worstWeight: Float = 0
+        for (name, x) in wa { for (u, v) in zip(x, wb[name] ?? []) { worstWeight = max(worstWeight, abs(u - v)) } }
+        XCTAssertLessThan(worstWeight, 1e-5)
+        print("finetune stopped after step \(stepAtStop) on 2 ranks (ZeRO-1), resumed on 1: largest relative loss difference \(worst), weight difference \(worstWeight)")
+    }
+
+    /// The processes `mpirun` started (its direct children: the ranks on this host).
+    static func children(of pid: Int32) -> [Int32] {
+        let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+        return text.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int32($0) }
+    }
+
+    /// The step a fine-tuning checkpoint folder was saved after.
+    static func checkpointStep(_ folder: String) throws -> Int? {
+        let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/state.json"))
+        return (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["step"] as? Int
     }
 
     func testSeq2SeqOnTwoRanksEqualsOneProcessWithTheGlobalBatch() throws {
@@ -121,5 +204,7 @@ final class FinetuneDataParallelTests: XCTestCase {
         let two = try finetune(dir, ranks: 2, batch: 2, name: "two", task: task)
         XCTAssertTrue(two.output.contains("data parallel: 2 ranks × --batch-size 2"), two.output)
         try assertSameRun(dir, "two", "one", steps: 4)
+        _ = try finetune(dir, ranks: 2, batch: 2, name: "zero-two", task: task + ["--zero-stage", "1"])
+        try assertSameRun(dir, "zero-two", "one", steps: 4)
     }
 }

@@ -154,6 +154,33 @@ final class SuperGLUEFinetuneTests: XCTestCase {
         XCTAssertThrowsError(try SuperGLUEFinetuner(model: try model(), train: train, dev: dev, options: other).run(checkpoint: folder, resume: true))
     }
 
+    /// A stop request inside an epoch (what SIGINT does in `glm finetune`): the run saves that exact position
+    /// — before the first evaluation too, with no best epoch yet — and the resumed run finishes the epoch's
+    /// remaining steps and everything after with the numbers of an uninterrupted run.
+    func testAStopInsideAnEpochResumesThere() throws {
+        let (train, dev) = try datasets(.cb)
+        let o = options(epochs: 3, lr: 5e-3)
+        let whole = try model()
+        let expected = try SuperGLUEFinetuner(model: whole, train: train, dev: dev, options: o).run()
+        let folder = try ReferenceFixtures.scratchFolder(for: self, prefix: "finetune-stop") + "/ckpt"
+        var seen = 0
+        let stopped = try SuperGLUEFinetuner(model: try model(), train: train, dev: dev, options: o)
+            .run(checkpoint: folder, report: { if case .step = $0 { seen += 1 } }, stop: { seen == 1 })
+        XCTAssertEqual(stopped.stoppedAfterStep, 1)   // step 1 of 2 in epoch 1: no evaluation yet
+        XCTAssertEqual(try SuperGLUEFinetuner.checkpointPosition(folder)?.step, 1)
+        var reported: [Int] = []
+        let m = try model()
+        let resumed = try SuperGLUEFinetuner(model: m, train: train, dev: dev, options: o).run(checkpoint: folder, resume: true) { event in
+            if case .step(let r) = event { reported.append(r.step) }
+        }
+        XCTAssertNil(resumed.stoppedAfterStep)
+        XCTAssertEqual(reported, Array(2...6))
+        XCTAssertEqual(resumed.stepLosses, expected.stepLosses)
+        XCTAssertEqual(resumed.epochs.map(\.trainLoss), expected.epochs.map(\.trainLoss))
+        XCTAssertEqual(resumed.bestEpoch, expected.bestEpoch)
+        XCTAssertEqual(weights(m), weights(whole))
+    }
+
     func testDefaultsFollowTheTaskScripts() {
         XCTAssertEqual(FinetuneOptions.defaults(for: .copa).epochs, 50)
         XCTAssertEqual(FinetuneOptions.defaults(for: .wic).epochs, 30)

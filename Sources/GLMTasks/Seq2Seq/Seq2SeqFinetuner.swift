@@ -59,7 +59,10 @@ public final class Seq2SeqFinetuner {
     public let labelSmoothing: Double
     public let trainSamples: [Seq2SeqSample]
     public let devExamples: [Seq2SeqExample]
-    public let stepper: TrainingStep
+    /// Forward/backward of the steps (set `stepper.compute` for bf16); the update is `updater`'s.
+    public var stepper: TrainingStep { updater.stepper }
+    /// The optimizer side of a step: one process, data parallel, ZeRO-1 (`FinetuneUpdater`).
+    let updater: FinetuneUpdater
     public let schedule: LearningRateSchedule
     private let pad: Int
     private let devSamples: [Seq2SeqSample]
@@ -107,7 +110,8 @@ public final class Seq2SeqFinetuner {
         var spec = OptimizerSpec()
         spec.weightDecay = options.weightDecay
         spec.clipGrad = options.clipGrad
-        stepper = TrainingStep(model: model, settings: spec, learningRate: options.learningRate)
+        updater = FinetuneUpdater(model: model, parameters: model.parameters, spec: spec, learningRate: options.learningRate,
+                                  dataParallel: dataParallel)
         schedule = LearningRateSchedule(peak: options.learningRate, warmup: options.warmup,
                                         decayIterations: max(1, options.epochs * SuperGLUEFinetuner.stepsPerEpoch(samples: samples.count, options: options,
                                                                                                                  ranks: dataParallel?.size ?? 1)),
@@ -123,6 +127,7 @@ public final class Seq2SeqFinetuner {
     public var runIdentity: String {
         var o = options
         o.evalBatchSize = 16
+        o.batchSize = globalBatchSize   // how the global batch is split over ranks does not change the numbers
         return "seq2seq \(task) metric \(evalMetric.rawValue) smoothing \(labelSmoothing) train \(trainSamples.count) dev \(devExamples.count) \(o)"
     }
 
@@ -156,7 +161,8 @@ public final class Seq2SeqFinetuner {
 
     /// Trains (or, with 0 epochs, evaluates only); the model ends with the best epoch's weights.
     /// `checkpoint`/`resume` as `SuperGLUEFinetuner.run`.
-    public func run(checkpoint: String? = nil, resume: Bool = false, report: (FinetuneEvent) throws -> Void = { _ in }) throws -> Seq2SeqFinetuneResult {
+    public func run(checkpoint: String? = nil, resume: Bool = false, report: (FinetuneEvent) throws -> Void = { _ in },
+                    stop: (() -> Bool)? = nil) throws -> Seq2SeqFinetuneResult {
         if options.epochs == 0 {
             guard isRoot else { return Seq2SeqFinetuneResult(task: task.kind, bestEpoch: 0, metrics: [], epochs: [], stepLosses: []) }
             let start = DispatchTime.now().uptimeNanoseconds
@@ -165,47 +171,15 @@ public final class Seq2SeqFinetuner {
             try report(.epoch(r))
             return Seq2SeqFinetuneResult(task: task.kind, bestEpoch: 0, metrics: eval.metrics, epochs: [r], stepLosses: [])
         }
-        var (best, epochs, losses, step, firstEpoch) = try FinetuneCheckpoint.start(
-            resume: resume, folder: checkpoint, run: runIdentity, model: model, optimizer: stepper.optimizer)
+        let loop = FinetuneEpochLoop(options: options, trainCount: trainSamples.count, samplesPerStep: samplesPerStep,
+                                     totalSteps: totalSteps, runIdentity: runIdentity, model: model, updater: updater,
+                                     kept: model.parameters, broadcast: model.parameters)
         let total = totalSteps
-        try dataParallel?.broadcastParameters(model.parameters)   // every rank starts from rank 0's weights
-        if firstEpoch <= options.epochs {
-            for epoch in firstEpoch...options.epochs {
-                let start = DispatchTime.now().uptimeNanoseconds
-                let order = SuperGLUEFinetuner.order(count: trainSamples.count, seed: options.seed, epoch: epoch)
-                var sum = 0.0, counted = 0, offset = 0
-                while offset < order.count {
-                    let indices = Array(order[offset..<min(order.count, offset + samplesPerStep)])
-                    offset += indices.count
-                    step += 1
-                    let r = try trainStep(indices.map { trainSamples[$0] }, step: step, epoch: epoch, totalSteps: total)
-                    losses.append(r.loss)
-                    if r.loss.isFinite { sum += r.loss; counted += 1 }
-                    try report(.step(r))
-                }
-                var metrics: [(name: String, value: Double)] = [], isBest = false
-                if options.evaluatesDev(after: epoch) {
-                    // Data parallel: rank 0 alone evaluates; the others wait for its decision in the sum.
-                    let eval = isRoot ? try evaluate() : (metrics: [], score: .nan)
-                    metrics = eval.metrics
-                    isBest = best == nil || eval.score > best!.score
-                    if let dp = dataParallel { isBest = try dp.sum([isRoot && isBest ? 1 : 0])[0] > 0 }
-                    if isBest { best = (epoch, eval.score, eval.metrics, model.parameters.map { $0.value.toFloats() }) }
-                }
-                let r = FinetuneEpochReport(epoch: epoch, trainLoss: counted > 0 ? sum / Double(counted) : .nan, metrics: metrics,
-                                            isBest: isBest, seconds: SuperGLUEFinetuner.seconds(since: start))
-                epochs.append(r)
-                // Before the first evaluation there is no best epoch to record: the checkpoint starts with it.
-                if let folder = checkpoint, best != nil, isRoot {
-                    try FinetuneCheckpoint.saveEpoch(epoch, step: step, run: runIdentity, best: best!, epochs: epochs, losses: losses,
-                                                     model: model, optimizer: stepper.optimizer, to: folder)
-                }
-                try report(.epoch(r))
-            }
-        }
-        let kept = best!
-        FinetuneCheckpoint.restoreWeights(kept.weights, into: model.parameters)
-        return Seq2SeqFinetuneResult(task: task.kind, bestEpoch: kept.epoch, metrics: kept.metrics, epochs: epochs, stepLosses: losses)
+        let r = try loop.run(checkpoint: checkpoint, resume: resume, trainStep: { indices, step, epoch in
+            try trainStep(indices.map { trainSamples[$0] }, step: step, epoch: epoch, totalSteps: total)
+        }, evaluate: evaluate, report: report, stop: stop)
+        return Seq2SeqFinetuneResult(task: task.kind, bestEpoch: r.bestEpoch, metrics: r.metrics, epochs: r.epochs, stepLosses: r.losses,
+                                     stoppedAfterStep: r.stoppedAfterStep)
     }
 
     /// One optimizer step over `samples`: micro-batches of `batchSize`, each weighted by its share of the
@@ -228,7 +202,7 @@ public final class Seq2SeqFinetuner {
                              DropoutRows(first: mine.lowerBound, local: mine.count, global: global.count)))
         }
         let tokens = batches.reduce(0) { $0 + $1.lossTokens }
-        stepper.zeroGradients()
+        updater.zeroGradients()
         var loss = 0.0, finite = tokens > 0
         for (micro, (share, rows)) in shares.enumerated() where finite {
             guard let batch = share, batch.lossTokens > 0 else { continue }
@@ -243,19 +217,10 @@ public final class Seq2SeqFinetuner {
             }
             loss += Double(value) * share
         }
-        if let dp = dataParallel {
-            // The step's loss over all ranks, whether any saw a non-finite one, then the summed gradients.
-            let reduced = try dp.sum([loss, finite ? 0 : 1])
-            loss = reduced[0]; finite = reduced[1] == 0
-            if finite { try dp.allReduceGradients(stepper.parameters) }
-        }
-        var norm = Double.nan
-        if finite {
-            norm = stepper.update(learningRate: lr)
-            finite = norm.isFinite
-        }
-        return FinetuneStepReport(step: step, epoch: epoch, totalSteps: totalSteps, loss: finite ? loss : .nan, learningRate: lr,
-                                  gradNorm: norm, samples: samples.count, seconds: SuperGLUEFinetuner.seconds(since: start), skipped: !finite)
+        let done = try updater.finishStep(loss: loss, finite: finite, learningRate: lr)   // summed over ranks first
+        return FinetuneStepReport(step: step, epoch: epoch, totalSteps: totalSteps, loss: done.loss, learningRate: lr,
+                                  gradNorm: done.gradNorm, samples: samples.count, seconds: SuperGLUEFinetuner.seconds(since: start),
+                                  skipped: !done.updated)
     }
 }
 
@@ -266,4 +231,6 @@ public struct Seq2SeqFinetuneResult: Sendable {
     public var metrics: [(name: String, value: Double)]
     public var epochs: [FinetuneEpochReport]
     public var stepLosses: [Double]
+    /// As `FinetuneResult.stoppedAfterStep`.
+    public var stoppedAfterStep: Int? = nil
 }

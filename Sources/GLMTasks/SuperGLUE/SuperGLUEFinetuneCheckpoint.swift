@@ -22,12 +22,26 @@ struct FinetuneCheckpoint {
         var epoch: Int
         var step: Int
         var optimizerStep: Int64
-        var bestEpoch: Int
-        var bestScore: Double
-        var bestMetrics: [Metric]
+        /// The best epoch so far; nil in a checkpoint written before the first evaluation (a stop signal
+        /// then), which also has no best.safetensors.
+        var bestEpoch: Int?
+        var bestScore: Double?
+        var bestMetrics: [Metric]?
         var epochs: [Epoch]
         /// nil = a non-finite (skipped) step.
         var stepLosses: [Double?]
+        /// Set when the run stopped inside an epoch (SIGINT/SIGTERM): that epoch and how far it got. The
+        /// epoch's sample order is a function of (seed, epoch), so its remaining steps are known.
+        var partial: PartialEpoch?
+    }
+
+    /// An epoch stopped after `steps` steps: its train-loss sum and count so far, and its time.
+    struct PartialEpoch: Codable, Equatable {
+        var epoch: Int
+        var steps: Int
+        var lossSum: Double
+        var lossCount: Int
+        var seconds: Double
     }
 
     static let stateFile = "state.json", modelFile = "model.safetensors", bestFile = "best.safetensors"
@@ -39,7 +53,9 @@ struct FinetuneCheckpoint {
 
     static func metrics(_ m: [(name: String, value: Double)]) -> [Metric] { m.map { Metric(name: $0.name, value: $0.value) } }
 
-    static func save(_ state: State, model: GLMModel, best: [[Float]], optimizer: AdamW, to folder: String) throws {
+    /// - moments: the FULL AdamW moments, one tensor per model parameter (`FinetuneUpdater.moments()`).
+    static func save(_ state: State, model: GLMModel, best: [[Float]]?, moments: (expAvg: [Tensor], expAvgSq: [Tensor]),
+                     to folder: String) throws {
         let fm = FileManager.default
         let staging = folder + ".partial-\(ProcessInfo.processInfo.processIdentifier)"
         let old = folder + ".old-\(ProcessInfo.processInfo.processIdentifier)"
@@ -48,13 +64,15 @@ struct FinetuneCheckpoint {
         do {
             let params = model.parameters
             try Safetensors.write(model.stateDict(), to: staging + "/" + modelFile)
-            try Safetensors.write(zip(params, best).map { ($0.name, TensorData(float32: $1, shape: $0.shape)) }, to: staging + "/" + bestFile)
-            var moments: [(String, TensorData)] = []
-            for (i, p) in params.enumerated() {
-                moments.append(("exp_avg." + p.name, TensorData(float32: optimizer.exp_avg[i].toFloats(), shape: p.shape)))
-                moments.append(("exp_avg_sq." + p.name, TensorData(float32: optimizer.exp_avg_sq[i].toFloats(), shape: p.shape)))
+            if let best {
+                try Safetensors.write(zip(params, best).map { ($0.name, TensorData(float32: $1, shape: $0.shape)) }, to: staging + "/" + bestFile)
             }
-            try Safetensors.write(moments, to: staging + "/" + optimizerFile, metadata: ["format": "swiftglm-adamw"])
+            var stored: [(String, TensorData)] = []
+            for (i, p) in params.enumerated() {
+                stored.append(("exp_avg." + p.name, TensorData(float32: moments.expAvg[i].toFloats(), shape: p.shape)))
+                stored.append(("exp_avg_sq." + p.name, TensorData(float32: moments.expAvgSq[i].toFloats(), shape: p.shape)))
+            }
+            try Safetensors.write(stored, to: staging + "/" + optimizerFile, metadata: ["format": "swiftglm-adamw"])
             let e = JSONEncoder()
             e.outputFormatting = [.prettyPrinted, .sortedKeys]
             try e.encode(state).write(to: URL(fileURLWithPath: staging + "/" + stateFile), options: .atomic)
@@ -71,7 +89,7 @@ struct FinetuneCheckpoint {
     }
 
     /// Reads the state and puts the weights and the optimizer state back; returns the state and the best weights.
-    static func restore(from folder: String, run: String, model: GLMModel, optimizer: AdamW) throws -> (state: State, best: [[Float]]) {
+    static func restore(from folder: String, run: String, model: GLMModel, optimizer: FinetuneUpdater) throws -> (state: State, best: [[Float]]?) {
         func fail(_ m: String) -> SuperGLUEError { .configuration("checkpoint \(folder): \(m)") }
         let state = try JSONDecoder().decode(State.self, from: Data(contentsOf: URL(fileURLWithPath: folder + "/" + stateFile)))
         guard state.format == "swiftglm-finetune-checkpoint", state.version == 1 else { throw fail("not a fine-tuning checkpoint of version 1") }
@@ -88,7 +106,7 @@ struct FinetuneCheckpoint {
             }
         }
         let current = try read(modelFile, \.name)
-        let best = try read(bestFile, \.name)
+        let best = state.bestEpoch == nil ? nil : try read(bestFile, \.name)
         func tensors(_ values: [[Float]]) throws -> [Tensor] { try zip(params, values).map { try Tensor(shape: $0.shape, values: $1) } }
         let m = try tensors(try read(optimizerFile) { "exp_avg." + $0.name })
         let v = try tensors(try read(optimizerFile) { "exp_avg_sq." + $0.name })
@@ -104,34 +122,42 @@ struct FinetuneCheckpoint {
 /// Where a finetuning run starts: nothing done for a new run, or what the checkpoint in `folder` recorded
 /// when resuming (the model's weights and the AdamW moments are restored as a side effect). Shared by the
 /// SuperGLUE and the seq2seq finetuners.
-typealias FinetuneStart = (best: (epoch: Int, score: Double, metrics: [(name: String, value: Double)], weights: [[Float]])?,
-                           epochs: [FinetuneEpochReport], losses: [Double], step: Int, firstEpoch: Int)
+typealias FinetuneStart = (best: FinetuneBest?, epochs: [FinetuneEpochReport], losses: [Double], step: Int, firstEpoch: Int,
+                           partial: FinetuneCheckpoint.PartialEpoch?)
+
+/// The best epoch so far: its number, score, dev metrics and the trained parameters' values.
+typealias FinetuneBest = (epoch: Int, score: Double, metrics: [(name: String, value: Double)], weights: [[Float]])
 
 extension FinetuneCheckpoint {
-    static func start(resume: Bool, folder: String?, run: String, model: GLMModel, optimizer: AdamW) throws -> FinetuneStart {
-        guard resume, let folder, exists(folder) else { return (nil, [], [], 0, 1) }
+    static func start(resume: Bool, folder: String?, run: String, model: GLMModel, optimizer: FinetuneUpdater) throws -> FinetuneStart {
+        guard resume, let folder, exists(folder) else { return (nil, [], [], 0, 1, nil) }
         let (state, bestWeights) = try restore(from: folder, run: run, model: model, optimizer: optimizer)
         let epochs = state.epochs.map {
             FinetuneEpochReport(epoch: $0.epoch, trainLoss: $0.trainLoss ?? .nan, metrics: $0.metrics.map { (name: $0.name, value: $0.value) },
                                 isBest: $0.isBest, seconds: $0.seconds)
         }
-        return ((state.bestEpoch, state.bestScore, state.bestMetrics.map { (name: $0.name, value: $0.value) }, bestWeights),
-                epochs, state.stepLosses.map { $0 ?? .nan }, state.step, state.epoch + 1)
+        var best: FinetuneBest?
+        if let e = state.bestEpoch, let weights = bestWeights {
+            best = (e, state.bestScore ?? .nan, (state.bestMetrics ?? []).map { (name: $0.name, value: $0.value) }, weights)
+        }
+        return (best, epochs, state.stepLosses.map { $0 ?? .nan }, state.step, state.partial?.epoch ?? state.epoch + 1, state.partial)
     }
 }
 
 extension FinetuneCheckpoint {
-    /// Writes the end-of-epoch checkpoint of a run (replacing the previous one in one rename): the step
-    /// reached, the best epoch so far with its weights, every epoch's report and step loss, the AdamW state.
-    static func saveEpoch(_ epoch: Int, step: Int, run: String, best: (epoch: Int, score: Double, metrics: [(name: String, value: Double)], weights: [[Float]]),
-                          epochs: [FinetuneEpochReport], losses: [Double], model: GLMModel, optimizer: AdamW, to folder: String) throws {
+    /// Writes the run's checkpoint (replacing the previous one in one rename): the step reached, the last
+    /// finished epoch (and `partial`, when stopped inside the next one), the best epoch so far with its
+    /// weights (nil: none evaluated yet), every epoch's report and step loss, and the AdamW state.
+    static func saveRun(epoch: Int, step: Int, partial: PartialEpoch? = nil, run: String, best: FinetuneBest?,
+                        epochs: [FinetuneEpochReport], losses: [Double], model: GLMModel, optimizerStep: Int64,
+                        moments: (expAvg: [Tensor], expAvgSq: [Tensor]), to folder: String) throws {
         let state = State(
-            run: run, epoch: epoch, step: step, optimizerStep: optimizer.step, bestEpoch: best.epoch,
-            bestScore: best.score, bestMetrics: metrics(best.metrics),
+            run: run, epoch: epoch, step: step, optimizerStep: optimizerStep, bestEpoch: best?.epoch,
+            bestScore: best?.score, bestMetrics: best.map { metrics($0.metrics) },
             epochs: epochs.map { Epoch(epoch: $0.epoch, trainLoss: $0.trainLoss.isFinite ? $0.trainLoss : nil,
                                        metrics: metrics($0.metrics), isBest: $0.isBest, seconds: $0.seconds) },
-            stepLosses: losses.map { $0.isFinite ? $0 : nil })
-        try save(state, model: model, best: best.weights, optimizer: optimizer, to: folder)
+            stepLosses: losses.map { $0.isFinite ? $0 : nil }, partial: partial)
+        try save(state, model: model, best: best?.weights, moments: moments, to: folder)
     }
 
     /// Puts the kept epoch's weights back into the trained parameters.

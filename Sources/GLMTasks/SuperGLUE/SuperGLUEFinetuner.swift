@@ -143,6 +143,9 @@ public struct FinetuneResult: Sendable {
     public var epochs: [FinetuneEpochReport]
     /// Every step's loss, in order.
     public var stepLosses: [Double]
+    /// Set when `run`'s `stop` ended the run early, after this step, its checkpoint written: the model then
+    /// holds that step's weights (not the best epoch's), and the checkpoint continues the run with `resume`.
+    public var stoppedAfterStep: Int? = nil
 }
 
 /// Fine-tunes a GLM on a SuperGLUE task as `finetune_glm.py` does with `--cloze-eval`:
@@ -163,18 +166,22 @@ public final class SuperGLUEFinetuner {
     public let train: SuperGLUEDataset
     public let dev: SuperGLUEDataset
     public let options: FinetuneOptions
-    public let stepper: TrainingStep
+    /// Forward/backward of the steps (set `stepper.compute` for bf16); the update is `updater`'s.
+    public var stepper: TrainingStep { updater.stepper }
+    /// The optimizer side of a step: one process, data parallel, ZeRO-1.
+    let updater: FinetuneUpdater
     public let schedule: LearningRateSchedule
     private let scorer: ClozeScorer
     private let lossFunction: ChoiceLossFunction
     /// The continuous prompts trained with (or instead of) the model; nil without prompt tokens.
     public let promptEncoder: PromptEncoder?
     /// The parameters the steps update (and whose best-epoch values are kept).
-    var trainedParameters: [Parameter] { stepper.parameters }
+    var trainedParameters: [Parameter] { updater.parameters }
     /// Data parallelism (`mpirun -np N glm finetune`), nil in one process. Then `options.batchSize` is per
     /// rank: a step's micro-batch is N·batchSize samples of which rank r trains rows r·b ..< r·b+b, and the
     /// numbers are those of one process with batch N·b (see `trainStep`). Only rank 0 evaluates dev and
-    /// writes the checkpoint; its choice of the best epoch is sent to the others.
+    /// writes the checkpoint; its choice of the best epoch is sent to the others. With `zeroStage == 1` each
+    /// rank keeps only its share of the AdamW moments (`FinetuneUpdater`).
     public let dataParallel: DataParallel?
     /// Whether this process reports, evaluates and writes (rank 0, or the only process).
     public var isRoot: Bool { (dataParallel?.rank ?? 0) == 0 }
@@ -184,10 +191,6 @@ public final class SuperGLUEFinetuner {
     public init(model: GLMModel, train: SuperGLUEDataset, dev: SuperGLUEDataset, options: FinetuneOptions,
                 dataParallel: DataParallel? = nil) throws {
         try options.validate()
-        if dataParallel != nil && options.promptLength > 0 {
-            // The prompt encoder's dropout is not laid out by batch row, so row-keyed masks cannot place it.
-            throw SuperGLUEError.configuration("continuous prompts are not supported with data parallelism (mpirun) yet")
-        }
         self.dataParallel = dataParallel
         guard train.settings.task == dev.settings.task else {
             throw SuperGLUEError.configuration("train split of \(train.settings.task.rawValue), dev split of \(dev.settings.task.rawValue)")
@@ -215,7 +218,8 @@ public final class SuperGLUEFinetuner {
         spec.weightDecay = options.weightDecay
         spec.clipGrad = options.clipGrad
         let trained = (options.freezeTransformer ? [] : model.parameters) + (promptEncoder?.parameters ?? [])
-        stepper = TrainingStep(model: model, settings: spec, learningRate: options.learningRate, parameters: trained)
+        updater = FinetuneUpdater(model: model, parameters: trained, spec: spec, learningRate: options.learningRate,
+                                  dataParallel: dataParallel)
         scorer = try ClozeScorer(model: model, lengthPenalty: train.settings.lengthPenalty)
         scorer.promptEncoder = promptEncoder
         schedule = LearningRateSchedule(peak: options.learningRate, warmup: options.warmup,
@@ -256,6 +260,7 @@ public final class SuperGLUEFinetuner {
         let t = train.settings
         var o = options
         o.evalBatchSize = 16   // the evaluation grouping does not change the numbers
+        o.batchSize = globalBatchSize   // nor how the global batch is split over ranks: resumable on any count
         return "\(t.task.rawValue) pattern \(t.patternId) seq \(t.seqLength) train \(train.samples.count) dev \(dev.samples.count) \(o)"
     }
 
@@ -273,7 +278,10 @@ public final class SuperGLUEFinetuner {
     /// With `checkpoint`, the run's state is saved to that folder after every epoch (before the epoch is
     /// reported); with `resume` too, a run whose checkpoint is there continues after its last saved epoch
     /// (the same numbers as an uninterrupted run; the steps and epochs already done are not reported again).
-    public func run(checkpoint: String? = nil, resume: Bool = false, report: (FinetuneEvent) throws -> Void = { _ in }) throws -> FinetuneResult {
+    /// `stop` is asked after every step when there is a checkpoint folder; true ends the run there, its
+    /// position saved (see `FinetuneResult.stoppedAfterStep`).
+    public func run(checkpoint: String? = nil, resume: Bool = false, report: (FinetuneEvent) throws -> Void = { _ in },
+                    stop: (() -> Bool)? = nil) throws -> FinetuneResult {
         let task = train.settings.task
         if options.epochs == 0 {
             guard isRoot else { return FinetuneResult(task: task, bestEpoch: 0, metrics: [], epochs: [], stepLosses: []) }
@@ -288,59 +296,25 @@ public final class SuperGLUEFinetuner {
         // resumable) with a prompt encoder.
         if promptEncoder != nil && resume { throw SuperGLUEError.configuration("--resume is not supported with continuous prompts") }
         let checkpoint = promptEncoder == nil ? checkpoint : nil
-        var (best, epochs, losses, step, firstEpoch) = try FinetuneCheckpoint.start(
-            resume: resume, folder: checkpoint, run: runIdentity, model: model, optimizer: stepper.optimizer)
+        let loop = FinetuneEpochLoop(options: options, trainCount: train.samples.count, samplesPerStep: samplesPerStep,
+                                     totalSteps: totalSteps, runIdentity: runIdentity, model: model, updater: updater,
+                                     kept: trainedParameters, broadcast: model.parameters + (promptEncoder?.parameters ?? []))
         let total = totalSteps
-        // Every rank starts from rank 0's weights (a resumed run has read the same checkpoint on every rank).
-        try dataParallel?.broadcastParameters(model.parameters + (promptEncoder?.parameters ?? []))
-        if firstEpoch <= options.epochs {
-            for epoch in firstEpoch...options.epochs {
-                let start = DispatchTime.now().uptimeNanoseconds
-                let order = Self.order(count: train.samples.count, seed: options.seed, epoch: epoch)
-                var sum = 0.0, counted = 0
-                var offset = 0
-                while offset < order.count {
-                    let indices = Array(order[offset..<min(order.count, offset + samplesPerStep)])
-                    offset += indices.count
-                    step += 1
-                    let r = try trainStep(indices.map { train.samples[$0] }, step: step, epoch: epoch, totalSteps: total)
-                    losses.append(r.loss)
-                    if r.loss.isFinite { sum += r.loss; counted += 1 }
-                    try report(.step(r))
-                }
-                var metrics: [(name: String, value: Double)] = [], isBest = false
-                if options.evaluatesDev(after: epoch) {
-                    // Data parallel: rank 0 alone evaluates (the weights are the same everywhere) while the
-                    // others wait in the sum that hands them its decision.
-                    if isRoot {
-                        metrics = try SuperGLUEEvaluator.evaluate(dev, model: model, evalBatchSize: options.evalBatchSize, promptEncoder: promptEncoder).metrics
-                    }
-                    let score = metrics.first?.value ?? .nan
-                    isBest = best == nil || score > best!.score
-                    if let dp = dataParallel { isBest = try dp.sum([isRoot && isBest ? 1 : 0])[0] > 0 }
-                    if isBest { best = (epoch, score, metrics, trainedParameters.map { $0.value.toFloats() }) }
-                }
-                let r = FinetuneEpochReport(epoch: epoch, trainLoss: counted > 0 ? sum / Double(counted) : .nan, metrics: metrics,
-                                            isBest: isBest, seconds: Self.seconds(since: start))
-                epochs.append(r)
-                // Before the first evaluation there is no best epoch to record: the checkpoint starts with it.
-                if let folder = checkpoint, best != nil, isRoot {
-                    try FinetuneCheckpoint.saveEpoch(epoch, step: step, run: runIdentity, best: best!, epochs: epochs, losses: losses,
-                                                     model: model, optimizer: stepper.optimizer, to: folder)
-                }
-                try report(.epoch(r))
-            }
-        }
-        let kept = best!
-        FinetuneCheckpoint.restoreWeights(kept.weights, into: trainedParameters)
-        return FinetuneResult(task: task, bestEpoch: kept.epoch, metrics: kept.metrics, epochs: epochs, stepLosses: losses)
+        let r = try loop.run(checkpoint: checkpoint, resume: resume, trainStep: { indices, step, epoch in
+            try trainStep(indices.map { train.samples[$0] }, step: step, epoch: epoch, totalSteps: total)
+        }, evaluate: {
+            let metrics = try SuperGLUEEvaluator.evaluate(dev, model: model, evalBatchSize: options.evalBatchSize, promptEncoder: promptEncoder).metrics
+            return (metrics, metrics.first?.value ?? .nan)
+        }, report: report, stop: stop)
+        return FinetuneResult(task: task, bestEpoch: r.bestEpoch, metrics: r.metrics, epochs: r.epochs, stepLosses: r.losses,
+                              stoppedAfterStep: r.stoppedAfterStep)
     }
 
     /// One optimizer step over `samples`: micro-batches of `batchSize`, each weighted by its share of the samples.
     public func trainStep(_ samples: [ClozeSample], step: Int, epoch: Int, totalSteps: Int) throws -> FinetuneStepReport {
         let start = DispatchTime.now().uptimeNanoseconds
         let lr = schedule.rate(forStep: step)
-        stepper.zeroGradients()
+        updater.zeroGradients()
         var loss = 0.0, finite = true
         var micro = 0, offset = 0
         while offset < samples.count {
@@ -366,20 +340,11 @@ public final class SuperGLUEFinetuner {
             }) else { finite = false; break }
             loss += Double(value) * share
         }
-        if let dp = dataParallel {
-            // The step's loss over all ranks and whether any saw a non-finite one; then the summed gradients
-            // (each rank's are already weighted by its samples' share of the GLOBAL step) on every rank.
-            let reduced = try dp.sum([loss, finite ? 0 : 1])
-            loss = reduced[0]; finite = reduced[1] == 0
-            if finite { try dp.allReduceGradients(trainedParameters) }
-        }
-        var norm = Double.nan
-        if finite {
-            norm = stepper.update(learningRate: lr)
-            finite = norm.isFinite
-        }
-        return FinetuneStepReport(step: step, epoch: epoch, totalSteps: totalSteps, loss: finite ? loss : .nan, learningRate: lr,
-                                  gradNorm: norm, samples: samples.count, seconds: Self.seconds(since: start), skipped: !finite)
+        // Data parallel: summed over the ranks first (each rank's gradients are already weighted by its
+        // samples' share of the GLOBAL step).
+        let done = try updater.finishStep(loss: loss, finite: finite, learningRate: lr)
+        return FinetuneStepReport(step: step, epoch: epoch, totalSteps: totalSteps, loss: done.loss, learningRate: lr,
+                                  gradNorm: done.gradNorm, samples: samples.count, seconds: Self.seconds(since: start), skipped: !done.updated)
     }
 
     /// Writes `model` as a model folder (`config.json` + `model.safetensors`, float32) that every glm
