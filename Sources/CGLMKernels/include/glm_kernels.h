@@ -119,6 +119,9 @@ typedef struct glmk_attention_args {
     glmk_gemm_bf16_fn gemm_bf16;
     uint16_t *bf16_scratch;
     size_t bf16_slots;
+    /// Tensor model parallelism (0: off): these H heads are heads dropout_h0 ..< dropout_h0 + H of
+    /// dropout_H, and each head's dropout mask is the one it has among all dropout_H heads.
+    size_t dropout_H, dropout_h0;
 } glmk_attention_args;
 
 /// Elements (uint16) of one thread's bf16 scratch slot for attention with Q queries, K keys, head width D.
