@@ -41,7 +41,6 @@ struct DistributedOptions: ParsableArguments {
         let dp = try DataParallel(group: groups.dataParallel, zeroStage: zeroStage, overlap: overlapGradients)
         return DistributedJob(world: world, dataParallel: dp, modelParallel: modelParallelSize > 1 ? groups.modelParallel : nil)
     }
-
 }
 
 /// One process's place in an `mpirun` job.
