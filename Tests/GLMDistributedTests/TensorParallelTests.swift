@@ -131,4 +131,18 @@ final class TensorParallelTests: XCTestCase {
         let wa = try weightDifference("\(dir)/tp-to-one", "\(dir)/one"), wb = try weightDifference("\(dir)/one-to-tp", "\(dir)/one")
         print("[tensor parallel] resumed TP=2 → 1: loss \(a), weights \(wa); resumed 1 → TP=2: loss \(b), weights \(wb)")
     }
+
+    /// Without mpirun, or in a command that does not split the model, --model-parallel-size > 1 is a clear error.
+    func testModelParallelIsRefusedWhereItCannotRun() throws {
+        let dir = try ReferenceFixtures.scratchFolder(for: self, prefix: "tprefuse")
+        let glm = try MPIRun.glm()
+        let alone = try MPIRun.run([glm, "pretrain", "--layers", "2", "--hidden", "32", "--heads", "4", "--steps", "1",
+                                    "--data", "missing", "--model-parallel-size", "2"], in: dir, timeout: 60)
+        XCTAssertNotEqual(alone.status, 0)
+        XCTAssertTrue(alone.output.contains("--model-parallel-size 2 needs 2 or a multiple of 2 processes: run under mpirun"), alone.output)
+        let finetune = try MPIRun.run([glm, "finetune", "--task", "copa", "--data", "missing", "--save", "out",
+                                       "--model-parallel-size", "2"], in: dir, timeout: 60)
+        XCTAssertNotEqual(finetune.status, 0)
+        XCTAssertTrue(finetune.output.contains("tensor model parallelism is implemented for glm pretrain"), finetune.output)
+    }
 }
