@@ -107,8 +107,18 @@ final class ModelParallelTests: XCTestCase {
     /// (gathered back to full shape) equal the one-process model's — the dropout masks of the sliced
     /// attention heads included. Sequence 20 runs attention head by head, 8 the batched path.
     func testPartitionedModelEqualsOneProcessWithDropout() throws {
+        try assertSplitModelEqualsOneProcess(checkpointActivations: false)
+    }
+
+    /// The same with --checkpoint-activations: each layer (and its model-parallel sums) is recomputed in backward.
+    func testPartitionedModelWithRecomputationEqualsOneProcess() throws {
+        try assertSplitModelEqualsOneProcess(checkpointActivations: true)
+    }
+
+    func assertSplitModelEqualsOneProcess(checkpointActivations: Bool, file: StaticString = #filePath, line: UInt = #line) throws {
         var config = GLMConfig(numLayers: 2, hiddenSize: 16, numAttentionHeads: 4, vocabSize: 64, maxSequenceLength: 32)
         config.embeddingDropoutProb = 0.1; config.attentionDropoutProb = 0.2; config.outputDropoutProb = 0.1
+        config.checkpointActivations = checkpointActivations
         let full = try GLMModel.random(config: config, seed: 11)
         for s in [20, 8] {
             let b = 2
@@ -132,9 +142,9 @@ final class ModelParallelTests: XCTestCase {
                 worstLoss = max(worstLoss, abs(l - loss) / abs(loss))
                 for (a, b) in zip(gs, grads) { worstGrad = max(worstGrad, Self.worst(a.toFloats(), b.toFloats())) }
             }
-            print("[model parallel] GLM split 2 ways, seq \(s), dropout on: loss \(loss), relative loss difference \(worstLoss), largest gradient difference \(worstGrad)")
-            XCTAssertLessThan(worstLoss, 1e-5)
-            XCTAssertLessThan(worstGrad, 1e-5)
+            print("[model parallel] GLM split 2 ways, seq \(s), dropout on\(checkpointActivations ? ", recomputed" : ""): loss \(loss), relative loss difference \(worstLoss), largest gradient difference \(worstGrad)")
+            XCTAssertLessThan(worstLoss, 1e-5, file: file, line: line)
+            XCTAssertLessThan(worstGrad, 1e-5, file: file, line: line)
         }
     }
 
