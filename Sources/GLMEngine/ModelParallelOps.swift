@@ -78,9 +78,11 @@ extension Tape {
 
     /// mpu `vocab_parallel_cross_entropy`: the masked mean cross-entropy Σ ce_i·mask_i / Σ mask_i over
     /// logits split along the vocabulary (this rank: columns `rank·V/M ..< (rank+1)·V/M` of [n, V]).
-    /// Three reductions over the group: the row maxima (max), then Σ exp(l − max) and the target's logit
-    /// (one sum of 2n values: only the rank holding the target contributes its logit). Backward, on this
-    /// rank's columns only: dL/dl_ij = dloss_i · (softmax_ij − [j is the target]).
+    /// Each rank runs the one-process kernel on its columns (targets elsewhere are "ignored" rows there),
+    /// giving its log-Σ-exp ℓ_r; the group combines them as lse = m + log Σ_r exp(ℓ_r − m), m = max_r ℓ_r
+    /// (one max, then one sum of 2n values that also carries the target logit, which only the rank holding
+    /// the target contributes). Backward: the same kernel with the global lse, on this rank's columns:
+    /// dL/dl_ij = dloss_i · (softmax_ij − [j is the target]), in place over the logits as `crossEntropy`.
     public func vocabParallelCrossEntropy(_ logits: Variable, targets: Tensor, lossMask: Tensor? = nil,
                                           group: any ModelParallelCollectives) throws -> CrossEntropyResult {
         let op = "vocabParallelCrossEntropy"
@@ -97,30 +99,30 @@ extension Tape {
         for i in 0..<n where tp[i] < 0 || Int(tp[i]) >= vocab {
             throw EngineError.idOutOfRange(op: op, message: "target element \(i) is \(tp[i]), the vocabulary has \(vocab) entries")
         }
-        let l = logits.value.floats
-        var rowMax = [Float](repeating: -.infinity, count: n)
+        // Targets in this rank's columns, −1 (ignored by the kernels) elsewhere.
+        let localTargets = Tensor(uninitialized: [n], dtype: .int32)
         for i in 0..<n {
-            var m = -Float.infinity
-            for j in 0..<local { m = Swift.max(m, l[i * local + j]) }
-            rowMax[i] = m
+            let t = Int(tp[i]) - first
+            localTargets.int32s[i] = t >= 0 && t < local ? Int32(t) : -1
         }
-        try rowMax.withUnsafeMutableBufferPointer { try group.allReduceMax($0) }
-        // [Σ_j exp(l_ij − max_i) for each i] then [l_i,target for each i]
+        let l = logits.value.floats
+        let localLoss = Tensor(uninitialized: [n]), lse = Tensor(uninitialized: [n])
+        glmk_cross_entropy_forward(localLoss.floats, lse.floats, l, localTargets.int32s, n, local)
+        var maxima = Array(UnsafeBufferPointer(start: lse.floats, count: n))
+        try maxima.withUnsafeMutableBufferPointer { try group.allReduceMax($0) }
+        // [Σ_r exp(ℓ_r,i − m_i) for each i] then [target logit of row i]
         var sums = [Float](repeating: 0, count: 2 * n)
         for i in 0..<n {
-            var s: Float = 0
-            for j in 0..<local { s += Foundation.exp(l[i * local + j] - rowMax[i]) }
-            sums[i] = s
-            let t = Int(tp[i]) - first
-            if t >= 0 && t < local { sums[n + i] = l[i * local + t] }
+            sums[i] = Foundation.exp(lse.floats[i] - maxima[i])
+            let t = Int(localTargets.int32s[i])
+            if t >= 0 { sums[n + i] = l[i * local + t] }
         }
         try sums.withUnsafeMutableBufferPointer { try group.allReduceSum($0) }
         let perToken = Tensor(uninitialized: Array(logits.shape.dropLast()))
-        var lse = [Float](repeating: 0, count: n)
         var total = 0.0, maskSum = 0.0
         for i in 0..<n {
-            lse[i] = rowMax[i] + Foundation.log(sums[i])
-            perToken.floats[i] = lse[i] - sums[n + i]
+            lse.floats[i] = maxima[i] + Foundation.log(sums[i])
+            perToken.floats[i] = lse.floats[i] - sums[n + i]
             let w = lossMask.map { Double($0.floats[i]) } ?? 1
             total += Double(perToken.floats[i]) * w
             maskSum += w
@@ -129,16 +131,20 @@ extension Tape {
             throw EngineError.invalidArgument(op: op, message: "the loss mask sums to zero: no token contributes to the loss")
         }
         let loss = Tensor(scalar: Float(total / maskSum))
-        let out = output(loss, op, inputs: [logits], started: started, detail: "\(n)×\(local) of \(vocab)") { _, dy in
+        let out = output(loss, op, inputs: [logits], started: started, detail: "\(n)×\(local) of \(vocab)",
+                         work: .floats(n * local, passes: 1), backwardWork: .floats(n * local, passes: 2)) { _, dy in
             let upstream = Double(dy.floats[0])
-            logits.writeGrad { g in
-                for i in 0..<n {
-                    let w = lossMask.map { Double($0.floats[i]) } ?? 1
-                    let d = Float(upstream * w / maskSum)
-                    for j in 0..<local { g[i * local + j] = d * Foundation.exp(l[i * local + j] - lse[i]) }
-                    let t = Int(tp[i]) - first
-                    if t >= 0 && t < local { g[i * local + t] -= d }
-                }
+            let dloss = Tensor(uninitialized: [n])
+            for i in 0..<n {
+                let w = lossMask.map { Double($0.floats[i]) } ?? 1
+                dloss.floats[i] = Float(upstream * w / maskSum)
+            }
+            let tl = localTargets.int32s
+            if logits.uses == 1 && logits.gradStorage == nil && logits.viewBase == nil {
+                glmk_cross_entropy_backward_columns(l, l, lse.floats, tl, dloss.floats, n, local)   // in place, as crossEntropy
+                logits.adoptGrad(logits.value)
+            } else {
+                logits.writeGrad { glmk_cross_entropy_backward_columns($0, l, lse.floats, tl, dloss.floats, n, local) }
             }
         }
         return CrossEntropyResult(loss: out, perToken: perToken, maskSum: maskSum)

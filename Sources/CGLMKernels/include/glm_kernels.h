@@ -157,6 +157,11 @@ void glmk_cross_entropy_forward(float *loss, float *lse, const float *logits, co
 /// is done in place over the logits buffer so no second [N × V] buffer is ever needed.
 void glmk_cross_entropy_backward(float *dlogits, const float *logits, const float *lse,
                                  const int32_t *targets, const float *dloss, size_t N, size_t V);
+/// The vocabulary-parallel backward (tensor model parallelism): logits (N, V) are one rank's vocabulary
+/// columns and lse the log-Σ-exp over ALL columns; rows whose target is outside [0, V) (another rank's)
+/// get softmax·dloss without the one-hot term instead of zeros. May alias logits.
+void glmk_cross_entropy_backward_columns(float *dlogits, const float *logits, const float *lse,
+                                         const int32_t *targets, const float *dloss, size_t N, size_t V);
 
 // ---- dropout (counter-based RNG: same mask for any thread count) ---------------------------------
 /// y (n) = x·keep/(1−p), keep_i = uniform(seed, offset + i) ≥ p (Philox-4x32-10). y may alias x.
