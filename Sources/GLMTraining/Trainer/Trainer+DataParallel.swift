@@ -23,7 +23,9 @@ extension Trainer {
             let part = BlockBatch(rows: Array(batch.rows[rows]), mode: batch.mode, minimumLength: batch.length)
             return part.lossTokenCount > 0 ? (j, rows, batch.batchSize, part) : nil   // no loss here: nothing to add
         }
-        let reduction = dp.overlappedReduction(parameters)
+        // A data-parallel group of one (all ranks in one model-parallel group) has no gradients to sum.
+        let summing = dp.size > 1
+        let reduction = summing ? dp.overlappedReduction(parameters) : nil
         reduction?.begin()
         var hookError: Error?
         var lossSum = 0.0, finite = total > 0
@@ -49,7 +51,7 @@ extension Trainer {
         finite = reduced[1] == 0
         var norm = Double.nan
         if finite {
-            if reduction == nil { try dp.allReduceGradients(parameters) }
+            if reduction == nil && summing { try dp.allReduceGradients(parameters) }
             if let sharded = shardedOptimizer {
                 let clip = spec.optimizer.clipGrad
                 let (n, scale) = try clippedNorm(model, parameters, clip: clip)
