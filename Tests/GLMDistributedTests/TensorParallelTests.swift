@@ -89,8 +89,8 @@ final class TensorParallelTests: XCTestCase {
     }
 
     /// A checkpoint written at TP=2 is the original's mp_rank_XX layout: merged (weights and AdamW moments)
-    /// it equals the one-process checkpoint of the same step, `glm convert` reads it, and it resumes on
-    /// ONE process; a one-process checkpoint resumes at TP=2. Both continue the one-process loss curve.
+    /// it equals the one-process checkpoint of the same step, `glm convert` reads it, and it resumes at
+    /// TP=2 and on ONE process; a one-process checkpoint resumes at TP=2. All continue the one-process curve.
     func testModelParallelCheckpointsMergeAndResumeAcrossSizes() throws {
         _ = try MPIRun.mpirun()
         let dir = try ReferenceFixtures.scratchFolder(for: self, prefix: "tpckpt")
@@ -123,7 +123,12 @@ final class TensorParallelTests: XCTestCase {
         let converted = try MPIRun.weights("\(dir)/converted")
         XCTAssertEqual(converted["word_embeddings.weight"]?.count, single.model.word_embeddings.weight.value.count, "merged vocabulary")
 
-        // M=2 → M=1, and M=1 → M=2: steps 11…20 continue the uninterrupted one-process run.
+        // M=2 → M=2, M=2 → M=1, and M=1 → M=2: steps 11…20 continue the uninterrupted one-process run.
+        try FileManager.default.copyItem(atPath: "\(dir)/tp-save", toPath: "\(dir)/tp-save-2")
+        try FileManager.default.copyItem(atPath: "\(dir)/tp10.jsonl", toPath: "\(dir)/tp10-2.jsonl")
+        try pretrain(dir, ranks: 2, modelParallel: 2, batch: 4, name: "tp10-2", extra: ["--save", "tp-save-2", "--resume", "--export", "tp-to-tp"])
+        let same = try compareLosses("\(dir)/tp10-2.jsonl", "\(dir)/one.jsonl", steps: 11...20)
+        print("[tensor parallel] resumed TP=2 → 2: loss \(same), weights \(try weightDifference("\(dir)/tp-to-tp", "\(dir)/one"))")
         try pretrain(dir, ranks: 1, batch: 4, name: "tp10", extra: ["--save", "tp-save", "--resume", "--export", "tp-to-one"])
         try pretrain(dir, ranks: 2, modelParallel: 2, batch: 4, name: "one10", extra: ["--save", "one-save", "--resume", "--export", "one-to-tp"])
         let a = try compareLosses("\(dir)/tp10.jsonl", "\(dir)/one.jsonl", steps: 11...20)
