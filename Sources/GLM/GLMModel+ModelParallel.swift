@@ -20,6 +20,44 @@ extension GLMModel {
         }
     }
 
+    /// This rank's partition built one tensor at a time: `fullTensor(name, shape)` returns each WHOLE
+    /// tensor (as one process builds it, in parameter order), which is split at once and dropped — so a
+    /// rank never holds more than its partition plus one whole tensor (`GLMModel.random(…modelParallel:)`).
+    public convenience init(config: GLMConfig, partitionOf group: any ModelParallelCollectives,
+                            fullTensor: (String, [Int]) throws -> Tensor) throws {
+        let shapes = Dictionary(uniqueKeysWithValues: config.parameterSpecs.map { ($0.name, $0.shape) })
+        try self.init(config: config, modelParallel: group) { name, shape in
+            guard let full = shapes[name] else { throw GLMError.badInput("the config has no parameter '\(name)'") }
+            let part = try Self.partition(try fullTensor(name, full), name: name, rank: group.rank, of: group.size)
+            guard part.shape == shape else {
+                throw GLMError.badInput("partition \(group.rank) of '\(name)' \(full) is \(part.shape), the model needs \(shape)")
+            }
+            return part
+        }
+    }
+
+    /// This rank's partition of the model in `stateDict` (whole tensors, e.g. a loaded file), split tensor by
+    /// tensor before conversion to float32 (`ModelParallel.split` on the stored data).
+    public convenience init(config: GLMConfig, stateDict: StateDict, partitionOf group: any ModelParallelCollectives) throws {
+        var used = Set<String>()
+        try self.init(config: config, modelParallel: group) { name, shape in
+            guard let data = stateDict[name] else { throw GLMError.badInput("checkpoint has no tensor '\(name)' (this rank's part: \(shape))") }
+            guard data.dtype.isFloatingPoint else { throw GLMError.badInput("tensor '\(name)' has non-float dtype \(data.dtype.rawValue)") }
+            let part = try ModelParallel.split(data, name: name, rank: group.rank, of: group.size, file: "state dict")
+            guard part.shape == shape else {
+                throw GLMError.badInput("tensor '\(name)' has shape \(data.shape); its model-parallel part \(group.rank) of \(group.size) is \(part.shape), the config needs \(shape)")
+            }
+            used.insert(name)
+            let t = Tensor(uninitialized: shape)
+            part.copyFloats(into: UnsafeMutableBufferPointer(start: t.floats, count: t.count))
+            return t
+        }
+        let unexpected = Set(stateDict.keys).subtracting(used).sorted()
+        if !unexpected.isEmpty {
+            throw GLMError.badInput("checkpoint has \(unexpected.count) unexpected tensor(s): \(unexpected.prefix(5).joined(separator: ", "))")
+        }
+    }
+
     /// Rank `rank`'s part of float32 `tensor` (parameter `name`) split `n` ways, by `ModelParallel.split`.
     public static func partition(_ tensor: Tensor, name: String, rank: Int, of n: Int) throws -> Tensor {
         guard n > 1, ModelParallel.partition(name: name, rank: tensor.rank) != .replicated else { return tensor.copied() }

@@ -149,7 +149,8 @@ final class ModelParallelTests: XCTestCase {
     }
 
     /// Partitioning is `ModelParallel.split` of every parameter, and merging the ranks' state dicts with
-    /// `ModelParallel.merge` gives the model back exactly.
+    /// `ModelParallel.merge` gives the model back exactly; building the partition directly (seeded random
+    /// initialisation, a state dict) gives the same partition.
     func testPartitionsMergeBackToTheModel() throws {
         let config = GLMConfig(numLayers: 1, hiddenSize: 16, numAttentionHeads: 4, vocabSize: 64, maxSequenceLength: 16)
         let full = try GLMModel.random(config: config, seed: 5)
@@ -158,6 +159,20 @@ final class ModelParallelTests: XCTestCase {
             let merged = try ModelParallel.merge(parts.map { $0[i].1 }, name: p.name, files: ["0", "1"])
             XCTAssertEqual(merged.shape, p.shape, p.name)
             XCTAssertEqual(merged.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }, p.value.toFloats(), p.name)
+        }
+        // Built tensor by tensor (random initialisation, a state dict) = the partition of the whole model.
+        var dict: StateDict = [:]
+        for (n, t) in full.stateDict() { dict[n] = t }
+        let direct = try ThreadedModelParallelGroup(size: 2).run { g in
+            (try GLMModel.random(config: config, seed: 5, modelParallel: g).stateDict(),
+             try GLMModel(config: config, stateDict: dict, partitionOf: g).stateDict())
+        }
+        for (r, (random, loaded)) in direct.enumerated() {
+            for (i, p) in parts[r].enumerated() {
+                let want = p.1.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+                XCTAssertEqual(random[i].1.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }, want, "random, rank \(r), \(p.0)")
+                XCTAssertEqual(loaded[i].1.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }, want, "state dict, rank \(r), \(p.0)")
+            }
         }
         XCTAssertThrowsError(try ThreadedModelParallelGroup(size: 3).run { g in try GLMModel(partitioning: full, group: g) }) { e in
             XCTAssertTrue("\(e)".contains("does not divide"), "\(e)")

@@ -181,9 +181,16 @@ public final class PretrainingSession {
             message("note: the model's tokenizer preset is \(t), the dataset was prepared with \(tokenizerInfo.preset)")
         }
         try spec.validate()
-        let full = try weights.map { try GLMModel(config: spec.model, stateDict: $0) }
-            ?? GLMModel.random(config: spec.model, seed: spec.seed, positions: o.positionInit)
-        let model = try partitioned(full, modelParallel)
+        // Model parallel: each rank keeps its partition of exactly the one-process model, split tensor by
+        // tensor as it is initialised or converted (never the whole model in memory).
+        let model: GLMModel
+        if let group = modelParallel {
+            model = try weights.map { try GLMModel(config: spec.model, stateDict: $0, partitionOf: group) }
+                ?? GLMModel.random(config: spec.model, seed: spec.seed, positions: o.positionInit, modelParallel: group)
+        } else {
+            model = try weights.map { try GLMModel(config: spec.model, stateDict: $0) }
+                ?? GLMModel.random(config: spec.model, seed: spec.seed, positions: o.positionInit)
+        }
         let opened = try TrainingBatches.open(spec: spec)
         message("documents: \(opened.trainDocuments) for training, \(opened.validDocuments) for validation")
         return try Trainer(spec: spec, model: model, batches: opened.batches, dataParallel: dataParallel)
