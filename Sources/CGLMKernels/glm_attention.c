@@ -20,6 +20,15 @@ typedef struct {
     volatile int status;
 } attention_job;
 
+/// Stream position of the dropout mask of task t = (batch b, head h): the tasks' blocks in (B, H) order,
+/// or, with dropout_H set (tensor model parallelism: these H heads are heads dropout_h0 ..< dropout_h0 + H
+/// of dropout_H), where that head's block lies in the stream of all dropout_H heads.
+static inline uint64_t dropout_offset(const glmk_attention_args *a, size_t t) {
+    size_t QK = a->Q * a->K;
+    size_t slot = a->dropout_H ? (t / a->H) * a->dropout_H + a->dropout_h0 + t % a->H : t;
+    return a->offset + (uint64_t)slot * QK;
+}
+
 static const float *row_block(const float *base, size_t batch_stride, size_t b, size_t h, size_t D) {
     return base + b * batch_stride + h * D;
 }
@@ -42,7 +51,7 @@ static void forward_heads(void *ctx, size_t t0, size_t t1) {
         const float *used = S;
         if (j->Pdrop) {
             float *d = j->Pdrop + t * QK;
-            glmk_dropout_forward(d, S, QK, a->dropout_p, a->seed, a->offset + t * QK);
+            glmk_dropout_forward(d, S, QK, a->dropout_p, a->seed, dropout_offset(a, t));
             used = d;
         }
         // ctx_bh (Q, D) = P' (Q, K) · V_bh (K, D)
@@ -78,7 +87,7 @@ static void backward_heads(void *ctx, size_t t0, size_t t1) {
                          (int64_t)a->ctx_row, j->beta_v, g, (int64_t)a->v_row);
             if (rc) { j->status = rc; return; }
         }
-        if (j->cPdrop) glmk_dropout_backward(dP, dP, QK, a->dropout_p, a->seed, a->offset + t * QK);
+        if (j->cPdrop) glmk_dropout_backward(dP, dP, QK, a->dropout_p, a->seed, dropout_offset(a, t));
         glmk_masked_softmax_backward(dP, dP, P, mask, 1, 1, a->Q, a->K, 1, a->scale);
         if (j->dq) {  // dQ_bh (Q, D) = dS · K_bh
             float *g = j->dq + b * a->q_batch + h * a->D;
@@ -136,7 +145,7 @@ static void forward_heads_bf16(void *ctx, size_t t0, size_t t1) {
         const float *used = S;
         if (j->Pdrop) {
             float *d = j->Pdrop + t * QK;
-            glmk_dropout_forward(d, S, QK, a->dropout_p, a->seed, a->offset + t * QK);
+            glmk_dropout_forward(d, S, QK, a->dropout_p, a->seed, dropout_offset(a, t));
             used = d;
         }
         glmk_f32_to_bf16_rows(s.qk, used, 1, QK, QK);
@@ -169,7 +178,7 @@ static void backward_heads_bf16(void *ctx, size_t t0, size_t t1) {
                               (int64_t)a->v_row);
             if (rc) { j->status = rc; return; }
         }
-        if (j->cPdrop) glmk_dropout_backward(dP, dP, QK, a->dropout_p, a->seed, a->offset + t * QK);
+        if (j->cPdrop) glmk_dropout_backward(dP, dP, QK, a->dropout_p, a->seed, dropout_offset(a, t));
         glmk_masked_softmax_backward(dP, dP, P, mask, 1, 1, a->Q, a->K, 1, a->scale);
         glmk_f32_to_bf16_rows(s.qk, dP, 1, QK, QK);
         if (j->dq) {  // dQ_h = dS·K_h

@@ -10,6 +10,7 @@ typedef struct {
     const float *logits, *lse_in, *dloss;
     const int32_t *targets;
     size_t V;
+    int softmax_without_target; // backward: rows without a valid target get softmax·dloss (not zeros)
 } ce_args;
 
 typedef void (*ce_fn)(const ce_args *a, size_t r0, size_t r1);
@@ -32,7 +33,7 @@ static void ce_range(void *ctx, size_t r0, size_t r1) {
 // logits (N, V), targets (N) → loss (N), lse (N, optional).
 void glmk_cross_entropy_forward(float *loss, float *lse, const float *logits, const int32_t *targets,
                                 size_t N, size_t V) {
-    ce_args a = {loss, lse, NULL, logits, NULL, NULL, targets, V};
+    ce_args a = {loss, lse, NULL, logits, NULL, NULL, targets, V, 0};
     ce_job j = {GLMK_PICK(ce_fwd_rows), &a};
     glmk_parallel_for(N, 4 * N * V, 1, ce_range, &j);
 }
@@ -40,7 +41,17 @@ void glmk_cross_entropy_forward(float *loss, float *lse, const float *logits, co
 // logits (N, V), lse, dloss (N), targets (N) → dlogits (N, V) = (softmax − onehot)·dloss; may alias logits.
 void glmk_cross_entropy_backward(float *dlogits, const float *logits, const float *lse,
                                  const int32_t *targets, const float *dloss, size_t N, size_t V) {
-    ce_args a = {NULL, NULL, dlogits, logits, lse, dloss, targets, V};
+    ce_args a = {NULL, NULL, dlogits, logits, lse, dloss, targets, V, 0};
+    ce_job j = {GLMK_PICK(ce_bwd_rows), &a};
+    glmk_parallel_for(N, 4 * N * V, 1, ce_range, &j);
+}
+
+// The vocabulary-parallel backward: logits are this rank's columns of the vocabulary, lse the GLOBAL
+// log-Σ-exp; a row whose target lies in another rank's columns (target outside [0, V)) still gets
+// softmax·dloss here, only the one-hot term is left out.
+void glmk_cross_entropy_backward_columns(float *dlogits, const float *logits, const float *lse,
+                                         const int32_t *targets, const float *dloss, size_t N, size_t V) {
+    ce_args a = {NULL, NULL, dlogits, logits, lse, dloss, targets, V, 1};
     ce_job j = {GLMK_PICK(ce_bwd_rows), &a};
     glmk_parallel_for(N, 4 * N * V, 1, ce_range, &j);
 }
@@ -81,7 +92,7 @@ static void NAME(ce_bwd_rows)(const ce_args *a, size_t r0, size_t r1) {
         const float *x = a->logits + r * V;
         float *d = a->dlogits + r * V;
         const int32_t t = a->targets[r];
-        if (!target_valid(t, V)) {
+        if (!target_valid(t, V) && !a->softmax_without_target) {
             memset(d, 0, V * sizeof(float));
             continue;
         }
@@ -91,7 +102,7 @@ static void NAME(ce_bwd_rows)(const ce_args *a, size_t r0, size_t r1) {
             if (c + GLMK_PF_DIST < V) v_prefetch(x + c + GLMK_PF_DIST);
             v_stk(d + c, v_mul(v_exp(v_sub(v_ldk(x + c, k), vl)), vg), k);
         });
-        d[t] -= g;
+        if (target_valid(t, V)) d[t] -= g;
     }
 }
 

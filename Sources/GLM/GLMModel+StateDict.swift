@@ -70,11 +70,13 @@ extension GLMModel {
     /// A freshly initialised model as the original's get_model: embeddings and weights N(0, 0.02), the
     /// output projections of each layer (attention.dense, dense_4h_to_h) N(0, 0.02/√(2·layers)),
     /// biases 0, LayerNorm weights 1; the position tables as `positions` says.
-    public static func random(config: GLMConfig, seed: UInt64, positions: PositionInitialization = .normal) throws -> GLMModel {
+    /// With `modelParallel`: this rank's partition of exactly that model (GLMModel+ModelParallel.swift).
+    public static func random(config: GLMConfig, seed: UInt64, positions: PositionInitialization = .normal,
+                              modelParallel: (any ModelParallelCollectives)? = nil) throws -> GLMModel {
         var index: UInt64 = 0
         let std = Float(config.initializerRange)
         let scaled = std / Float(2 * config.numLayers).squareRoot()
-        return try GLMModel(config: config) { name, shape in
+        let initial = { (name: String, shape: [Int]) -> Tensor in
             index += 1
             if positions == .sinusoidal, name.hasSuffix("position_embeddings.weight"), shape.count == 2 {
                 return sinusoidalTable(rows: shape[0], hidden: shape[1], rms: std)
@@ -84,5 +86,7 @@ extension GLMModel {
             let s = name.hasSuffix("attention.dense.weight") || name.hasSuffix("dense_4h_to_h.weight") ? scaled : std
             return Tensor.randomNormal(shape, std: s, seed: seed &* 1_000_003 &+ index)
         }
+        if let group = modelParallel { return try GLMModel(config: config, partitionOf: group, fullTensor: initial) }
+        return try GLMModel(config: config, tensor: initial)
     }
 }

@@ -17,10 +17,21 @@ import GLMEngine
 /// This file holds the only copy of that architecture: `forward(…mems…)` and the K/V-cache
 /// `forward(…cache…)` (GLMKVCache.swift) both run `embed`, `layer` and `finalLayerNormAndLogits` below;
 /// they differ only in where a layer's attention gets the keys and values of earlier tokens (`KeysAndValues`).
+///
+/// Tensor model parallelism (`modelParallel` set, M ranks; the original's mpu layers): each rank holds its
+/// `ModelParallel.split` partition of the weights, exactly the original's mp_rank_XX split — the word
+/// embeddings' rows (a vocabulary slice), the query_key_value rows of its heads (its Q | K | V thirds), the
+/// dense_h_to_4h rows, and the input columns of attention.dense and dense_4h_to_h; LayerNorms, position
+/// tables and the biases of the row-parallel layers are replicated. QKV and h→4h are column-parallel
+/// (`columnParallel`), attention.dense and 4h→h row-parallel (`rowParallel`), the embedding lookup and the
+/// loss vocabulary-parallel. Only training-style passes (no memories, no cache) run partitioned. With
+/// `modelParallel` nil (M = 1) the model is exactly the one-process model.
 public final class GLMModel {
     public let config: GLMConfig
     public let word_embeddings: Embedding
     public let transformer: Transformer
+    /// The model-parallel group this model's weights are split over (nil: one process holds them all).
+    public let modelParallel: (any ModelParallelCollectives)?
 
     public struct Embedding {
         public let weight: Parameter
@@ -72,9 +83,19 @@ public final class GLMModel {
 
     /// Builds the model from named tensors (checkpoint keys → float32 tensors of the right shapes).
     /// `tensor(name, shape)` must return a tensor of exactly that shape or throw.
-    public init(config: GLMConfig, tensor: (String, [Int]) throws -> Tensor) throws {
+    /// With `modelParallel` the shapes asked for are this rank's partitions (see the type's comment).
+    public init(config: GLMConfig, modelParallel: (any ModelParallelCollectives)? = nil,
+                tensor: (String, [Int]) throws -> Tensor) throws {
         self.config = config
-        let h = config.hiddenSize, v = config.vocabSize, rows = config.maxSequenceLength + 1
+        self.modelParallel = modelParallel
+        let m = modelParallel?.size ?? 1
+        if m > 1 {
+            for (what, n) in [("attention heads", config.numAttentionHeads), ("vocabulary rows", config.vocabSize),
+                              ("intermediate size", config.intermediateSize)] where n % m != 0 {
+                throw GLMError.badInput("--model-parallel-size \(m) does not divide the model's \(what) (\(n))")
+            }
+        }
+        let h = config.hiddenSize, v = config.vocabSize / m, rows = config.maxSequenceLength + 1
         func param(_ name: String, _ shape: [Int], decay: Bool) throws -> Parameter {
             Parameter(name: name, value: try tensor(name, shape), weightDecay: decay)
         }
@@ -90,13 +111,14 @@ public final class GLMModel {
         var layers: [Layer] = []
         for i in 0..<config.numLayers {
             let p = "transformer.layers.\(i)"
+            // Split M ways: QKV and h→4h by output rows, attention.dense and 4h→h by input columns.
             layers.append(Layer(
                 input_layernorm: try layerNorm("\(p).input_layernorm"),
-                attention: Attention(query_key_value: try linear("\(p).attention.query_key_value", out: 3 * h, in: h),
-                                     dense: try linear("\(p).attention.dense", out: h, in: h)),
+                attention: Attention(query_key_value: try linear("\(p).attention.query_key_value", out: 3 * h / m, in: h),
+                                     dense: try linear("\(p).attention.dense", out: h, in: h / m)),
                 post_attention_layernorm: try layerNorm("\(p).post_attention_layernorm"),
-                mlp: MLP(dense_h_to_4h: try linear("\(p).mlp.dense_h_to_4h", out: config.intermediateSize, in: h),
-                         dense_4h_to_h: try linear("\(p).mlp.dense_4h_to_h", out: h, in: config.intermediateSize))))
+                mlp: MLP(dense_h_to_4h: try linear("\(p).mlp.dense_h_to_4h", out: config.intermediateSize / m, in: h),
+                         dense_4h_to_h: try linear("\(p).mlp.dense_4h_to_h", out: h, in: config.intermediateSize / m))))
         }
         transformer = Transformer(
             position_embeddings: Embedding(weight: try param("transformer.position_embeddings.weight", [rows, h], decay: true)),
@@ -139,6 +161,9 @@ public final class GLMModel {
         if !mems.isEmpty && tape.isRecording {
             throw GLMError.badInput("memories are an inference feature; run with an inference tape")
         }
+        if modelParallel != nil && (!mems.isEmpty || returnMemory || inputEmbeddings != nil) {
+            throw GLMError.badInput("a model split over model-parallel ranks runs training passes only (no memories, no prompt embeddings)")
+        }
         return try forward(ids: ids, positionIds: positionIds, mask: mask, context: m > 0 ? .memories(mems) : .none,
                            returnMemory: returnMemory, logits: logits, inputEmbeddings: inputEmbeddings, tape: tape)
     }
@@ -180,6 +205,11 @@ public final class GLMModel {
                  logits: LogitsSelection, inputEmbeddings: InputEmbeddingOverride? = nil, tape: Tape) throws -> GLMOutput {
         let c = config
         let m = context.length
+        if modelParallel != nil {
+            guard case .none = context else {
+                throw GLMError.badInput("a model split over model-parallel ranks has no K/V cache or memories (generation runs on the merged model)")
+            }
+        }
         let maskTensor = try mask.tensor(batch: ids.shape[0], queryLength: ids.shape[1], memoryLength: m)
         var x = try embed(ids: ids, positionIds: positionIds, override: inputEmbeddings, tape: tape)
         var layerInputs: [Tensor] = returnMemory ? [x.value] : []
@@ -225,6 +255,14 @@ public final class GLMModel {
             let sum = try tape.add(replaced, try tape.embeddingSum(lookups))
             return try tape.dropout(sum, p: Float(config.embeddingDropoutProb))
         }
+        if let group = modelParallel {
+            // VocabParallelEmbedding: this rank's vocabulary rows, summed over the group; then the
+            // (replicated) position tables. The dropout mask is the same on every rank (same stream position).
+            let words = try tape.vocabParallelEmbedding(ids, table: word_embeddings.weight, group: group)
+            var lookups: [(ids: Tensor, table: Variable)] = [(positions, transformer.position_embeddings.weight)]
+            if let block = transformer.block_position_embeddings { lookups.append((blockPositions, block.weight)) }
+            return try tape.dropout(try tape.add(words, try tape.embeddingSum(lookups)), p: Float(config.embeddingDropoutProb))
+        }
         var lookups: [(ids: Tensor, table: Variable)] = [(ids, word_embeddings.weight),
                                                           (positions, transformer.position_embeddings.weight)]
         if let block = transformer.block_position_embeddings { lookups.append((blockPositions, block.weight)) }
@@ -249,7 +287,10 @@ public final class GLMModel {
     /// caller: training (also under activation recomputation), memories and the K/V cache.
     func layer(_ layer: Layer, _ x: Variable, keysAndValues: KeysAndValues, mask: Tensor, tape: Tape) throws -> Variable {
         let c = config
-        let heads = c.numAttentionHeads, attentionDropout = Float(c.attentionDropoutProb)
+        let attentionDropout = Float(c.attentionDropoutProb)
+        // This rank's heads (all of them without model parallelism).
+        let m = modelParallel?.size ?? 1, heads = c.numAttentionHeads / m
+        let headSlice = modelParallel.map { HeadSlice(first: $0.rank * heads, total: c.numAttentionHeads) }
         // attention
         let attentionInput: Variable
         if case .memory(let memory) = keysAndValues {
@@ -259,12 +300,11 @@ public final class GLMModel {
         }
         let a = try tape.layerNorm(attentionInput, weight: layer.input_layernorm.weight,
                                    bias: layer.input_layernorm.bias, eps: c.layerNormEpsilon)
-        let qkv = try tape.linear(a, weight: layer.attention.query_key_value.weight,
-                                  bias: layer.attention.query_key_value.bias)
+        let qkv = try columnParallel(a, layer.attention.query_key_value, tape: tape)
         let context: Variable
         switch keysAndValues {
         case .current:
-            context = try tape.attention(qkv: qkv, heads: heads, mask: mask, dropout: attentionDropout)
+            context = try tape.attention(qkv: qkv, heads: heads, mask: mask, dropout: attentionDropout, dropoutHeads: headSlice)
         case .memory(let memory):
             context = try tape.attention(qkv: qkv, heads: heads, mask: mask, memoryLength: memory.shape[1],
                                          dropout: attentionDropout)
@@ -278,13 +318,13 @@ public final class GLMModel {
         case .ragged(let cache, let i):
             context = try cache.attend(layer: i, qkv: qkv, heads: heads, hidden: c.hiddenSize, tape: tape)
         }
-        let attended = try tape.linear(context, weight: layer.attention.dense.weight, bias: layer.attention.dense.bias)
+        let attended = try rowParallel(context, layer.attention.dense, tape: tape)
         let y = try tape.add(x, try tape.dropout(attended, p: Float(c.outputDropoutProb)))
         // MLP
         let n2 = try tape.layerNorm(y, weight: layer.post_attention_layernorm.weight,
                                     bias: layer.post_attention_layernorm.bias, eps: c.layerNormEpsilon)
-        let up = try tape.gelu(try tape.linear(n2, weight: layer.mlp.dense_h_to_4h.weight, bias: layer.mlp.dense_h_to_4h.bias))
-        let down = try tape.linear(up, weight: layer.mlp.dense_4h_to_h.weight, bias: layer.mlp.dense_4h_to_h.bias)
+        let up = try tape.gelu(try columnParallel(n2, layer.mlp.dense_h_to_4h, tape: tape))
+        let down = try rowParallel(up, layer.mlp.dense_4h_to_h, tape: tape)
         return try tape.add(y, try tape.dropout(down, p: Float(c.outputDropoutProb)))
     }
 
@@ -294,9 +334,34 @@ public final class GLMModel {
                                         bias: transformer.final_layernorm.bias, eps: config.layerNormEpsilon)
         switch logits {
         case .none: return (hidden, nil)
-        case .all: return (hidden, try tape.linear(hidden, weight: word_embeddings.weight))
-        case .last: return (hidden, try tape.linear(Variable(try Self.lastRows(hidden.value)), weight: word_embeddings.weight))
+        case .all: return (hidden, try vocabularyLogits(hidden, tape: tape))
+        case .last: return (hidden, try vocabularyLogits(Variable(try Self.lastRows(hidden.value)), tape: tape))
         }
+    }
+
+    /// hidden · word_embeddingsᵀ (tied). Model parallel: this rank's vocabulary columns only (the
+    /// original's parallel_output), to be consumed by `crossEntropy`.
+    public func vocabularyLogits(_ hidden: Variable, tape: Tape) throws -> Variable {
+        guard let group = modelParallel else { return try tape.linear(hidden, weight: word_embeddings.weight) }
+        return try tape.columnParallelLinear(hidden, weight: word_embeddings.weight, bias: nil, group: group)
+    }
+
+    /// Σ ce·mask / Σ mask over logits from `vocabularyLogits` (vocabulary-parallel when the model is split).
+    public func crossEntropy(_ logits: Variable, targets: Tensor, lossMask: Tensor?, tape: Tape) throws -> CrossEntropyResult {
+        guard let group = modelParallel else { return try tape.crossEntropy(logits, targets: targets, lossMask: lossMask) }
+        return try tape.vocabParallelCrossEntropy(logits, targets: targets, lossMask: lossMask, group: group)
+    }
+
+    /// x·Wᵀ + b of a layer split by output rows (ColumnParallelLinear; one process: a plain linear).
+    func columnParallel(_ x: Variable, _ l: Linear, tape: Tape) throws -> Variable {
+        guard let group = modelParallel else { return try tape.linear(x, weight: l.weight, bias: l.bias) }
+        return try tape.columnParallelLinear(x, weight: l.weight, bias: l.bias, group: group)
+    }
+
+    /// x·Wᵀ + b of a layer split by input columns (RowParallelLinear; one process: a plain linear).
+    func rowParallel(_ x: Variable, _ l: Linear, tape: Tape) throws -> Variable {
+        guard let group = modelParallel else { return try tape.linear(x, weight: l.weight, bias: l.bias) }
+        return try tape.rowParallelLinear(x, weight: l.weight, bias: l.bias, group: group)
     }
 
     /// Checks ids int32 [b, s] and position ids int32 [b, 2, s]; returns (b, s).

@@ -1,6 +1,7 @@
 // MPI communicators for multi-process training (Open MPI through the CGLMMPI shim).
 import CGLMMPI
 import Foundation
+import GLMEngine
 import GLMTraining
 
 /// An MPI failure, with MPI's own text.
@@ -180,4 +181,12 @@ extension Communicator: TrainingCollectives {
     public func startAllReduceFloats(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> any PendingCollective {
         try startAllReduce(buffer, .sum)
     }
+}
+
+/// The model-parallel group of tensor model parallelism (`GLMEngine.ModelParallelCollectives`) is a
+/// communicator too: the model's forward and backward passes call these.
+extension Communicator: ModelParallelCollectives {
+    public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws { try allReduce(buffer, .sum) }
+    public func allReduceMax(_ buffer: UnsafeMutableBufferPointer<Float>) throws { try allReduce(buffer, .max) }
+    public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws { try allReduce(buffer, .sum) }
 }

@@ -14,12 +14,11 @@ extension Tape {
     /// with dropout, P'), same dropout masks (element-indexed counter stream) as the batched path.
     func attentionByHeads(query: AttentionOperand, key: AttentionOperand, value: AttentionOperand, batch b: Int,
                           heads: Int, hidden: Int, queryLength q: Int, keyLength k: Int, mask: Tensor, maskBatch bm: Int,
-                          scale: Float, dropout p: Float, started: Profiler.Token?) throws -> Variable {
+                          scale: Float, dropout p: Float, dropoutHeads: HeadSlice?, started: Profiler.Token?) throws -> Variable {
         let op = "attention"
         let ops = [query, key, value]
         let d = hidden / heads
         let dropping = training && p > 0
-        let n = b * heads * q * k
         var args = glmk_attention_args()
         args.B = b; args.H = heads; args.Q = q; args.K = k; args.D = d
         args.q = UnsafePointer(query.variable.value.floats + query.elementOffset)
@@ -32,7 +31,9 @@ extension Tape {
         args.mask = UnsafePointer(mask.floats); args.Bm = bm
         args.scale = scale
         args.dropout_p = dropping ? p : 0
-        args.seed = dropoutSeed; args.offset = dropping ? takeDropoutPositions(n) : dropoutOffset
+        let streamHeads = dropoutHeads?.total ?? heads
+        args.seed = dropoutSeed; args.offset = dropping ? takeDropoutPositions(b * streamHeads * q * k) : dropoutOffset
+        if let slice = dropoutHeads { args.dropout_H = slice.total; args.dropout_h0 = slice.first }
         args.gemm = glmd_sgemm
         // bf16 compute: each head's operands are rounded into per-thread dense bf16 scratch right before its
         // products (nothing extra is stored for backward: Q, K, V are rounded again there).

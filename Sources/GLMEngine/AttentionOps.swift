@@ -36,8 +36,9 @@ extension Tape {
     /// queries are the last q rows, keys/values all m+q rows (m = memoryLength, 0 in training).
     /// mask: [Bm, q, m+q] or [Bm, 1, q, m+q] float (1 attend, 0 blocked), Bm ∈ {1, b}.
     /// Returns the context [b, q, h] with heads merged (ready for the output dense layer).
+    /// With tensor model parallelism qkv holds this rank's heads only (`dropoutHeads` says which of all).
     public func attention(qkv: Variable, heads: Int, mask: Tensor, memoryLength: Int = 0,
-                          dropout p: Float = 0) throws -> Variable {
+                          dropout p: Float = 0, dropoutHeads: HeadSlice? = nil) throws -> Variable {
         try check(qkv.value.rank == 3 && qkv.shape[2] % 3 == 0, "attention", "qkv must be [b, s, 3h], got \(qkv.shape)")
         let h = qkv.shape[2] / 3, s = qkv.shape[1]
         try check(memoryLength >= 0 && memoryLength < s || (s == 0 && memoryLength == 0), "attention",
@@ -45,7 +46,7 @@ extension Tape {
         return try attention(query: AttentionOperand(qkv, column: 0, firstRow: memoryLength),
                              key: AttentionOperand(qkv, column: h), value: AttentionOperand(qkv, column: 2 * h),
                              heads: heads, hidden: h, queryLength: s - memoryLength, keyLength: s, mask: mask,
-                             dropout: p)
+                             dropout: p, dropoutHeads: dropoutHeads)
     }
 
     /// Attention with separate query [b, q, h], key [b, k, h] and value [b, k, h] variables.
@@ -64,9 +65,13 @@ extension Tape {
     /// With `compute == .bfloat16` the by-heads path (q ≥ `attentionByHeadsMinQueries`: training, prefill)
     /// multiplies bf16-rounded operands with fp32 accumulation; the softmax stays fp32. Shorter queries
     /// (decoding) stay fp32: their products are tiny and memory-bound.
+    ///
+    /// `dropoutHeads` (tensor model parallelism): these `heads` are a slice of a larger set of heads, and
+    /// every head's dropout mask is the one it gets when all heads are computed in one call (the stream
+    /// advances by the positions of ALL heads), so a model split over ranks drops what one process drops.
     public func attention(query: AttentionOperand, key: AttentionOperand, value: AttentionOperand,
                           heads: Int, hidden: Int, queryLength q: Int, keyLength k: Int, mask: Tensor,
-                          dropout p: Float = 0) throws -> Variable {
+                          dropout p: Float = 0, dropoutHeads: HeadSlice? = nil) throws -> Variable {
         let op = "attention"
         let started = profileStart()
         let ops = [query, key, value]
@@ -92,10 +97,14 @@ extension Tape {
         let d = hidden / heads
         let scale = 1 / Float(d).squareRoot()
         try check(p >= 0 && p < 1, op, "attention dropout \(p) must be in [0, 1)")
+        if let slice = dropoutHeads {
+            try check(slice.first >= 0 && slice.first + heads <= slice.total, op,
+                      "heads \(slice.first)..<\(slice.first + heads) are not a slice of \(slice.total) heads")
+        }
         if q >= attentionByHeadsMinQueries && backend is OneDNNBackend {
             return try attentionByHeads(query: query, key: key, value: value, batch: b, heads: heads, hidden: hidden,
                                         queryLength: q, keyLength: k, mask: mask, maskBatch: bm, scale: scale,
-                                        dropout: p, started: started)
+                                        dropout: p, dropoutHeads: dropoutHeads, started: started)
         }
 
         let sq = query.headStrides(headDim: d), sk = key.headStrides(headDim: d), sv = value.headStrides(headDim: d)
@@ -114,12 +123,18 @@ extension Tape {
         // the product with V; P itself is kept for the softmax backward. The mask is regenerated from the
         // counter-based stream in backward, so nothing but P' is stored.
         let dropping = training && p > 0
-        let n = b * heads * q * k
-        let dropSeed = dropoutSeed, dropOffset = dropping ? takeDropoutPositions(n) : dropoutOffset
+        let slice = dropoutHeads ?? HeadSlice(first: 0, total: heads)
+        let dropSeed = dropoutSeed, dropOffset = dropping ? takeDropoutPositions(b * slice.total * q * k) : dropoutOffset
+        // Each batch row's heads are one contiguous block of the stream (all heads' block without a slice).
+        let rowElements = heads * q * k
+        let dropRows: [(at: Int, offset: UInt64)] = (0..<b).map { (i: Int) -> (at: Int, offset: UInt64) in
+            let stream: Int = (i * slice.total + slice.first) * q * k
+            return (at: i * rowElements, offset: dropOffset + UInt64(stream))
+        }
         var used = probs
         if dropping {
             used = Tensor(uninitialized: probs.shape)
-            glmk_dropout_forward(used.floats, probs.floats, n, p, dropSeed, dropOffset)
+            for r in dropRows { glmk_dropout_forward(used.floats + r.at, probs.floats + r.at, rowElements, p, dropSeed, r.offset) }
         }
         let ctx = Tensor(uninitialized: [b, q, hidden])
         try stridedProduct(batch: b, batch1: heads, m: q, n: d, k: k, a: (UnsafeRawPointer(used.floats), sS),
@@ -140,7 +155,9 @@ extension Tape {
                                         a: (UnsafeRawPointer(used.floats), sS.transposed),
                                         b: (UnsafeRawPointer(dctx.floats), sCtx), c: (gv, sv), beta: beta)
             }
-            if dropping { glmk_dropout_backward(dP.floats, dP.floats, n, p, dropSeed, dropOffset) }
+            if dropping {
+                for r in dropRows { glmk_dropout_backward(dP.floats + r.at, dP.floats + r.at, rowElements, p, dropSeed, r.offset) }
+            }
             glmk_masked_softmax_backward(dP.floats, dP.floats, probs.floats, mask.floats, b, heads, q, k, bm, scale)
             if let (gq, beta) = targets[0] {
                 try self.stridedProduct(batch: b, batch1: heads, m: q, n: d, k: k, a: (UnsafeRawPointer(dP.floats), sS),

@@ -15,6 +15,12 @@
 //   try tape.backward(ce.loss)               // grads accumulate into Parameter.gradient
 //   let (norm, scale) = clipGradNorm(params, maxNorm: 1); adamw.step(gradScale: scale); adamw.zeroGrad()
 //
+//   Tensor model parallelism (ModelParallelOps.swift; `group` is any ModelParallelCollectives, e.g. MPI):
+//   let up = try tape.columnParallelLinear(x, weight: w1Rows, bias: b1Rows, group: group)   // output split
+//   let y = try tape.rowParallelLinear(up, weight: w2Columns, bias: b2, group: group)       // summed, replicated
+//   let e = try tape.vocabParallelEmbedding(ids, table: wordRows, group: group)
+//   let ce = try tape.vocabParallelCrossEntropy(logitColumns, targets: t, lossMask: m, group: group)
+//
 // Ownership rules worth knowing
 // -----------------------------
 // * Tensor has reference semantics (views share storage); buffers come from BufferPool.shared and go back

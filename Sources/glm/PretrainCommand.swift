@@ -129,39 +129,47 @@ struct PretrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let dp = try distributed.dataParallel()
-        try runAsRank { try train(dp) }
+        let job = try distributed.job()
+        try runAsRank { try train(job) }
     }
 
-    /// The run on this process. With data parallelism (`mpirun`) every rank trains; global rank 0 alone
-    /// prints, writes --log and checkpoints, exports and cloze-tests.
-    func train(_ dp: DataParallel?) throws {
-        let isRoot = (dp?.rank ?? 0) == 0
+    /// The run on this process. With `mpirun` every rank trains (data parallel, and with
+    /// --model-parallel-size M each on its partition of the model); global rank 0 alone prints, writes
+    /// --log and the checkpoint pointer, exports and cloze-tests.
+    func train(_ job: DistributedJob?) throws {
+        let dp = job?.dataParallel
+        let isRoot = job?.isRoot ?? true
         let progress = TrainingProgress(interval: logInterval)
         var o = try options()
         Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        o.compute = try dtype.resolve(say: isRoot ? progress.message : { _ in })
-        if let dp {
-            // Every rank must compute in the same precision: the probe's timing may differ per process,
-            // so rank 0's choice is taken (a sum where only rank 0 contributes).
-            let chosen = try dp.sum([isRoot && o.compute == .bfloat16 ? 1 : 0])[0]
-            o.compute = chosen > 0.5 ? .bfloat16 : .float32
-        }
-        let session = try PretrainingSession(options: o, dataParallel: dp, message: isRoot ? progress.message : { _ in })
+        // Every rank must compute in the same precision: the probe's timing may differ per process, so
+        // global rank 0's choice is taken.
+        o.compute = try rankZeroCompute(try dtype.resolve(say: isRoot ? progress.message : { _ in }), job)
+        let session = try PretrainingSession(options: o, dataParallel: dp, modelParallel: job?.modelParallel,
+                                             message: isRoot ? progress.message : { _ in })
         if isRoot { for line in session.description { progress.message(line) } }
         let logFile = isRoot ? try session.openLog() : nil
         let stop = StopSignal { sig in
             if isRoot { print("\n\(sig == SIGINT ? "SIGINT" : "SIGTERM"): finishing this step, then saving and exiting (signal again to exit at once)") }
         }
         let summary = try session.run(log: logFile, progress: isRoot ? progress : nil, stop: stop)
-        if let dp {
-            let line = try collectiveReport(dp, steps: summary.results.count)
+        if let job {
+            let line = try collectiveReport(job, steps: summary.results.count)
             if isRoot { progress.message(line) }
+        }
+        // Model parallel: the export and the cloze tests need the whole model, gathered on every rank.
+        let needsWhole = summary.stoppedBy == nil && (export != nil || clozeEval != nil || !clozePrompt.isEmpty)
+        var whole = session.trainer.model
+        if job?.modelParallel != nil && needsWhole {
+            var weights: StateDict = [:]
+            for (n, t) in try session.trainer.model.fullStateDict() { weights[n] = t }
+            if isRoot { whole = try GLMModel(config: session.trainer.model.config, stateDict: weights) }
+            session.evaluationModel = whole
         }
         guard isRoot else { return }
         for line in session.report(summary) { progress.message(line) }
         if summary.stoppedBy != nil { return }
-        if let export { try exportModel(session.trainer.model, to: export, progress: progress) }
+        if let export { try exportModel(whole, to: export, progress: progress) }
         for line in try session.clozePrompts(clozePrompt) { progress.message(line) }
         if let clozeEval {
             for line in try session.clozeEvaluation(file: clozeEval, count: clozeCount, log: logFile) { progress.message(line) }

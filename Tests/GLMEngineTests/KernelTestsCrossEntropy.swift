@@ -26,6 +26,34 @@ enum CrossEntropy64 {
 }
 
 final class KernelTestsCrossEntropy: XCTestCase {
+    /// The vocabulary-parallel backward: a rank's columns with the GLOBAL lse; rows whose target lies in
+    /// another rank's columns get (softmax)·dloss, rows with a local target (softmax − onehot)·dloss —
+    /// together, column block by column block, the one-process backward (float64 reference).
+    func testColumnsBackwardIsTheFullBackwardOfEachColumnBlock() {
+        var rng = KernelRNG(seed: 52)
+        forEachCPULevel { level in
+            let (N, V, M) = (5, 34, 2)
+            let logits = rng.floats(N * V, -6, 6), dloss = rng.floats(N, 0.1, 2)
+            let targets: [Int32] = [0, 16, 17, 33, 5]
+            let full = CrossEntropy64.backward(logits.asDouble, targets, dloss.asDouble, N: N, V: V)
+            let lse = CrossEntropy64.forward(logits.asDouble, targets, N: N, V: V).lse.map(Float.init)
+            let local = V / M
+            func columns<T>(_ a: [T], _ r: Int) -> [T] {
+                var out: [T] = []
+                for n in 0..<N { out += a[(n * V + r * local)..<(n * V + (r + 1) * local)] }
+                return out
+            }
+            for r in 0..<M {
+                let block = columns(logits, r), first = Int32(r * local), end = Int32((r + 1) * local)
+                let t: [Int32] = targets.map { (x: Int32) -> Int32 in x >= first && x < end ? x - first : -1 }
+                var d = [Float](repeating: 7, count: N * local)
+                glmk_cross_entropy_backward_columns(&d, block, lse, t, dloss, N, local)
+                let want = columns(full, r)
+                assertClose(d, want, atol: 1e-7, rtol: 1e-5, "L\(level) rank \(r)")
+            }
+        }
+    }
+
     func testReferenceBackwardPassesGradcheck() {
         var rng = KernelRNG(seed: 50)
         let (N, V) = (4, 9)

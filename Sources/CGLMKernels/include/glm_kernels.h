@@ -119,6 +119,9 @@ typedef struct glmk_attention_args {
     glmk_gemm_bf16_fn gemm_bf16;
     uint16_t *bf16_scratch;
     size_t bf16_slots;
+    /// Tensor model parallelism (0: off): these H heads are heads dropout_h0 ..< dropout_h0 + H of
+    /// dropout_H, and each head's dropout mask is the one it has among all dropout_H heads.
+    size_t dropout_H, dropout_h0;
 } glmk_attention_args;
 
 /// Elements (uint16) of one thread's bf16 scratch slot for attention with Q queries, K keys, head width D.
@@ -154,6 +157,11 @@ void glmk_cross_entropy_forward(float *loss, float *lse, const float *logits, co
 /// is done in place over the logits buffer so no second [N × V] buffer is ever needed.
 void glmk_cross_entropy_backward(float *dlogits, const float *logits, const float *lse,
                                  const int32_t *targets, const float *dloss, size_t N, size_t V);
+/// The vocabulary-parallel backward (tensor model parallelism): logits (N, V) are one rank's vocabulary
+/// columns and lse the log-Σ-exp over ALL columns; rows whose target is outside [0, V) (another rank's)
+/// get softmax·dloss without the one-hot term instead of zeros. May alias logits.
+void glmk_cross_entropy_backward_columns(float *dlogits, const float *logits, const float *lse,
+                                         const int32_t *targets, const float *dloss, size_t N, size_t V);
 
 // ---- dropout (counter-based RNG: same mask for any thread count) ---------------------------------
 /// y (n) = x·keep/(1−p), keep_i = uniform(seed, offset + i) ≥ p (Philox-4x32-10). y may alias x.

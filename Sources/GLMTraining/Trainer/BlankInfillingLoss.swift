@@ -13,8 +13,9 @@ extension GLMModel {
         let out = try forward(ids: batch.ids, positionIds: batch.positionIds, mask: .sep(batch.seps), logits: .none, tape: tape)
         let flat = try tape.reshape(out.hidden, [batch.batchSize * batch.length, config.hiddenSize])
         let picked = try tape.embedding(batch.lossRows, table: flat)
-        let logits = try tape.linear(picked, weight: word_embeddings.weight)
-        return try tape.crossEntropy(logits, targets: batch.lossTargets, lossMask: batch.lossWeights)
+        // Model parallel: this rank's vocabulary columns and the vocabulary-parallel cross-entropy.
+        let logits = try vocabularyLogits(picked, tape: tape)
+        return try crossEntropy(logits, targets: batch.lossTargets, lossMask: batch.lossWeights, tape: tape)
     }
 
     /// The same loss computed the plain way (logits at every position, then the masked mean): the

@@ -46,6 +46,10 @@ public struct TrainerState: Codable, Sendable, Equatable {
     /// step ARE the state: data stream = batch index, dropout stream = (step, micro-batch).
     public var seed: UInt64
     public var spec: TrainingSpec
+    /// Tensor model parallelism: the number of `mp_rank_XX_model_states.pt` / `mp_rank_XX_optimizer.safetensors`
+    /// pairs the weights and moments are split into (see CheckpointStore+ModelParallel.swift); nil: one
+    /// `model.safetensors` and one `optimizer.safetensors`. Either loads at any model-parallel size.
+    public var modelParallelSize: Int? = nil
     /// Size and CRC-32 of each file of the folder, checked before resuming.
     public var files: [String: FileRecord]
     public var savedAt: String
@@ -76,7 +80,7 @@ public struct CheckpointStore: Sendable {
 
     public static func folderName(step: Int) -> String { String(format: "step-%08d", step) }
 
-    private func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+    func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
 
     // MARK: reading
 
@@ -133,6 +137,7 @@ public struct CheckpointStore: Sendable {
     /// Loads a verified checkpoint: the state, the model, and the optimizer moments in parameter order.
     public static func load(folder: String) throws -> (state: TrainerState, model: GLMModel, expAvg: [Tensor], expAvgSq: [Tensor]) {
         let state = try readState(folder: folder)
+        if let m = state.modelParallelSize { return try loadModelParallel(folder: folder, state: state, size: m) }
         let weights = try SafetensorsFile(path: (folder as NSString).appendingPathComponent(modelFile))
         var dict: StateDict = [:]
         for (n, t) in try weights.tensors() { dict[n] = t }
@@ -242,7 +247,7 @@ public struct CheckpointStore: Sendable {
         }
     }
 
-    private func rename(_ from: String, to: String) throws {
+    func rename(_ from: String, to: String) throws {
         guard Foundation.rename(from, to) == 0 else {
             throw TrainingError.checkpoint(path: from, "cannot rename to \(to) (errno \(errno): \(String(cString: strerror(errno))))")
         }

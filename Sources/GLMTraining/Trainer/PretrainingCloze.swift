@@ -41,6 +41,6 @@ extension PretrainingSession {
 
     private func clozeEvaluator() throws -> (ClozeEvaluator, any Tokenizer) {
         let tok = try TokenizerLoader.load(presetNamed: trainer.spec.model.tokenizer ?? "glm-large")
-        return (try ClozeEvaluator(model: trainer.model, tokenizer: tok), tok)
+        return (try ClozeEvaluator(model: evaluationModel ?? trainer.model, tokenizer: tok), tok)
     }
 }

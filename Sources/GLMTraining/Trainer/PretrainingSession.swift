@@ -17,6 +17,9 @@ public final class PretrainingSession {
     public let store: CheckpointStore?
     /// The step the run resumed at; nil for a new run.
     public let resumedAt: Int?
+    /// The model the cloze tests run on when it is not the trainer's: with tensor model parallelism the
+    /// trainer holds one partition, and the caller sets the merged model here (`GLMModel.fullStateDict`).
+    public var evaluationModel: GLMModel?
 
     /// Builds the trainer: resumed from `options.save` (with `options.resume`) or new. `message` gets
     /// one-line notes (what was resumed, documents, tokenizer mismatches).
@@ -25,7 +28,12 @@ public final class PretrainingSession {
     ///   original's `--batch-size`; the run's spec (and every checkpoint) holds the GLOBAL batch, so the
     ///   run is the one-process run with that batch, and resumes on any number of ranks dividing it.
     ///   Parameters are broadcast from rank 0 before the first step.
-    public init(options: PretrainingOptions, dataParallel: DataParallel? = nil, message: (String) -> Void = { _ in }) throws {
+    /// - modelParallel: tensor model parallelism (`--model-parallel-size M`): the model is built (or loaded,
+    ///   or resumed from a checkpoint of ANY model-parallel size) whole, exactly as one process builds it,
+    ///   and this rank keeps its `ModelParallel.split` partition (`GLMModel(partitioning:group:)`), the
+    ///   AdamW moments likewise. `dataParallel` is then the group of ranks holding the same partition.
+    public init(options: PretrainingOptions, dataParallel: DataParallel? = nil,
+                modelParallel: (any ModelParallelCollectives)? = nil, message: (String) -> Void = { _ in }) throws {
         self.options = options
         Runtime.setThreads(options.threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let store = options.save.map { CheckpointStore(directory: $0, keep: options.keep) }
@@ -43,8 +51,16 @@ public final class PretrainingSession {
             let ck = try CheckpointStore.load(folder: folder)
             try PretrainSetup.checkResume(stored: ck.state.spec, edits: edits)
             let opened = try TrainingBatches.open(spec: ck.state.spec)
-            trainer = try Trainer(spec: ck.state.spec, model: ck.model, batches: opened.batches, dataParallel: dataParallel)
-            try trainer.restore(step: ck.state.step, optimizerStep: ck.state.optimizerStep, expAvg: ck.expAvg, expAvgSq: ck.expAvgSq)
+            let model = try Self.partitioned(ck.model, modelParallel)
+            trainer = try Trainer(spec: ck.state.spec, model: model, batches: opened.batches, dataParallel: dataParallel)
+            func part(_ moments: [Tensor]) throws -> [Tensor] {
+                guard let group = modelParallel else { return moments }
+                return try zip(ck.model.parameters, moments).map { p, t in
+                    try GLMModel.partition(t, name: p.name, rank: group.rank, of: group.size)
+                }
+            }
+            try trainer.restore(step: ck.state.step, optimizerStep: ck.state.optimizerStep, expAvg: try part(ck.expAvg),
+                                expAvgSq: try part(ck.expAvgSq))
             run = ck.state.run
             if let steps = options.steps { run.steps = steps }
             resumedAt = ck.state.step
@@ -54,7 +70,8 @@ public final class PretrainingSession {
                 throw TrainingError.invalidOption("\(store.directory) already holds a run's checkpoint (\(existing)): add --resume to continue it, or choose another --save folder")
             }
             guard let steps = options.steps else { throw TrainingError.invalidOption("--steps is required for a new run") }
-            trainer = try Self.newTrainer(options, edits: edits, steps: steps, dataParallel: dataParallel, message: message)
+            trainer = try Self.newTrainer(options, edits: edits, steps: steps, dataParallel: dataParallel,
+                                          modelParallel: modelParallel, message: message)
             resumedAt = nil
         }
         trainer.stepper.compute = options.compute
@@ -69,12 +86,15 @@ public final class PretrainingSession {
     /// The model, the data and the schedule in two lines, for the console.
     public var description: [String] {
         let spec = trainer.spec
-        let parallel = trainer.dataParallel.map { dp in
+        var parallel = trainer.dataParallel.map { dp in
             ["data parallel: \(dp.size) processes × \(spec.batchSize / dp.size) rows (global batch \(spec.batchSize))"
              + (dp.zeroStage == 1 ? ", ZeRO-1 (AdamW moments sharded)" : "")]
         } ?? []
+        if let mp = trainer.model.modelParallel {
+            parallel.append("tensor model parallel: \(mp.size) ranks per model (each holds \(spec.model.numAttentionHeads / mp.size) heads and 1/\(mp.size) of the vocabulary and MLP)")
+        }
         return parallel + [
-            "model: \(spec.model.numLayers) layers, hidden \(spec.model.hiddenSize), \(spec.model.numAttentionHeads) heads, vocab \(spec.model.vocabSize), max position \(spec.model.maxSequenceLength): \(trainer.model.parameters.reduce(0) { $0 + $1.value.count }) parameters",
+            "model: \(spec.model.numLayers) layers, hidden \(spec.model.hiddenSize), \(spec.model.numAttentionHeads) heads, vocab \(spec.model.vocabSize), max position \(spec.model.maxSequenceLength): \(spec.model.parameterCount) parameters",
             "data: \(spec.trainData.directory) (\(spec.trainData.tokens) tokens), seq \(spec.data.seqLength), batch \(spec.batchSize) × \(spec.gradientAccumulation), objectives bert \(spec.data.bertProb) / sentence \(spec.data.gapSentenceProb) / gpt \(String(format: "%.2f", spec.data.gptProb)); lr \(spec.schedule.peak) \(spec.schedule.style.rawValue) to ×\(spec.schedule.decayRatio) over \(spec.schedule.decayIterations) (warm-up \(spec.schedule.warmup)); \(Runtime.threads) thread(s), \(trainer.stepper.compute.shortName)",
         ]
     }
@@ -110,8 +130,14 @@ public final class PretrainingSession {
         return lines
     }
 
+    /// This rank's partition of the whole model (the model itself without model parallelism).
+    static func partitioned(_ full: GLMModel, _ group: (any ModelParallelCollectives)?) throws -> GLMModel {
+        guard let group else { return full }
+        return try GLMModel(partitioning: full, group: group)
+    }
+
     private static func newTrainer(_ o: PretrainingOptions, edits: [SpecEdit], steps: Int, dataParallel: DataParallel?,
-                                   message: (String) -> Void) throws -> Trainer {
+                                   modelParallel: (any ModelParallelCollectives)?, message: (String) -> Void) throws -> Trainer {
         guard let data = o.data else { throw TrainingError.invalidOption("--data DIR (a dataset from `glm data prepare`) is required for a new run") }
         let (identity, dataset) = try TrainingBatches.identity(of: data)
         let tokenizerInfo = dataset.meta.tokenizer
@@ -155,8 +181,16 @@ public final class PretrainingSession {
             message("note: the model's tokenizer preset is \(t), the dataset was prepared with \(tokenizerInfo.preset)")
         }
         try spec.validate()
-        let model = try weights.map { try GLMModel(config: spec.model, stateDict: $0) }
-            ?? GLMModel.random(config: spec.model, seed: spec.seed, positions: o.positionInit)
+        // Model parallel: each rank keeps its partition of exactly the one-process model, split tensor by
+        // tensor as it is initialised or converted (never the whole model in memory).
+        let model: GLMModel
+        if let group = modelParallel {
+            model = try weights.map { try GLMModel(config: spec.model, stateDict: $0, partitionOf: group) }
+                ?? GLMModel.random(config: spec.model, seed: spec.seed, positions: o.positionInit, modelParallel: group)
+        } else {
+            model = try weights.map { try GLMModel(config: spec.model, stateDict: $0) }
+                ?? GLMModel.random(config: spec.model, seed: spec.seed, positions: o.positionInit)
+        }
         let opened = try TrainingBatches.open(spec: spec)
         message("documents: \(opened.trainDocuments) for training, \(opened.validDocuments) for validation")
         return try Trainer(spec: spec, model: model, batches: opened.batches, dataParallel: dataParallel)

@@ -23,7 +23,9 @@ extension Trainer {
             let part = BlockBatch(rows: Array(batch.rows[rows]), mode: batch.mode, minimumLength: batch.length)
             return part.lossTokenCount > 0 ? (j, rows, batch.batchSize, part) : nil   // no loss here: nothing to add
         }
-        let reduction = dp.overlappedReduction(parameters)
+        // A data-parallel group of one (all ranks in one model-parallel group) has no gradients to sum.
+        let summing = dp.size > 1
+        let reduction = summing ? dp.overlappedReduction(parameters) : nil
         reduction?.begin()
         var hookError: Error?
         var lossSum = 0.0, finite = total > 0
@@ -49,17 +51,17 @@ extension Trainer {
         finite = reduced[1] == 0
         var norm = Double.nan
         if finite {
-            if reduction == nil { try dp.allReduceGradients(parameters) }
+            if reduction == nil && summing { try dp.allReduceGradients(parameters) }
             if let sharded = shardedOptimizer {
                 let clip = spec.optimizer.clipGrad
-                let (n, scale) = clip > 0 ? clipGradNorm(parameters, maxNorm: Float(clip)) : (gradientNorm(parameters), 1)
+                let (n, scale) = try clippedNorm(model, parameters, clip: clip)
                 norm = n
                 if n.isFinite {
                     sharded.step(learningRate: Float(lr), gradScale: scale)
                     try dp.gatherParameters(parameters)
                 }
             } else {
-                norm = stepper.update(learningRate: lr)
+                norm = try stepper.updateModel(learningRate: lr)
             }
             finite = norm.isFinite
         }
@@ -67,6 +69,32 @@ extension Trainer {
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return StepResult(step: k, loss: finite ? reduced[0] : .nan, learningRate: lr, gradNorm: norm, tokens: tokens,
                           lossTokens: total, seconds: seconds, skipped: !finite)
+    }
+
+    /// Global rank 0 of the job (with tensor model parallelism data-parallel rank 0 is one process per
+    /// model-parallel rank; only one of them prints, logs and writes the pointer). One process: true.
+    public var isGlobalRoot: Bool { (dataParallel?.rank ?? 0) == 0 && (model.modelParallel?.rank ?? 0) == 0 }
+
+    /// A barrier over every rank of the job: the data-parallel group's, then one tiny sum over the
+    /// model-parallel group. WHY that is enough: every data-parallel group has a member in this rank's
+    /// model-parallel group, so when the sum returns, every rank of every group has arrived.
+    public func jobBarrier() throws {
+        try dataParallel?.group.barrier()
+        if let mp = model.modelParallel {
+            var one: [Float] = [1]
+            try one.withUnsafeMutableBufferPointer { try mp.allReduceSum($0) }
+        }
+    }
+
+    /// The largest of `value` over every rank of the job (data-parallel group, then model-parallel group).
+    public func jobMax(_ value: Double) throws -> Double {
+        var v = try dataParallel?.max([value])[0] ?? value
+        if let mp = model.modelParallel {
+            var f = [Float(v)]
+            try f.withUnsafeMutableBufferPointer { try mp.allReduceMax($0) }
+            v = Double(f[0])
+        }
+        return v
     }
 
     /// The AdamW moments a checkpoint stores, in parameter order: assembled from every rank's share under

@@ -117,7 +117,7 @@ public final class Trainer {
         var finite = lossFinite
         var norm = Double.nan
         if finite {
-            norm = stepper.update(learningRate: lr)
+            norm = try stepper.updateModel(learningRate: lr)
             finite = norm.isFinite
         }
         step = k

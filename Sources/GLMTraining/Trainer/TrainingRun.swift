@@ -98,8 +98,8 @@ public final class TrainingRun {
     /// after the same step and the checkpoint is consistent.
     private func stopSignal() throws -> Int32? {
         let local = stop?.receivedSignal
-        guard let dp = trainer.dataParallel else { return local }
-        let any = try dp.max([Double(local ?? 0)])[0]
+        guard trainer.dataParallel != nil else { return local }
+        let any = try trainer.jobMax(Double(local ?? 0))
         return any > 0 ? Int32(any) : nil
     }
 
@@ -109,6 +109,13 @@ public final class TrainingRun {
     private func save(_ store: CheckpointStore) throws -> String {
         if let dp = trainer.dataParallel {
             let moments = try trainer.checkpointMoments()
+            if trainer.model.modelParallel != nil {
+                // Each model-parallel rank writes its partition (CheckpointStore+ModelParallel.swift).
+                let folder = try store.saveModelParallel(trainer, run: options, moments: moments, writes: dp.rank == 0,
+                                                         root: trainer.isGlobalRoot, barrier: trainer.jobBarrier)
+                if trainer.isGlobalRoot { record(folder) }
+                return folder
+            }
             var folder = (store.directory as NSString).appendingPathComponent(CheckpointStore.folderName(step: trainer.step))
             if dp.rank == 0 { folder = try store.save(trainer, run: options, moments: moments) }
             try dp.group.barrier()

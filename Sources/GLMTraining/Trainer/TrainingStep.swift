@@ -73,12 +73,22 @@ public final class TrainingStep {
 
     /// Clips the accumulated gradients (`settings.clipGrad`; 0 = off, the norm is still computed) and takes
     /// the AdamW step at `learningRate`, unless the norm is not finite. Returns the norm before clipping.
+    /// One process only (a model-parallel model needs `updateModel`, whose norm is a collective that can fail).
     @discardableResult
     public func update(learningRate: Double) -> Double {
+        precondition(model.modelParallel == nil, "TrainingStep.update: a model-parallel model steps with updateModel")
+        return (try? updateModel(learningRate: learningRate)) ?? .nan
+    }
+
+    /// `update` for any model: with tensor model parallelism the norm is the whole model's (partitions'
+    /// squares summed over the model-parallel group, replicated parameters once), so every rank clips by
+    /// the same factor one process would.
+    @discardableResult
+    public func updateModel(learningRate: Double) throws -> Double {
         let clip = settings.clipGrad
         let parameters = self.parameters
-        let (norm, scale) = phase("clipGradNorm", bytesPerParameter: 4) {
-            clip > 0 ? clipGradNorm(parameters, maxNorm: Float(clip)) : (gradientNorm(parameters), 1)
+        let (norm, scale) = try phase("clipGradNorm", bytesPerParameter: 4) {
+            try clippedNorm(model, parameters, clip: clip)
         }
         guard norm.isFinite else { return norm }
         // AdamW reads parameter, gradient and both moments and writes three of them: 7 floats per element.
@@ -94,4 +104,13 @@ public final class TrainingStep {
         let norm = update(learningRate: learningRate)
         return StepOutcome(loss: Double(value), gradNorm: norm, updated: norm.isFinite)
     }
+}
+
+/// The gradient norm of `parameters` over the whole model and the clipping factor for `clip` (0: no
+/// clipping, factor 1), as torch's clip_grad_norm_ and the original's mpu.clip_grad_norm.
+func clippedNorm(_ model: GLMModel, _ parameters: [Parameter], clip: Double) throws -> (norm: Double, scale: Float) {
+    let norm = try model.gradientNorm(of: parameters)
+    guard clip > 0 else { return (norm, 1) }
+    let coef = Double(Float(clip)) / (norm + 1e-6)   // as clipGradNorm(maxNorm: Float): bit-identical to before
+    return (norm, coef < 1 ? Float(coef) : 1)
 }
