@@ -6,26 +6,47 @@ import GLMEngine
 /// (O(context) work per token). Keys and values of past tokens never change, so caching them gives the
 /// same numbers for O(1 token) of projection work. The layer itself is `GLMModel.layer` (GLMModel.swift);
 /// pre-packed weights for the small-M GEMMs of decoding come from the tape (`Tape.packedLinearType`).
+///
+/// `storage` is the element type of the cached keys and values: float32, or bfloat16 — half the memory
+/// (GLM-10B: 0.75 instead of 1.5 MiB per cached token) and half the bytes every decoding step reads; the
+/// keys and values are rounded once when stored and attention widens them exactly
+/// (`Tape.attentionBF16Cache`). Decoding with bf16 or int8 weights uses a bf16 cache (`storage(forWeights:)`).
 public final class GLMKVCache {
     public let batch: Int
     public let capacity: Int
     public let hidden: Int
+    /// `.float32` or `.bfloat16`.
+    public let storage: DType
     /// Tokens cached so far (the same for every row of the batch).
     public private(set) var length = 0
     /// Per layer [batch, capacity, hidden]: keys and values with heads side by side, like the QKV output.
     var keys: [Tensor]
     var values: [Tensor]
 
-    public init(layers: Int, batch: Int, capacity: Int, hidden: Int) {
-        self.batch = batch; self.capacity = capacity; self.hidden = hidden
-        keys = (0..<layers).map { _ in Tensor(zeros: [batch, capacity, hidden]) }
-        values = (0..<layers).map { _ in Tensor(zeros: [batch, capacity, hidden]) }
+    public init(layers: Int, batch: Int, capacity: Int, hidden: Int, storage: DType = .float32) {
+        precondition(storage == .float32 || storage == .bfloat16, "a K/V cache stores float32 or bfloat16, not \(storage)")
+        self.batch = batch; self.capacity = capacity; self.hidden = hidden; self.storage = storage
+        keys = (0..<layers).map { _ in Tensor(zeros: [batch, capacity, hidden], dtype: storage) }
+        values = (0..<layers).map { _ in Tensor(zeros: [batch, capacity, hidden], dtype: storage) }
     }
 
-    public convenience init(model: GLMModel, batch: Int, capacity: Int? = nil) {
+    public convenience init(model: GLMModel, batch: Int, capacity: Int? = nil, storage: DType = .float32) {
         self.init(layers: model.config.numLayers, batch: batch,
-                  capacity: capacity ?? model.config.maxSequenceLength + 1, hidden: model.config.hiddenSize)
+                  capacity: capacity ?? model.config.maxSequenceLength + 1, hidden: model.config.hiddenSize, storage: storage)
     }
+
+    /// The cache precision that goes with decoding weights stored as `weights`: float32 weights keep a
+    /// float32 cache (exact decoding); bf16 and int8 weights, which already trade exactness for bytes, get a
+    /// bf16 cache (their quality is measured with it: `glm bench weights`).
+    public static func storage(forWeights weights: GEMMInputType?) -> DType {
+        switch weights {
+        case .bfloat16?, .int8?: return .bfloat16
+        default: return .float32
+        }
+    }
+
+    /// Bytes held by the cached keys and values (all of the capacity).
+    public var byteCount: Int { (keys + values).reduce(0) { $0 + $1.byteCount } }
 
     /// A cache whose row i is row `rows[i]` of this one (beam search keeps the surviving beams' histories).
     /// `rows.count` may differ from `batch` (e.g. one prompt expanded to num_beams rows).
@@ -33,13 +54,13 @@ public final class GLMKVCache {
         guard rows.allSatisfy({ $0 >= 0 && $0 < batch }) else {
             throw GLMError.badInput("cache rows \(rows) out of range for a batch of \(batch)")
         }
-        let out = GLMKVCache(layers: keys.count, batch: rows.count, capacity: capacity, hidden: hidden)
+        let out = GLMKVCache(layers: keys.count, batch: rows.count, capacity: capacity, hidden: hidden, storage: storage)
         out.length = length
-        let stride = capacity * hidden, used = length * hidden
+        let size = storage.size, stride = capacity * hidden * size, used = length * hidden * size
         for l in keys.indices {
             for (i, r) in rows.enumerated() {
-                (out.keys[l].floats + i * stride).update(from: keys[l].floats + r * stride, count: used)
-                (out.values[l].floats + i * stride).update(from: values[l].floats + r * stride, count: used)
+                (out.keys[l].rawPointer + i * stride).copyMemory(from: keys[l].rawPointer + r * stride, byteCount: used)
+                (out.values[l].rawPointer + i * stride).copyMemory(from: values[l].rawPointer + r * stride, byteCount: used)
             }
         }
         return out
@@ -52,15 +73,35 @@ public final class GLMKVCache {
 
     /// Writes the K and V columns of qkv [batch, q, 3h] after the cached tokens of layer `layer`.
     func append(layer: Int, qkv: Tensor, at start: Int) {
-        let q = qkv.shape[1], h = hidden
+        let q = qkv.shape[1]
         for b in 0..<batch {
-            for t in 0..<q {
-                let src = qkv.floats + (b * q + t) * 3 * h
-                let dst = (b * capacity + start + t) * h
-                (keys[layer].floats + dst).update(from: src + h, count: h)
-                (values[layer].floats + dst).update(from: src + 2 * h, count: h)
-            }
+            for t in 0..<q { store(layer: layer, row: b * capacity + start + t, qkvRow: qkv.floats + (b * q + t) * 3 * hidden) }
         }
+    }
+
+    /// Writes the K | V blocks that follow `qkvRow`'s Q block into cache row `row` (batch·capacity + position)
+    /// of `layer`, rounded to bf16 for a bf16 cache.
+    func store(layer: Int, row: Int, qkvRow: UnsafePointer<Float>) {
+        let h = hidden
+        if storage == .bfloat16 {
+            storeBFloat16(qkvRow + h, into: keys[layer].bf16 + row * h, count: h)
+            storeBFloat16(qkvRow + 2 * h, into: values[layer].bf16 + row * h, count: h)
+        } else {
+            (keys[layer].floats + row * h).update(from: qkvRow + h, count: h)
+            (values[layer].floats + row * h).update(from: qkvRow + 2 * h, count: h)
+        }
+    }
+
+    /// Attention of `query`'s q rows against this layer's keys and values of the first `keyLength` cached
+    /// tokens (the new tokens' included: append them first), in the cache's precision.
+    func attend(layer i: Int, query: AttentionOperand, heads: Int, queryLength q: Int, keyLength k: Int, mask: Tensor,
+                dropout: Float, tape: Tape) throws -> Variable {
+        if storage == .bfloat16 {
+            return try tape.attentionBF16Cache(query: query, keys: keys[i], values: values[i], heads: heads, hidden: hidden,
+                                               queryLength: q, keyLength: k, mask: mask)
+        }
+        return try tape.attention(query: query, key: AttentionOperand(Variable(keys[i])), value: AttentionOperand(Variable(values[i])),
+                                  heads: heads, hidden: hidden, queryLength: q, keyLength: k, mask: mask, dropout: dropout)
     }
 
     func advance(by q: Int) { length += q }

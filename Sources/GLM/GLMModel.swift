@@ -311,10 +311,8 @@ public final class GLMModel {
         case .cache(let cache, let i):
             let m = cache.length, q = x.shape[1]
             cache.append(layer: i, qkv: qkv.value, at: m)
-            context = try tape.attention(
-                query: AttentionOperand(qkv, column: 0), key: AttentionOperand(Variable(cache.keys[i])),
-                value: AttentionOperand(Variable(cache.values[i])), heads: heads, hidden: c.hiddenSize,
-                queryLength: q, keyLength: m + q, mask: mask, dropout: attentionDropout)
+            context = try cache.attend(layer: i, query: AttentionOperand(qkv, column: 0), heads: heads, queryLength: q,
+                                       keyLength: m + q, mask: mask, dropout: attentionDropout, tape: tape)
         case .ragged(let cache, let i):
             context = try cache.attend(layer: i, qkv: qkv, heads: heads, hidden: c.hiddenSize, tape: tape)
         }

@@ -51,12 +51,10 @@ public final class GLMRaggedKVCache {
                 throw GLMError.badInput("row \(i): \(m) cached + 1 new token exceed its cache capacity \(row.capacity)")
             }
             let src = qkv.value.floats + i * 3 * h
-            row.appendRow(layer: layer, qkvRow: src, at: m)
+            row.store(layer: layer, row: m, qkvRow: src)
             query.floats.update(from: src, count: h)
-            let ctx = try tape.attention(
-                query: AttentionOperand(Variable(query)), key: AttentionOperand(Variable(row.keys[layer])),
-                value: AttentionOperand(Variable(row.values[layer])), heads: heads, hidden: h,
-                queryLength: 1, keyLength: m + 1, mask: onesMask(keys: m + 1), dropout: 0)
+            let ctx = try row.attend(layer: layer, query: AttentionOperand(Variable(query)), heads: heads, queryLength: 1,
+                                     keyLength: m + 1, mask: onesMask(keys: m + 1), dropout: 0, tape: tape)
             (out.floats + i * h).update(from: ctx.value.floats, count: h)
         }
         return Variable(out)
@@ -71,15 +69,6 @@ public final class GLMRaggedKVCache {
         m.floats.update(repeating: 1, count: k)
         onesMasks[k] = m
         return m
-    }
-}
-
-extension GLMKVCache {
-    /// Writes one token's K and V (the K | V columns that follow `qkvRow`'s Q block) at `start` of
-    /// layer `layer` in a one-row cache.
-    func appendRow(layer: Int, qkvRow: UnsafePointer<Float>, at start: Int) {
-        (keys[layer].floats + start * hidden).update(from: qkvRow + hidden, count: hidden)
-        (values[layer].floats + start * hidden).update(from: qkvRow + 2 * hidden, count: hidden)
     }
 }
 

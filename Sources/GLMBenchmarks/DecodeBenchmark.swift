@@ -93,7 +93,7 @@ public struct DecodeBenchmark {
     func generation(seed: UInt64) throws -> (Double, Double, [Int]) {
         let b = config.batch, p = config.promptLength, n = config.newTokens, v = config.vocab
         var g = SeededGenerator(seed: seed)
-        let cache = GLMKVCache(model: model, batch: b, capacity: p + n)
+        let cache = GLMKVCache(model: model, batch: b, capacity: p + n, storage: GLMKVCache.storage(forWeights: config.storage))
         let tape = Tape.inference(packedWeights: config.storage)
         let prompt = (0..<(b * p)).map { _ in Int32(truncatingIfNeeded: g.next() % UInt64(v)) }
         var pos: [Int32] = []

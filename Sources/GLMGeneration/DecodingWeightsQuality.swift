@@ -1,7 +1,8 @@
 import Foundation
 import GLMEngine
 
-/// How far generation with reduced-precision decoding weights (bf16, int8) strays from fp32 weights.
+/// How far generation with reduced-precision decoding weights (bf16, int8) strays from fp32 weights —
+/// with everything that choice brings, the bf16 K/V cache included (`GLMKVCache.storage(forWeights:)`).
 ///
 /// Greedy generation runs once with each generator; the step logits are compared while both runs have
 /// chosen the same tokens (a step counts when every earlier step of that prompt agreed, so both see the

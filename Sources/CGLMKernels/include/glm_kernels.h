@@ -223,6 +223,20 @@ void glmk_quantize_int8_rows_ref(int8_t *q, float *scale, const float *w, size_t
 void glmk_linear_int8w_forward_ref(float *y, const float *x, const int8_t *q, const float *scale,
                                    const float *bias, size_t M, size_t N, size_t K);
 
+
+// ---- decoding attention against a bf16 K/V cache (glm_attention_kv16.c) -------------------------------
+/// scores (B, H, Q, Kn) = per head q·Kᵀ with q (b, t, h·D + d) at q[b·q_batch + t·q_row + h·D + d] (fp32) and
+/// K (b, j, h·D + d) at K[b·kv_batch + j·H·D + h·D + d] (bf16 bits, widened exactly); fp32 accumulation.
+void glmk_attention_kv16_scores(float *scores, const float *q, size_t q_batch, size_t q_row, const uint16_t *K,
+                                size_t kv_batch, size_t B, size_t H, size_t Q, size_t Kn, size_t D);
+/// ctx (B, Q, H·D) = per head P·V with P (B, H, Q, Kn) fp32 and V laid out as K above (bf16).
+void glmk_attention_kv16_context(float *ctx, const float *P, const uint16_t *V, size_t kv_batch, size_t B, size_t H,
+                                 size_t Q, size_t Kn, size_t D);
+/// Scalar twins of the two, float64 sums rounded once.
+void glmk_attention_kv16_scores_ref(float *scores, const float *q, size_t q_batch, size_t q_row, const uint16_t *K,
+                                    size_t kv_batch, size_t B, size_t H, size_t Q, size_t Kn, size_t D);
+void glmk_attention_kv16_context_ref(float *ctx, const float *P, const uint16_t *V, size_t kv_batch, size_t B,
+                                     size_t H, size_t Q, size_t Kn, size_t D);
 #ifdef __cplusplus
 }
 #endif

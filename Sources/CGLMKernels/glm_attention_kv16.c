@@ -1,0 +1,156 @@
+// glm_attention_kv16.c — decoding attention against a bfloat16 key/value cache.
+//
+// A decoding step reads the whole K/V cache of every layer once per token: at GLM-10B that is 1.5 MiB of
+// fp32 per cached token. Keeping keys and values in bf16 halves those bytes (and the cache's memory); the
+// products widen each bf16 element exactly (bits << 16) and compute in fp32, so the only difference from the
+// fp32 cache is the one rounding of K and V when they are stored.
+//
+// Two passes around the existing masked softmax (glmk_masked_softmax_forward, unchanged):
+//   scores (B, H, Q, Kn)[b, h, t, j] = Σ_d q[b, t, h·D + d] · K[b, j, h·D + d]
+//   ctx    (B, Q, H·D)[b, t, h·D + d] = Σ_j P[b, h, t, j] · V[b, j, h·D + d]
+// q is read through strides (a column block of the fused QKV output); K and V rows are H·D wide with a
+// batch stride (a cache of `capacity` rows). Every output element is one fp32 sum in a fixed order (vector
+// chunks over d, then a horizontal sum; or j in order), independent of the threading.
+#ifndef GLMK_PASS
+#include "glm_internal.h"
+
+typedef struct {
+    float *out;
+    const float *q, *P;
+    const uint16_t *kv;
+    size_t q_batch, q_row, kv_batch, B, H, Q, Kn, D;
+} kv16_args;
+
+typedef void (*kv16_fn)(const kv16_args *a, size_t r0, size_t r1);
+
+#define GLMK_SELF "glm_attention_kv16.c"
+#include "glm_foreach_isa.h"
+
+typedef struct {
+    kv16_fn fn;
+    const kv16_args *a;
+} kv16_job;
+
+static void kv16_range(void *ctx, size_t r0, size_t r1) {
+    const kv16_job *j = ctx;
+    j->fn(j->a, r0, r1);
+}
+
+// q (b, t, h·D + d) at q[b·q_batch + t·q_row + h·D + d]; K (b, j, h·D + d) at K[b·kv_batch + j·H·D + h·D + d]
+// → scores (B, H, Q, Kn).
+void glmk_attention_kv16_scores(float *scores, const float *q, size_t q_batch, size_t q_row, const uint16_t *K,
+                                size_t kv_batch, size_t B, size_t H, size_t Q, size_t Kn, size_t D) {
+    if (B * H * Q == 0 || Kn == 0) return;
+    kv16_args a = {scores, q, NULL, K, q_batch, q_row, kv_batch, B, H, Q, Kn, D};
+    kv16_job j = {GLMK_PICK(kv16_scores_rows), &a};
+    glmk_parallel_for(B * H * Q, B * H * Q * Kn * (D / 2 + 1), 1, kv16_range, &j);
+}
+
+// P (B, H, Q, Kn), V as K above → ctx (B, Q, H·D).
+void glmk_attention_kv16_context(float *ctx, const float *P, const uint16_t *V, size_t kv_batch, size_t B, size_t H,
+                                 size_t Q, size_t Kn, size_t D) {
+    if (B * H * Q == 0) return;
+    kv16_args a = {ctx, NULL, P, V, 0, 0, kv_batch, B, H, Q, Kn, D};
+    kv16_job j = {GLMK_PICK(kv16_context_rows), &a};
+    glmk_parallel_for(B * Q * H, B * H * Q * Kn * (D / 2 + 1), 1, kv16_range, &j);
+}
+
+// ---- reference twins (scalar, double accumulation: the tests' ground truth) -------------------------------
+
+static float kv16_widen_ref(uint16_t u) {
+    uint32_t w = (uint32_t)u << 16;
+    float f;
+    memcpy(&f, &w, 4);
+    return f;
+}
+
+void glmk_attention_kv16_scores_ref(float *scores, const float *q, size_t q_batch, size_t q_row, const uint16_t *K,
+                                    size_t kv_batch, size_t B, size_t H, size_t Q, size_t Kn, size_t D) {
+    for (size_t b = 0; b < B; b++)
+        for (size_t h = 0; h < H; h++)
+            for (size_t t = 0; t < Q; t++)
+                for (size_t j = 0; j < Kn; j++) {
+                    double s = 0;
+                    for (size_t d = 0; d < D; d++)
+                        s += (double)q[b * q_batch + t * q_row + h * D + d] * kv16_widen_ref(K[b * kv_batch + j * H * D + h * D + d]);
+                    scores[((b * H + h) * Q + t) * Kn + j] = (float)s;
+                }
+}
+
+void glmk_attention_kv16_context_ref(float *ctx, const float *P, const uint16_t *V, size_t kv_batch, size_t B,
+                                     size_t H, size_t Q, size_t Kn, size_t D) {
+    for (size_t b = 0; b < B; b++)
+        for (size_t t = 0; t < Q; t++)
+            for (size_t h = 0; h < H; h++)
+                for (size_t d = 0; d < D; d++) {
+                    double s = 0;
+                    for (size_t j = 0; j < Kn; j++)
+                        s += (double)P[((b * H + h) * Q + t) * Kn + j] * kv16_widen_ref(V[b * kv_batch + j * H * D + h * D + d]);
+                    ctx[(b * Q + t) * H * D + h * D + d] = (float)s;
+                }
+}
+
+#else // ---- generic bodies, one compilation per ISA ----------------------------------------------------
+
+// VW bf16 values widened to fp32 (exact), or the first n (< VW) with zeros after them.
+#if GLMK_ISA == 0
+static inline float NAME(ld_bf16)(const uint16_t *p) { return asf_s((uint32_t)*p << 16); }
+static inline float NAME(ldn_bf16)(const uint16_t *p, size_t n) { return n ? asf_s((uint32_t)*p << 16) : 0.0f; }
+#elif GLMK_ISA == 1
+static inline __m256 NAME(ld_bf16)(const uint16_t *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+static inline __m256 NAME(ldn_bf16)(const uint16_t *p, size_t n) {
+    uint16_t t[8] = {0};
+    memcpy(t, p, n * 2);
+    return NAME(ld_bf16)(t);
+}
+#else
+static inline __m512 NAME(ld_bf16)(const uint16_t *p) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16));
+}
+static inline __m512 NAME(ldn_bf16)(const uint16_t *p, size_t n) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(tailmask_512(n), p)), 16));
+}
+#endif
+
+/// Score rows r = (b·H + h)·Q + t: one dot product of length D per cached key j.
+static void NAME(kv16_scores_rows)(const kv16_args *a, size_t r0, size_t r1) {
+    const size_t H = a->H, Q = a->Q, Kn = a->Kn, D = a->D, HD = H * D;
+    for (size_t r = r0; r < r1; r++) {
+        const size_t t = r % Q, h = (r / Q) % H, b = r / (Q * H);
+        const float *qr = a->q + b * a->q_batch + t * a->q_row + h * D;
+        const uint16_t *k0 = a->kv + b * a->kv_batch + h * D;
+        float *out = a->out + r * Kn;
+        for (size_t j = 0; j < Kn; j++) {
+            const uint16_t *kr = k0 + j * HD;
+            vf acc = v_zero();
+            size_t d = 0;
+            for (; d + VW <= D; d += VW) acc = v_fma(v_ld(qr + d), NAME(ld_bf16)(kr + d), acc);
+            if (d < D) acc = v_fma(v_ldn(qr + d, D - d), NAME(ldn_bf16)(kr + d, D - d), acc);
+            out[j] = v_hsum(acc);
+        }
+    }
+}
+
+/// Context rows r = (b·Q + t)·H + h: D outputs, accumulated over the keys j in order.
+static void NAME(kv16_context_rows)(const kv16_args *a, size_t r0, size_t r1) {
+    const size_t H = a->H, Q = a->Q, Kn = a->Kn, D = a->D, HD = H * D;
+    for (size_t r = r0; r < r1; r++) {
+        const size_t h = r % H, t = (r / H) % Q, b = r / (H * Q);
+        const float *p = a->P + ((b * H + h) * Q + t) * Kn;
+        const uint16_t *v0 = a->kv + b * a->kv_batch + h * D;
+        float *out = a->out + (b * Q + t) * HD + h * D;
+        for (size_t d = 0; d < D; d += VW) {
+            const size_t n = D - d < VW ? D - d : VW;
+            vf acc = v_zero();
+            if (n == VW)
+                for (size_t j = 0; j < Kn; j++) acc = v_fma(v_set1(p[j]), NAME(ld_bf16)(v0 + j * HD + d), acc);
+            else
+                for (size_t j = 0; j < Kn; j++) acc = v_fma(v_set1(p[j]), NAME(ldn_bf16)(v0 + j * HD + d, n), acc);
+            if (n == VW) v_st(out + d, acc); else v_stn(out + d, acc, n);
+        }
+    }
+}
+
+#endif
