@@ -1,5 +1,6 @@
 import ArgumentParser
 import GLMEngine
+import GLM
 
 /// `--weights fp32|bf16|int8|auto` of `glm generate`, `glm serve` and `glm bench decode`: the storage of
 /// the packed decoding weights (the K/V cache stays fp32).
@@ -29,6 +30,15 @@ enum DecodingWeightsOption: String, ExpressibleByArgument, CaseIterable {
         case .int8: return .int8
         case .auto: return ComputeProbe.cpuHasNativeBF16 ? .bfloat16 : .float32
         }
+    }
+
+    /// The storage for the model at `path`, and whether it is decoded memory-mapped: a bf16/int8
+    /// conversion (`glm convert --dtype bf16|int8`) is decoded from its file as it is (auto picks its
+    /// storage; asking for another one is an error that says what to do).
+    func resolved(forModelAt path: String) throws -> (storage: GEMMInputType, mapped: Bool) {
+        guard let stored = MappedModel.storage(of: path) else { return (resolved, false) }
+        if self == .auto || resolved == stored { return (stored, true) }
+        throw ValidationError("\(path) is a \(stored.shortName) conversion, decoded memory-mapped with its \(stored.shortName) weights: use --weights \(stored.shortName) or auto (for \(rawValue) weights, convert the original checkpoint with glm convert --dtype f32)")
     }
 
     static let help = ArgumentHelp(

@@ -75,9 +75,14 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         if let threads { Runtime.setThreads(threads) }
-        let storage = weights.resolved
-        let generator = try GLMGenerator.load(try model ?? DefaultModel.path(), options: modelOptions.loadOptions,
-                                              packedWeights: storage)
+        let path = try model ?? DefaultModel.path()
+        let (storage, mapped) = try weights.resolved(forModelAt: path)
+        let loadStart = Date()
+        let generator = try GLMGenerator.load(path, options: modelOptions.loadOptions, packedWeights: storage, mapConverted: mapped)
+        if mapped {
+            warn(String(format: "%@: %@ weights memory-mapped (%@), loaded in %.1f s", path, storage.shortName,
+                        generator.model.config.summary, Date().timeIntervalSince(loadStart)))
+        }
         let options = self.options
         let limit = generator.model.config.maxSequenceLength
         if let m = maxLength, m > limit { warn("--max-length \(m) exceeds the model's \(limit) positions: using \(limit)") }

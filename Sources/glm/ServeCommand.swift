@@ -47,7 +47,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let threads { Runtime.setThreads(threads) }
-        let storage = weights.resolved
+        var storage = weights.resolved
         let started = Date()
         let generator: GLMGenerator
         let modelID: String
@@ -61,15 +61,18 @@ struct ServeCommand: AsyncParsableCommand {
             modelID = "\(preset.name)-random"
         } else {
             let path = try model ?? DefaultModel.path()
-            generator = try GLMGenerator.load(path, options: modelOptions.loadOptions, packedWeights: storage)
+            let (resolved, mapped) = try weights.resolved(forModelAt: path)  // bf16/int8 conversions: memory-mapped
+            storage = resolved
+            generator = try GLMGenerator.load(path, options: modelOptions.loadOptions, packedWeights: storage, mapConverted: mapped)
             modelID = URL(fileURLWithPath: path).standardizedFileURL.lastPathComponent
         }
         let service = try GLMService(generator: generator, modelID: modelID, maxBatch: maxBatch, maxQueue: maxQueue)
         let key = apiKey ?? ProcessInfo.processInfo.environment["GLM_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         let loadSeconds = Date().timeIntervalSince(started)
+        let storageName = storage.shortName
         try await GLMServerApp.run(service: service, options: GLMServerOptions(host: host, port: port, apiKey: key, idleTimeoutSeconds: idleTimeout)) { bound in
             let line = String(format: "glm serve: %@ (%@ weights) on http://%@:%d (max batch %d, max queue %d%@), loaded in %.1f s",
-                              modelID, storage.shortName, host, bound, maxBatch, maxQueue, key == nil ? "" : ", API key required", loadSeconds)
+                              modelID, storageName, host, bound, maxBatch, maxQueue, key == nil ? "" : ", API key required", loadSeconds)
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
         FileHandle.standardError.write(Data("glm serve: drained, exiting\n".utf8))
