@@ -33,7 +33,11 @@ public enum RandomCheckpoint {
         let specs = config.parameterSpecs
         let tag = iteration.map(String.init) ?? "release"
         try AtomicFileWriter.makeDirectories(folder + "/" + tag, errors: CheckpointError.fromFileSystem)
-        let total = config.parameterCount * dtype.byteSize * 1 // replicated tensors add a little per rank
+        // Split tensors once in all, replicated ones once per rank.
+        let total = specs.reduce(0) { sum, spec in
+            let n = spec.shape.reduce(1, *) * dtype.byteSize
+            return sum + (ModelParallel.partition(name: spec.name, rank: spec.shape.count) == .replicated ? n * modelParallel : n)
+        }
         var written = 0
         let std = Float(config.initializerRange)
         let scaled = std / Float(2 * config.numLayers).squareRoot()

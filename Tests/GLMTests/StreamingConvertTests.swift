@@ -133,6 +133,41 @@ final class StreamingConvertTests: XCTestCase {
     }
 }
 
+final class RandomCheckpointTests: XCTestCase {
+    /// The original MP layout with the init scale: loads (ranks merged) as a model of the config's shapes,
+    /// replicated tensors equal on every rank, std 0.02 (output projections 0.02/√(2L)), LayerNorm 1, biases 0.
+    func testRandomCheckpointIsTheOriginalLayoutAtTheInitScale() throws {
+        let scratch = try ReferenceFixtures.scratchFolder(for: self, prefix: "random-ckpt")
+        let c = GLMConfig(numLayers: 2, hiddenSize: 64, numAttentionHeads: 4, vocabSize: 512, maxSequenceLength: 64, tokenizer: "glm-large")
+        var reports: [Int] = []
+        try RandomCheckpoint.write(config: c, to: scratch + "/m", modelParallel: 2, dtype: .float16, seed: 9) { w, t in reports.append(t - w) }
+        XCTAssertEqual(reports.last, 0, "progress ends at the total")
+        for f in ["latest_checkpointed_iteration.txt", "latest", "release/mp_rank_00_model_states.pt", "release/mp_rank_01_model_states.pt"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: scratch + "/m/" + f), f)
+        }
+        let loaded = try ModelFiles.load(scratch + "/m")
+        XCTAssertEqual(loaded.layout, .trainingCheckpoint)
+        XCTAssertEqual(loaded.modelParallelSize, 2)
+        XCTAssertEqual(loaded.dtypeCounts.keys.sorted { $0.rawValue < $1.rawValue }, [.float16])
+        func std(_ name: String) -> Double {
+            let v = loaded.weights[name]!.floats().map(Double.init)
+            let mean = v.reduce(0, +) / Double(v.count)
+            return (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(v.count)).squareRoot()
+        }
+        XCTAssertEqual(std("word_embeddings.weight"), 0.02, accuracy: 0.001)
+        XCTAssertEqual(std("transformer.layers.0.mlp.dense_h_to_4h.weight"), 0.02, accuracy: 0.001)
+        XCTAssertEqual(std("transformer.layers.1.mlp.dense_4h_to_h.weight"), 0.01, accuracy: 0.0007)
+        XCTAssertEqual(Set(loaded.weights["transformer.layers.1.input_layernorm.weight"]!.floats()), [1])
+        XCTAssertEqual(Set(loaded.weights["transformer.layers.1.attention.dense.bias"]!.floats()), [0])
+        let ranks = try (0..<2).map { try TorchFile(path: scratch + "/m/release/mp_rank_0\($0)_model_states.pt") }
+        let pos = try ranks.map { f -> TensorData in
+            let (sd, _) = try ModelFiles.stateDictValue(f)
+            return try f.stateDict(sd.value, context: sd.context).first { $0.0 == "transformer.position_embeddings.weight" }!.1
+        }
+        XCTAssertTrue(pos[0].bitwiseEqual(pos[1]), "replicated tensors differ between ranks")
+    }
+}
+
 extension ConversionTarget: Hashable {
     public func hash(into h: inout Hasher) { h.combine(name) }
 }
