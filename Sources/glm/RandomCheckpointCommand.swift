@@ -35,7 +35,7 @@ struct RandomCheckpointCommand: ParsableCommand {
             progress.update(done: written, total: total, detail: "\(mp) rank(s)")
         }
         progress.finish()
-        print(String(format: "wrote %@: %@, %d parameters, %@, %d model-parallel rank(s), in %.1f s", destination, config.summary,
+        print(String(format: "wrote %@: %@, %ld parameters, %@, %d model-parallel rank(s), in %.1f s", destination, config.summary,
                      config.parameterCount, d.rawValue, mp, Date().timeIntervalSince(start)))
     }
 }
