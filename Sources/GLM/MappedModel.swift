@@ -20,11 +20,18 @@ import GLMEngine
 public enum MappedModel {
     /// The storage of the big weights of a converted model, or nil when the files are not a bf16/int8
     /// conversion (then the ordinary float32 loader applies).
-    public static func storage(of path: String) -> GEMMInputType? {
+    public static func storage(of path: String) -> GEMMInputType? { inspect(path)?.storage }
+
+    /// The storage of a converted model's big weights and its parameter count (from the file headers
+    /// only), or nil when the files are not a bf16/int8 conversion.
+    public static func inspect(_ path: String) -> (storage: GEMMInputType, parameters: Int)? {
         guard let located = try? ModelFiles.locate(path),
               located.layout == .safetensors || located.layout == .shardedSafetensors,
               let files = try? located.files.map({ try SafetensorsFile(path: $0) }) else { return nil }
-        if files.contains(where: Int8Weights.isInt8File) { return .int8 }
+        let parameters = files.reduce(0) { sum, f in
+            sum + f.infos.filter { !$0.key.hasSuffix(Int8Weights.scaleSuffix) }.values.reduce(0) { $0 + $1.shape.reduce(1, *) }
+        }
+        if files.contains(where: Int8Weights.isInt8File) { return (.int8, parameters) }
         var sawLinear = false
         for f in files {
             for (name, info) in f.infos where Int8Weights.isQuantized(name, shape: info.shape) {
@@ -32,7 +39,7 @@ public enum MappedModel {
                 sawLinear = true
             }
         }
-        return sawLinear ? .bfloat16 : nil
+        return sawLinear ? (.bfloat16, parameters) : nil
     }
 
     /// Loads the model at `path` (a bf16 or int8 conversion in safetensors, single or sharded) mapped.

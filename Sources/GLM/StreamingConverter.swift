@@ -80,6 +80,9 @@ public enum StreamingConverter {
             for e in shard.entries where byName[e.name] != nil {
                 let t = byName[e.name]!
                 let data = try t.load()
+                // A merged (or dequantised) copy no longer needs its mapped sources: drop their pages now,
+                // so the working set is the copy alone, not the copy plus its parts.
+                if !data.isMapped { t.releasePages() }
                 maxLive = max(maxLive, 1)
                 let held = try writeTensor(data, name: e.name, as: e.dtype, target: target, to: w)
                 peak = max(peak, (data.isMapped ? 0 : data.byteCount) + held)

@@ -30,6 +30,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("api-key"), help: "Require 'Authorization: Bearer KEY' (default: env GLM_API_KEY; none: open).")
     var apiKey: String?
     @Option(name: [.customLong("weights"), .customLong("dtype")], help: DecodingWeightsOption.help) var weights: DecodingWeightsOption = .auto
+    @Option(help: MemoryMapOption.help) var mmap: MemoryMapOption = .auto
     @Option(help: "Threads for oneDNN and the kernels.") var threads: Int?
     @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may send nothing (idle keep-alive, a stalled request) before it is closed; answering a request never counts.")
     var idleTimeout: Double = 30
@@ -61,7 +62,7 @@ struct ServeCommand: AsyncParsableCommand {
             modelID = "\(preset.name)-random"
         } else {
             let path = try model ?? DefaultModel.path()
-            let (resolved, mapped) = try weights.resolved(forModelAt: path)  // bf16/int8 conversions: memory-mapped
+            let (resolved, mapped) = try weights.resolved(forModelAt: path, mmap: mmap)  // bf16/int8 conversions: memory-mapped
             storage = resolved
             generator = try GLMGenerator.load(path, options: modelOptions.loadOptions, packedWeights: storage, mapConverted: mapped)
             modelID = URL(fileURLWithPath: path).standardizedFileURL.lastPathComponent
