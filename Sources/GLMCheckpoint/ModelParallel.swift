@@ -155,6 +155,8 @@ public enum ModelParallel {
                         t.withUnsafeBytes { src in
                             (dst.baseAddress! + to).copyMemory(from: src.baseAddress! + b * n, byteCount: n)
                         }
+                        // Copied: a mapped part's pages can go (the merged copy plus one part at a time).
+                        t.rows((b * part)..<((b + 1) * part)).releaseMappedPages()
                         to += n
                     }
                 }
@@ -166,6 +168,7 @@ public enum ModelParallel {
             }
             let total = parts.reduce(0) { $0 + $1.shape[1] }
             return TensorData.build(dtype: first.dtype, shape: [rows, total]) { dst in
+                let releaseEvery = 256
                 for i in 0..<rows {
                     var col = 0
                     for t in parts {
@@ -174,6 +177,11 @@ public enum ModelParallel {
                             (dst.baseAddress! + (i * total + col) * item).copyMemory(from: src.baseAddress! + i * c * item, byteCount: c * item)
                         }
                         col += c
+                    }
+                    // Every few hundred rows, the parts' copied rows can leave memory (mapped parts only).
+                    if (i + 1) % releaseEvery == 0 || i == rows - 1 {
+                        let from = (i / releaseEvery) * releaseEvery
+                        for t in parts { t.rows(from..<(i + 1)).releaseMappedPages() }
                     }
                 }
             }
