@@ -52,7 +52,7 @@ public enum MappedModel {
         }
         let files = try located.files.map { try SafetensorsFile(path: $0) }
         let int8 = files.contains(where: Int8Weights.isInt8File)
-        var where_: [String: SafetensorsFile] = [:]
+        var fileOf: [String: SafetensorsFile] = [:]
         var shapes: [String: TensorShape] = [:]
         for f in files {
             for n in f.names {
@@ -60,10 +60,10 @@ public enum MappedModel {
                 if int8 && n.hasSuffix(Int8Weights.scaleSuffix),
                    f.infos[String(n.dropLast(Int8Weights.scaleSuffix.count))]?.dtype == .int8 { continue }
                 let name = ModelFiles.normalizedName(n)
-                guard where_[name] == nil else {
+                guard fileOf[name] == nil else {
                     throw CheckpointError(.malformed, file: f.path, "tensor '\(name)' appears twice (in two shards?)")
                 }
-                where_[name] = f
+                fileOf[name] = f
                 // An int8 matrix stands for a float matrix of the same shape.
                 shapes[name] = TensorShape(dtype: info.dtype == .int8 && int8 ? .float32 : info.dtype, shape: info.shape)
             }
@@ -75,7 +75,7 @@ public enum MappedModel {
 
         /// The file tensor behind a model name (HF names may carry `glm.`).
         func fileTensor(_ name: String) throws -> (SafetensorsFile, String) {
-            let f = where_[name]!
+            let f = fileOf[name]!
             return (f, f.infos[name] != nil ? name : "glm." + name)
         }
         var big: [String: (SafetensorsFile, String)] = [:]

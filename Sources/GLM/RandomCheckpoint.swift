@@ -90,7 +90,7 @@ public enum RandomCheckpoint {
         let block = min(count, blockElements)
         var floats = [Float](repeating: fill ?? 0, count: block)
         // (Σ of 4 uniforms on (0, 1) − 2)·√3 has mean 0 and variance 1.
-        let k = std * 3.0.squareRoot().asFloat / 65536
+        let k = std * Float(3.0.squareRoot()) / 65536
         var done = 0
         while done < count {
             let n = min(block, count - done)
@@ -108,8 +108,4 @@ public enum RandomCheckpoint {
             done += n
         }
     }
-}
-
-private extension Double {
-    var asFloat: Float { Float(self) }
 }

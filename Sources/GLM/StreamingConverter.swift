@@ -74,6 +74,12 @@ public enum StreamingConverter {
             shards = [("model.safetensors", plan.entries)]
         }
 
+        // Output bytes per source tensor (an int8 matrix: its q and its scales).
+        var outputBytes: [String: Int] = [:]
+        for e in plan.entries {
+            let source = byName[e.name] != nil ? e.name : String(e.name.dropLast(Int8Weights.scaleSuffix.count))
+            outputBytes[source, default: 0] += e.byteCount
+        }
         var written = 0, done = 0, peak = 0, maxLive = 0
         for shard in shards {
             let w = try Safetensors.StreamWriter(path: folder + "/" + shard.file, entries: shard.entries, metadata: plan.metadata)
@@ -87,7 +93,7 @@ public enum StreamingConverter {
                 let held = try writeTensor(data, name: e.name, as: e.dtype, target: target, to: w)
                 peak = max(peak, (data.isMapped ? 0 : data.byteCount) + held)
                 t.releasePages()
-                written += plan.entries.filter { $0.name == e.name || $0.name == e.name + Int8Weights.scaleSuffix }.reduce(0) { $0 + $1.byteCount }
+                written += outputBytes[e.name] ?? 0
                 done += 1
                 progress?(written, total, done, ordered.count)
             }
@@ -143,13 +149,12 @@ public enum StreamingConverter {
             try data.withUnsafeBytes { try w.append(name, $0) }
             return 0
         }
-        let rows = data.shape.first ?? 1
-        let cols = data.shape.count >= 2 ? data.shape.dropFirst().reduce(1, *) : (data.shape.isEmpty ? 1 : 1)
         if data.shape.count < 2 {
             let c = data.converted(to: dtype)
             try c.withUnsafeBytes { try w.append(name, $0) }
             return c.byteCount
         }
+        let rows = data.shape[0], cols = data.shape.dropFirst().reduce(1, *)
         let blockRows = max(1, blockElements / max(cols, 1))
         if dtype == .int8 {
             var floats = [Float](repeating: 0, count: min(blockRows, rows) * cols)
