@@ -230,6 +230,7 @@ public final class Parameter: Variable {
     /// dX in backward, recomputation), into the same buffer every time.
     public func bfloat16Value() -> Tensor {
         if let c = bf16Copy, c.version == version { return c.tensor }
+        precondition(holdsValues, "Parameter \(name) holds only installed inference weights: it has no float32 values to round to bf16")
         let t = bf16Copy?.tensor ?? Tensor(uninitialized: value.shape, dtype: .bfloat16)
         glmk_f32_to_bf16(t.bf16, value.floats, value.count)
         bf16Copy = (version, t)
