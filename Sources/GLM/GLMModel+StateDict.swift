@@ -27,7 +27,10 @@ extension GLMModel {
 
     /// The parameters as a float32 state dict keyed like the original checkpoints.
     public func stateDict() -> [(String, TensorData)] {
-        parameters.map { p in
+        if let p = parameters.first(where: { !$0.holdsValues }) {
+            preconditionFailure("stateDict: '\(p.name)' holds only memory-mapped inference weights; the model's file already is its state (convert it with glm convert)")
+        }
+        return parameters.map { p in
             (p.name, TensorData(float32: p.value.toFloats(), shape: p.value.shape))
         }
     }

@@ -168,17 +168,36 @@ public enum ModelFiles {
     }
 
     /// Reads the tensors of a located model (no config logic): name → (tensor, provenance), iteration, MP size.
+    /// Model-parallel ranks are merged here (one heap copy per merged tensor); everything else stays a
+    /// view of its mapped file. For one tensor at a time, use `lazyTensors`.
     public static func readTensors(_ located: Located) throws -> (tensors: [(String, TensorData)], provenance: [String: String], iteration: Int?, modelParallelSize: Int) {
+        let (lazy, iteration, mp) = try lazyTensors(located)
         var out: [(String, TensorData)] = []
         var prov: [String: String] = [:]
+        for t in lazy {
+            let data = try t.load()
+            if !data.isMapped { t.releasePages() } // a merged (or dequantised) copy: the source pages can go
+            out.append((t.name, data))
+            prov[t.name] = t.provenance
+        }
+        return (out, prov, iteration, mp)
+    }
+
+    /// The tensors of a located model with their names, dtypes and shapes known now and their bytes
+    /// produced on demand (`LazyTensor.load`): a model-parallel tensor is merged from its ranks only when
+    /// loaded, an int8 matrix dequantised only when loaded. Streaming converters hold one at a time.
+    public static func lazyTensors(_ located: Located) throws -> (tensors: [LazyTensor], iteration: Int?, modelParallelSize: Int) {
+        var out: [LazyTensor] = []
         var seen = Set<String>()
-        func add(_ name: String, _ t: TensorData, _ from: String) throws {
-            let n = normalizedName(name)
-            guard seen.insert(n).inserted else {
-                throw CheckpointError(.malformed, file: from, "tensor '\(n)' appears twice (with and without a prefix, or in two shards)")
+        func add(_ t: LazyTensor) throws {
+            guard seen.insert(t.name).inserted else {
+                throw CheckpointError(.malformed, file: t.provenance, "tensor '\(t.name)' appears twice (with and without a prefix, or in two shards)")
             }
-            out.append((n, t))
-            prov[n] = from
+            out.append(t)
+        }
+        func view(_ name: String, _ t: TensorData, _ from: String) -> LazyTensor {
+            LazyTensor(name: normalizedName(name), dtype: t.dtype, shape: t.shape, provenance: from,
+                       produce: { t }, release: { t.releaseMappedPages() })
         }
         switch located.layout {
         case .safetensors, .shardedSafetensors:
@@ -192,18 +211,31 @@ public enum ModelFiles {
                 if let w = wanted?[(f as NSString).lastPathComponent], w != Set(names) {
                     throw CheckpointError(.malformed, file: f, "shard holds tensors \(GLMConfig.list(names.filter { !w.contains($0) })) that the index does not assign to it, or lacks \(GLMConfig.list(w.filter { !names.contains($0) }.sorted()))")
                 }
-                for n in names { try add(n, try st.tensor(n), f) }
+                let int8 = Int8Weights.isInt8File(st)
+                for n in names {
+                    let info = st.infos[n]!
+                    if int8 && n.hasSuffix(Int8Weights.scaleSuffix),
+                       st.infos[String(n.dropLast(Int8Weights.scaleSuffix.count))]?.dtype == .int8 { continue }
+                    if int8 && info.dtype == .int8 {
+                        let (q, scale) = try Int8Weights.quantizedPair(st, n)
+                        try add(LazyTensor(name: normalizedName(n), dtype: .float32, shape: q.shape, provenance: f,
+                                           produce: { Int8Weights.dequantized(q: q, scale: scale) },
+                                           release: { q.releaseMappedPages() }))
+                        continue
+                    }
+                    try add(view(n, try st.tensor(n), f))
+                }
             }
-            return (out, prov, nil, 1)
+            return (out, nil, 1)
         case .torchBin, .shardedTorchBin:
             var iteration: Int?
             for f in located.files {
                 let tf = try TorchFile(path: f)
                 let (sd, it) = try stateDictValue(tf)
                 iteration = iteration ?? it
-                for (n, t) in try tf.stateDict(sd.value, context: sd.context) { try add(n, t, f) }
+                for (n, t) in try tf.stateDict(sd.value, context: sd.context) { try add(view(n, t, f)) }
             }
-            return (out, prov, iteration, 1)
+            return (out, iteration, 1)
         case .trainingCheckpoint:
             var ranks: [[(String, TensorData)]] = []
             var iteration: Int?
@@ -214,8 +246,8 @@ public enum ModelFiles {
                 ranks.append(try tf.stateDict(sd.value, context: sd.context))
             }
             if ranks.count == 1 {
-                for (n, t) in ranks[0] { try add(n, t, located.files[0]) }
-                return (out, prov, iteration, 1)
+                for (n, t) in ranks[0] { try add(view(n, t, located.files[0])) }
+                return (out, iteration, 1)
             }
             let names0 = ranks[0].map(\.0)
             let maps = ranks.map { Dictionary($0, uniquingKeysWith: { a, _ in a }) }
@@ -225,13 +257,16 @@ public enum ModelFiles {
                 throw CheckpointError(.malformed, file: located.files[r],
                                       "rank \(r) has different tensors than rank 0: extra \(GLMConfig.list(extra)), missing \(GLMConfig.list(lacking))")
             }
+            let files = located.files
+            let from = "\(located.path) (merged from \(ranks.count) model-parallel ranks)"
             for n in names0 {
                 let parts = maps.map { $0[n]! }
-                let merged = try ModelParallel.merge(parts, name: n, files: located.files)
-                if merged.byteCount > 0 { parts.forEach { $0.releaseMappedPages() } } // keep RSS near the merged model
-                try add(n, merged, "\(located.path) (merged from \(ranks.count) model-parallel ranks)")
+                let shape = try ModelParallel.mergedShape(parts, name: n, files: files)
+                try add(LazyTensor(name: normalizedName(n), dtype: parts[0].dtype, shape: shape, provenance: from,
+                                   produce: { try ModelParallel.merge(parts, name: n, files: files) },
+                                   release: { parts.forEach { $0.releaseMappedPages() } }))
             }
-            return (out, prov, iteration, ranks.count)
+            return (out, iteration, ranks.count)
         }
     }
 
@@ -272,7 +307,7 @@ public enum ModelFiles {
         let located = try locate(path)
         let (tensors, provenance, iteration, mp) = try readTensors(located)
         let weights = Dictionary(tensors, uniquingKeysWith: { a, _ in a })
-        var (config, configSource) = try resolveConfig(located: located, weights: weights, options: options)
+        var (config, configSource) = try resolveConfig(located: located, shapes: weights.mapValues { TensorShape(dtype: $0.dtype, shape: $0.shape) }, options: options)
         if config.torchDtype == nil { config.torchDtype = ModelWriter.torchDtypeName(ModelWriter.dominantDType(weights)) }
         try config.validate(weights: weights, provenance: provenance, source: located.path)
         return LoadedModel(config: config, weights: weights, provenance: provenance, layout: located.layout,
@@ -282,6 +317,11 @@ public enum ModelFiles {
 
     /// config.json when present (completed/checked against the options), else inferred from shapes.
     public static func resolveConfig(located: Located, weights: StateDict, options: ModelLoadOptions) throws -> (GLMConfig, String) {
+        try resolveConfig(located: located, shapes: weights.mapValues { TensorShape(dtype: $0.dtype, shape: $0.shape) }, options: options)
+    }
+
+    /// `resolveConfig` from dtypes and shapes alone.
+    public static func resolveConfig(located: Located, shapes weights: [String: TensorShape], options: ModelLoadOptions) throws -> (GLMConfig, String) {
         var preset: GLMPreset?
         if let name = options.preset {
             guard let p = GLMPreset.named(name) else {
@@ -304,7 +344,7 @@ public enum ModelFiles {
             }
             return (c, cfgPath)
         }
-        var c = try inferConfig(weights: weights, source: located.path)
+        var c = try inferConfig(shapes: weights, source: located.path)
         let inferred = "inferred from tensor shapes (\(located.path))"
         if let p = preset {
             guard p.hiddenSize == c.hiddenSize else {
@@ -333,6 +373,11 @@ public enum ModelFiles {
     /// Layers, hidden size, vocabulary and position-table size from the tensors; heads are unknown
     /// (set to 1 until a preset or option supplies them).
     public static func inferConfig(weights: StateDict, source: String) throws -> GLMConfig {
+        try inferConfig(shapes: weights.mapValues { TensorShape(dtype: $0.dtype, shape: $0.shape) }, source: source)
+    }
+
+    /// `inferConfig` from dtypes and shapes alone.
+    public static func inferConfig(shapes weights: [String: TensorShape], source: String) throws -> GLMConfig {
         guard let we = weights["word_embeddings.weight"], we.shape.count == 2 else {
             throw CheckpointError(.missingKey, file: source, "cannot infer the config: tensor 'word_embeddings.weight' [vocab, hidden] is missing")
         }
@@ -351,4 +396,26 @@ public enum ModelFiles {
                          maxSequenceLength: pe.shape[0] - 1,
                          blockPositionEncoding: weights["transformer.block_position_embeddings.weight"] != nil)
     }
+}
+
+/// A tensor of a checkpoint whose name, dtype and shape are known without reading its bytes, and whose
+/// bytes are produced on demand: a view of a mapped file, or (model-parallel ranks, int8 files) a merged
+/// or dequantised heap copy made by `load()`. See `ModelFiles.lazyTensors`.
+public struct LazyTensor: @unchecked Sendable {
+    public let name: String
+    /// The dtype `load()` returns.
+    public let dtype: StoredDType
+    public let shape: [Int]
+    /// The file(s) it comes from, for messages.
+    public let provenance: String
+    let produce: () throws -> TensorData
+    let release: () -> Void
+
+    public var byteCount: Int { shape.reduce(1, *) * dtype.byteSize }
+
+    /// The bytes (a heap copy for merged/dequantised tensors: drop it before loading the next).
+    public func load() throws -> TensorData { try produce() }
+
+    /// Lets the kernel drop the resident pages of the mapped source bytes (values stay readable).
+    public func releasePages() { release() }
 }

@@ -43,6 +43,11 @@ extension GLMConfig {
     /// Checks that `weights` has exactly the model's tensors with the model's shapes. Errors name the
     /// tensor and the file it came from (`provenance`).
     public func validate(weights: StateDict, provenance: [String: String] = [:], source: String) throws {
+        try validate(shapes: weights.mapValues { TensorShape(dtype: $0.dtype, shape: $0.shape) }, provenance: provenance, source: source)
+    }
+
+    /// `validate(weights:)` from dtypes and shapes alone (streaming readers know them before any bytes).
+    public func validate(shapes weights: [String: TensorShape], provenance: [String: String] = [:], source: String) throws {
         let specs = parameterSpecs
         let expected = Set(specs.map(\.name))
         let missing = specs.map(\.name).filter { weights[$0] == nil }
@@ -77,4 +82,11 @@ extension GLMConfig {
         let shown = names.prefix(8).map { "'\($0)'" }.joined(separator: ", ")
         return names.count > 8 ? shown + ", … (\(names.count - 8) more)" : shown
     }
+}
+
+/// A tensor's stored dtype and shape, without its bytes.
+public struct TensorShape: Sendable, Equatable {
+    public var dtype: StoredDType
+    public var shape: [Int]
+    public init(dtype: StoredDType, shape: [Int]) { self.dtype = dtype; self.shape = shape }
 }

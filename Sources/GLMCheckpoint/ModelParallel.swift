@@ -74,6 +74,45 @@ public enum ModelParallel {
         }
     }
 
+    /// The shape `merge(parts, …)` returns, computed from the parts' shapes alone (no bytes copied), with
+    /// the same checks, so a streaming reader knows every merged shape before merging anything.
+    public static func mergedShape(_ parts: [TensorData], name: String, files: [String]) throws -> [Int] {
+        let first = parts[0]
+        guard first.shape.count < 3 else {
+            throw CheckpointError(.shapeMismatch, file: files[0], "tensor '\(name)' has \(first.shape.count) dimensions; model-parallel merging handles at most 2")
+        }
+        for (i, t) in parts.enumerated() where t.dtype != first.dtype || t.shape.count != first.shape.count {
+            throw CheckpointError(.shapeMismatch, file: files[i], "tensor '\(name)' is \(t) here but \(first) in \(files[0])")
+        }
+        let p = partition(name: name, rank: first.shape.count)
+        if parts.count == 1 || p == .replicated {
+            for (i, t) in parts.enumerated() where t.shape != first.shape {
+                throw CheckpointError(.shapeMismatch, file: files[i], "replicated tensor '\(name)' has shape \(t.shape) here but \(first.shape) in \(files[0])")
+            }
+            return first.shape
+        }
+        let cols = first.shape.count == 2 ? first.shape[1] : 1
+        switch p {
+        case .replicated:
+            return first.shape
+        case .rows, .qkvRows:
+            let blocks = p == .qkvRows ? 3 : 1
+            for (i, t) in parts.enumerated() {
+                guard (t.shape.count == 1 || t.shape[1] == cols), t.shape[0] % blocks == 0 else {
+                    throw CheckpointError(.shapeMismatch, file: files[i], "tensor '\(name)' has shape \(t.shape), which does not join with \(first.shape) of \(files[0]) along dim 0")
+                }
+            }
+            var shape = first.shape
+            shape[0] = parts.reduce(0) { $0 + $1.shape[0] }
+            return shape
+        case .columns:
+            for (i, t) in parts.enumerated() where t.shape[0] != first.shape[0] {
+                throw CheckpointError(.shapeMismatch, file: files[i], "tensor '\(name)' has \(t.shape[0]) rows here but \(first.shape[0]) in \(files[0]) (\(files.joined(separator: ", ")))")
+            }
+            return [first.shape[0], parts.reduce(0) { $0 + $1.shape[1] }]
+        }
+    }
+
     /// Joins the ranks' parts of one tensor (`parts[r]` from rank r). Replicated tensors are taken from
     /// rank 0, as `change_mp.py` does; all ranks must agree on dtype and on the non-split dimensions.
     public static func merge(_ parts: [TensorData], name: String, files: [String]) throws -> TensorData {
@@ -116,6 +155,8 @@ public enum ModelParallel {
                         t.withUnsafeBytes { src in
                             (dst.baseAddress! + to).copyMemory(from: src.baseAddress! + b * n, byteCount: n)
                         }
+                        // Copied: a mapped part's pages can go (the merged copy plus one part at a time).
+                        t.rows((b * part)..<((b + 1) * part)).releaseMappedPages()
                         to += n
                     }
                 }
@@ -127,6 +168,7 @@ public enum ModelParallel {
             }
             let total = parts.reduce(0) { $0 + $1.shape[1] }
             return TensorData.build(dtype: first.dtype, shape: [rows, total]) { dst in
+                let releaseEvery = 256
                 for i in 0..<rows {
                     var col = 0
                     for t in parts {
@@ -135,6 +177,11 @@ public enum ModelParallel {
                             (dst.baseAddress! + (i * total + col) * item).copyMemory(from: src.baseAddress! + i * c * item, byteCount: c * item)
                         }
                         col += c
+                    }
+                    // Every few hundred rows, the parts' copied rows can leave memory (mapped parts only).
+                    if (i + 1) % releaseEvery == 0 || i == rows - 1 {
+                        let from = (i / releaseEvery) * releaseEvery
+                        for t in parts { t.rows(from..<(i + 1)).releaseMappedPages() }
                     }
                 }
             }

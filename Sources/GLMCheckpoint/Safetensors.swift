@@ -127,11 +127,83 @@ public struct SafetensorsFile: @unchecked Sendable {
 
 /// Writing safetensors files (single and sharded with `model.safetensors.index.json`).
 public enum Safetensors {
+    /// What a writer needs to know of a tensor before its bytes exist: name, stored dtype, shape.
+    public struct Entry: Sendable, Equatable {
+        public var name: String
+        public var dtype: StoredDType
+        public var shape: [Int]
+        public init(name: String, dtype: StoredDType, shape: [Int]) {
+            self.name = name; self.dtype = dtype; self.shape = shape
+        }
+        public var byteCount: Int { shape.reduce(1, *) * dtype.byteSize }
+    }
+
     /// Writes `tensors` in the given order, atomically. Tensor bytes are streamed from their sources
     /// (usually mappings), so memory stays at one tensor even for huge models. With `dtype`, floating
     /// tensors are converted on the fly.
     public static func write(_ tensors: [(String, TensorData)], to path: String,
                              metadata: [String: String] = ["format": "pt"], dtype: StoredDType? = nil) throws {
+        let entries = tensors.map { Entry(name: $0.0, dtype: target($0.1.dtype, dtype), shape: $0.1.shape) }
+        let w = try StreamWriter(path: path, entries: entries, metadata: metadata)
+        for (name, t) in tensors {
+            let c = t.converted(to: target(t.dtype, dtype))
+            try c.withUnsafeBytes { try w.append(name, $0) }
+            t.releaseMappedPages()
+        }
+        try w.commit()
+    }
+
+    /// A safetensors file written tensor by tensor: the header (from `entries`, all known up front) is
+    /// written at once, then each tensor's bytes, in `entries` order, in as many `append` calls as the
+    /// producer likes (so a converter holds one block of one tensor, not the model). `commit()` checks
+    /// that every byte arrived and renames the file into place (atomic: readers see the old file or the
+    /// complete new one).
+    public final class StreamWriter {
+        public let path: String
+        let entries: [Entry]
+        let out: AtomicFileWriter
+        private var index = 0
+        private var written = 0
+
+        public init(path: String, entries: [Entry], metadata: [String: String] = ["format": "pt"]) throws {
+            self.path = path
+            self.entries = entries
+            let header = try Safetensors.header(entries, metadata: metadata, file: path)
+            out = try AtomicFileWriter(checkpoint: path)
+            var len = ByteWriter()
+            len.u64(UInt64(header.count))
+            try out.write(len.bytes)
+            try out.write(header)
+        }
+
+        /// Appends bytes of tensor `name`, which must be the current tensor (or the next one once the
+        /// current is complete).
+        public func append(_ name: String, _ bytes: UnsafeRawBufferPointer) throws {
+            while index < entries.count && written == entries[index].byteCount && entries[index].name != name {
+                index += 1
+                written = 0
+            }
+            guard index < entries.count, entries[index].name == name else {
+                throw CheckpointError(.malformed, file: path, "bytes for tensor '\(name)' arrive out of order (expected '\(index < entries.count ? entries[index].name : "(none)")')")
+            }
+            guard written + bytes.count <= entries[index].byteCount else {
+                throw CheckpointError(.shapeMismatch, file: path, "tensor '\(name)': more than its \(entries[index].byteCount) bytes were given")
+            }
+            try out.write(bytes)
+            written += bytes.count
+        }
+
+        public func commit() throws {
+            while index < entries.count && written == entries[index].byteCount { index += 1; written = 0 }
+            guard index == entries.count else {
+                throw CheckpointError(.truncated, file: path, "tensor '\(entries[index].name)' got \(written) of its \(entries[index].byteCount) bytes")
+            }
+            try out.commit()
+        }
+    }
+
+    /// The JSON header, padded with spaces to a multiple of 8 bytes (data aligned as the reference does).
+    static func header(_ entries: [Entry], metadata: [String: String], file: String) throws -> [UInt8] {
         var header = "{"
         if !metadata.isEmpty {
             header += "\"__metadata__\":{"
@@ -140,30 +212,19 @@ public enum Safetensors {
         }
         var offset = 0
         var seen = Set<String>()
-        for (name, t) in tensors {
-            guard seen.insert(name).inserted else {
-                throw CheckpointError(.malformed, file: path, "tensor '\(name)' given twice")
+        for e in entries {
+            guard seen.insert(e.name).inserted else {
+                throw CheckpointError(.malformed, file: file, "tensor '\(e.name)' given twice")
             }
-            let dt = target(t.dtype, dtype)
-            let size = t.elementCount * dt.byteSize
+            let size = e.byteCount
             if header.count > 1 { header += "," }
-            header += "\(JSONText.quote(name)):{\"dtype\":\"\(dt.rawValue)\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + size)]}"
+            header += "\(JSONText.quote(e.name)):{\"dtype\":\"\(e.dtype.rawValue)\",\"shape\":[\(e.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + size)]}"
             offset += size
         }
         header += "}"
         var headerBytes = Array(header.utf8)
-        while headerBytes.count % 8 != 0 { headerBytes.append(0x20) } // align data to 8 bytes, as the reference does
-        let w = try AtomicFileWriter(checkpoint: path)
-        var len = ByteWriter()
-        len.u64(UInt64(headerBytes.count))
-        try w.write(len.bytes)
-        try w.write(headerBytes)
-        for (_, t) in tensors {
-            let c = t.converted(to: target(t.dtype, dtype))
-            try c.withUnsafeBytes { try w.write($0) }
-            t.releaseMappedPages()
-        }
-        try w.commit()
+        while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
+        return headerBytes
     }
 
     /// The dtype a tensor is written in when `requested` is asked for: only floating tensors convert.
@@ -172,40 +233,54 @@ public enum Safetensors {
         return requested
     }
 
+    /// Groups entries into shards of at most `maxShardBytes` (a tensor larger than that gets its own
+    /// shard), each named `model-0000i-of-0000n.safetensors`. `groups` (optional, parallel to `entries`)
+    /// keeps entries with the same group number in one shard (an int8 weight and its scales).
+    public static func planShards(_ entries: [Entry], maxShardBytes: Int, groups: [Int]? = nil) -> [(file: String, entries: [Entry])] {
+        var shards: [[Entry]] = [[]]
+        var current = 0
+        var i = 0
+        while i < entries.count {
+            var j = i + 1
+            if let groups { while j < entries.count && groups[j] == groups[i] { j += 1 } }
+            let unit = Array(entries[i..<j])
+            let size = unit.reduce(0) { $0 + $1.byteCount }
+            if current > 0 && current + size > maxShardBytes {
+                shards.append([])
+                current = 0
+            }
+            shards[shards.count - 1] += unit
+            current += size
+            i = j
+        }
+        let n = shards.count
+        func pad(_ i: Int) -> String { let s = String(i); return String(repeating: "0", count: max(0, 5 - s.count)) + s }
+        return shards.enumerated().map { ("model-\(pad($0.offset + 1))-of-\(pad(n)).safetensors", $0.element) }
+    }
+
+    /// Writes `model.safetensors.index.json` for shards planned by `planShards`.
+    public static func writeIndex(_ shards: [(file: String, entries: [Entry])], folder: String) throws {
+        let total = shards.reduce(0) { $0 + $1.entries.reduce(0) { $0 + $1.byteCount } }
+        var json = "{\n  \"metadata\": {\n    \"total_size\": \(total)\n  },\n  \"weight_map\": {\n"
+        json += shards.flatMap { s in s.entries.map { "    \(JSONText.quote($0.name)): \(JSONText.quote(s.file))" } }.joined(separator: ",\n")
+        json += "\n  }\n}\n"
+        try AtomicFileWriter.write(Array(json.utf8), to: folder + "/model.safetensors.index.json", errors: CheckpointError.fromFileSystem)
+    }
+
     /// Splits the tensors into files of at most `maxShardBytes` (a tensor larger than that gets its own
     /// file), named `model-0000i-of-0000n.safetensors`, and writes `model.safetensors.index.json`.
     /// Returns the shard file names.
     @discardableResult
     public static func writeSharded(_ tensors: [(String, TensorData)], folder: String, maxShardBytes: Int,
                                     metadata: [String: String] = ["format": "pt"], dtype: StoredDType? = nil) throws -> [String] {
-        var shards: [[(String, TensorData)]] = [[]]
-        var current = 0
-        var total = 0
-        for (name, t) in tensors {
-            let size = t.elementCount * target(t.dtype, dtype).byteSize
-            if current > 0 && current + size > maxShardBytes {
-                shards.append([])
-                current = 0
-            }
-            shards[shards.count - 1].append((name, t))
-            current += size
-            total += size
+        let entries = tensors.map { Entry(name: $0.0, dtype: target($0.1.dtype, dtype), shape: $0.1.shape) }
+        let byName = Dictionary(tensors, uniquingKeysWith: { a, _ in a })
+        let shards = planShards(entries, maxShardBytes: maxShardBytes)
+        for shard in shards {
+            try write(shard.entries.map { ($0.name, byName[$0.name]!) }, to: folder + "/" + shard.file, metadata: metadata, dtype: dtype)
         }
-        let n = shards.count
-        func pad(_ i: Int) -> String { let s = String(i); return String(repeating: "0", count: max(0, 5 - s.count)) + s }
-        var names: [String] = []
-        var map: [(String, String)] = []
-        for (i, shard) in shards.enumerated() {
-            let fileName = "model-\(pad(i + 1))-of-\(pad(n)).safetensors"
-            try write(shard, to: folder + "/" + fileName, metadata: metadata, dtype: dtype)
-            names.append(fileName)
-            for (name, _) in shard { map.append((name, fileName)) }
-        }
-        var json = "{\n  \"metadata\": {\n    \"total_size\": \(total)\n  },\n  \"weight_map\": {\n"
-        json += map.map { "    \(JSONText.quote($0.0)): \(JSONText.quote($0.1))" }.joined(separator: ",\n")
-        json += "\n  }\n}\n"
-        try AtomicFileWriter.write(Array(json.utf8), to: folder + "/model.safetensors.index.json", errors: CheckpointError.fromFileSystem)
-        return names
+        try writeIndex(shards, folder: folder)
+        return shards.map(\.file)
     }
 }
 

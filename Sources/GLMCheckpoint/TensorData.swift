@@ -99,6 +99,25 @@ public struct TensorData: @unchecked Sendable, CustomStringConvertible {
         file.dropPages(offset: offset, count: raw.count)
     }
 
+    /// The object that keeps the bytes alive (the mapping or heap block): hold it as long as a pointer
+    /// from `baseAddress` is used (zero-copy consumers such as mapped inference weights).
+    public var keepAlive: AnyObject { owner }
+
+    /// The first byte (nil for an empty tensor); valid while `keepAlive` is held.
+    public var baseAddress: UnsafeRawPointer? { raw.count > 0 ? raw.baseAddress : nil }
+
+    /// Whether the bytes are a window of a memory-mapped file (false: heap memory this tensor owns).
+    public var isMapped: Bool { owner is MappedFile }
+
+    /// Rows `range` of the leading dimension as a view of the same bytes (converters walk big tensors
+    /// in row blocks so that their temporaries stay small).
+    public func rows(_ range: Range<Int>) -> TensorData {
+        precondition(!shape.isEmpty && range.lowerBound >= 0 && range.upperBound <= shape[0], "rows \(range) of \(shape)")
+        let rowBytes = shape.dropFirst().reduce(1, *) * dtype.byteSize
+        return TensorData(dtype: dtype, shape: [range.count] + shape.dropFirst(), owner: owner,
+                          raw: UnsafeRawBufferPointer(rebasing: raw[(range.lowerBound * rowBytes)..<(range.upperBound * rowBytes)]))
+    }
+
     /// The same bytes under another shape with the same element count.
     public func reshaped(_ newShape: [Int]) -> TensorData? {
         guard TensorData.checkedCount(newShape) == elementCount else { return nil }

@@ -11,6 +11,26 @@ public indirect enum TorchSaveValue {
     case dict([(String, TorchSaveValue)])
     case orderedDict([(String, TorchSaveValue)])
     case tensor(TensorData)
+    /// A tensor whose bytes are produced while the file is written (never all in memory at once).
+    case streamed(StreamedTensor)
+}
+
+/// A tensor written by `TorchWriter` from a producer: `produce(emit)` must emit exactly
+/// `shape.product × dtype.byteSize` bytes, in any number of chunks.
+public struct StreamedTensor {
+    public let dtype: StoredDType
+    public let shape: [Int]
+    public let produce: (_ emit: (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    public init(dtype: StoredDType, shape: [Int], produce: @escaping (_ emit: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) {
+        self.dtype = dtype; self.shape = shape; self.produce = produce
+    }
+    var byteCount: Int { shape.reduce(1, *) * dtype.byteSize }
+}
+
+/// A storage the pickle refers to, written after it.
+enum PendingStorage {
+    case data(TensorData)
+    case streamed(StreamedTensor)
 }
 
 /// Writes files that `torch.load` reads: the zip layout of `torch.save` (`<name>/data.pkl` as a
@@ -20,7 +40,7 @@ public enum TorchWriter {
     public static func write(_ root: TorchSaveValue, to path: String, archiveName: String? = nil,
                              dtype: StoredDType? = nil, forceZip64: Bool = false) throws {
         let name = archiveName ?? defaultArchiveName(path)
-        var tensors: [TensorData] = []
+        var tensors: [PendingStorage] = []
         var p = PickleWriter()
         p.proto()
         try p.value(root, tensors: &tensors, dtype: dtype)
@@ -28,12 +48,29 @@ public enum TorchWriter {
         let out = try AtomicFileWriter(checkpoint: path)
         let zip = ZipWriter(out, forceZip64: forceZip64)
         try zip.addEntry(name: "\(name)/data.pkl", bytes: p.bytes)
-        for (i, t) in tensors.enumerated() {
-            let c = t.converted(to: Safetensors.target(t.dtype, dtype))
-            try zip.addEntry(name: "\(name)/data/\(i)", size: c.byteCount) { emit in
-                try c.withUnsafeBytes { try emit($0) }
+        for (i, pending) in tensors.enumerated() {
+            switch pending {
+            case .data(let t):
+                let c = t.converted(to: Safetensors.target(t.dtype, dtype))
+                try zip.addEntry(name: "\(name)/data/\(i)", size: c.byteCount) { emit in
+                    try c.withUnsafeBytes { try emit($0) }
+                }
+                t.releaseMappedPages()
+            case .streamed(let t):
+                var emitted = 0
+                try zip.addEntry(name: "\(name)/data/\(i)", size: t.byteCount) { emit in
+                    try t.produce { bytes in
+                        emitted += bytes.count
+                        guard emitted <= t.byteCount else {
+                            throw CheckpointError(.shapeMismatch, file: path, "a streamed tensor \(t.dtype.rawValue)\(t.shape) produced more than its \(t.byteCount) bytes")
+                        }
+                        try emit(bytes)
+                    }
+                }
+                guard emitted == t.byteCount else {
+                    throw CheckpointError(.truncated, file: path, "a streamed tensor \(t.dtype.rawValue)\(t.shape) produced \(emitted) of its \(t.byteCount) bytes")
+                }
             }
-            t.releaseMappedPages()
         }
         try zip.addEntry(name: "\(name)/version", bytes: Array("3\n".utf8))
         try zip.finish()
@@ -89,7 +126,7 @@ struct PickleWriter {
         }
     }
 
-    mutating func value(_ v: TorchSaveValue, tensors: inout [TensorData], dtype: StoredDType?) throws {
+    mutating func value(_ v: TorchSaveValue, tensors: inout [PendingStorage], dtype: StoredDType?) throws {
         switch v {
         case .none: bytes.append(0x4E)
         case .bool(let b): bytes.append(b ? 0x88 : 0x89)
@@ -107,9 +144,18 @@ struct PickleWriter {
             bytes += [0x29, 0x52] // () REDUCE
             try dictItems(items, tensors: &tensors, dtype: dtype)
         case .tensor(let t):
-            let dt = Safetensors.target(t.dtype, dtype)
-            let key = tensors.count
-            tensors.append(t)
+            tensors.append(.data(t))
+            tensorReference(dtype: Safetensors.target(t.dtype, dtype), shape: t.shape, key: tensors.count - 1)
+        case .streamed(let t):
+            tensors.append(.streamed(t))
+            tensorReference(dtype: t.dtype, shape: t.shape, key: tensors.count - 1)
+        }
+    }
+
+    /// `torch._utils._rebuild_tensor_v2(storage key, 0, shape, strides, False, OrderedDict())`.
+    mutating func tensorReference(dtype dt: StoredDType, shape: [Int], key: Int) {
+        do {
+            let elementCount = shape.reduce(1, *)
             global("torch._utils", "_rebuild_tensor_v2")
             mark()
             mark()
@@ -117,14 +163,14 @@ struct PickleWriter {
             global("torch", dt.torchStorageName)
             string(String(key))
             string("cpu")
-            int(t.elementCount)
+            int(elementCount)
             bytes.append(0x74)   // TUPLE
             bytes.append(0x51)   // BINPERSID
             int(0)               // storage offset
-            intTuple(t.shape)
-            var strides = [Int](repeating: 1, count: t.shape.count)
+            intTuple(shape)
+            var strides = [Int](repeating: 1, count: shape.count)
             var s = 1
-            for i in stride(from: t.shape.count - 1, through: 0, by: -1) { strides[i] = s; s *= t.shape[i] }
+            for i in stride(from: shape.count - 1, through: 0, by: -1) { strides[i] = s; s *= shape[i] }
             intTuple(strides)
             bytes.append(0x89)   // requires_grad = False
             global("collections", "OrderedDict")
@@ -134,7 +180,7 @@ struct PickleWriter {
         }
     }
 
-    mutating func dictItems(_ items: [(String, TorchSaveValue)], tensors: inout [TensorData], dtype: StoredDType?) throws {
+    mutating func dictItems(_ items: [(String, TorchSaveValue)], tensors: inout [PendingStorage], dtype: StoredDType?) throws {
         guard !items.isEmpty else { return }
         // Python batches SETITEMS by 1000; any batch size loads the same.
         mark()

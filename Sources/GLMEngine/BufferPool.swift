@@ -107,6 +107,11 @@ public final class Storage: @unchecked Sendable {
     public let byteCount: Int
     private let classBytes: Int
     private let pool: BufferPool?
+    /// Set for `reservedInaccessible` storage: the mapping's length, unmapped on deinit.
+    private let mappedBytes: Int
+    /// Whether the bytes may be read at all (false: an address range reserved with no access, see
+    /// `init(reservedInaccessible:)`).
+    public let isAccessible: Bool
 
     /// A pooled, uninitialised buffer of `byteCount` bytes.
     public init(byteCount: Int, pool: BufferPool = .shared) {
@@ -115,9 +120,32 @@ public final class Storage: @unchecked Sendable {
         self.byteCount = byteCount
         classBytes = cls
         self.pool = pool
+        mappedBytes = 0
+        isAccessible = true
+    }
+
+    /// An address range of `byteCount` bytes with NO memory behind it and no access allowed (mmap
+    /// PROT_NONE, MAP_NORESERVE): costs no RAM and no commit charge. WHY: a model decoded from packed
+    /// weights installed from a memory-mapped file (`Parameter.installInferenceWeights`) still has
+    /// float32 `Parameter`s of the right shapes for the model code, but must not hold their values
+    /// (GLM-10B: 40 GB). Readers are guarded (`Parameter.holdsValues`); a reader that slips through
+    /// faults instead of computing with garbage.
+    public init(reservedInaccessible byteCount: Int) throws {
+        let n = max(byteCount, 1)
+        let p = mmap(nil, n, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        guard let p, p != MAP_FAILED else {
+            throw EngineError.backend(op: "reserve", message: "cannot reserve \(n) bytes of address space (errno \(errno))")
+        }
+        base = p
+        self.byteCount = byteCount
+        classBytes = 0
+        pool = nil
+        mappedBytes = n
+        isAccessible = false
     }
 
     deinit {
+        if mappedBytes > 0 { munmap(base, mappedBytes); return }
         if let pool { pool.release(base, classBytes: classBytes) } else { free(base) }
     }
 }

@@ -15,6 +15,32 @@ public final class Int8PackedLinear: PackedLinearWeights {
     let q: UnsafeMutablePointer<Int8>
     let scales: UnsafeMutablePointer<Float>
     let bias: UnsafeMutablePointer<Float>?
+    /// Set when q and the scales are views of memory someone else owns (a mapped file): kept alive here,
+    /// never deallocated here.
+    private let owner: AnyObject?
+
+    /// Views existing int8 weights and scales (e.g. a memory-mapped converted checkpoint, see
+    /// `glm convert --dtype int8`), zero-copy: `owner` keeps their memory alive. The bias is copied (one
+    /// float per output). The format is the one this class's quantiser produces (per-row scales).
+    public init(quantized: UnsafePointer<Int8>, scales: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                outFeatures: Int, inFeatures: Int, owner: AnyObject) throws {
+        guard outFeatures > 0, inFeatures > 0 else {
+            throw EngineError.shapeMismatch(op: "int8 weights", message: "empty weight \(outFeatures)×\(inFeatures)")
+        }
+        self.outFeatures = outFeatures
+        self.inFeatures = inFeatures
+        q = UnsafeMutablePointer(mutating: quantized)
+        self.scales = UnsafeMutablePointer(mutating: scales)
+        if let bias {
+            let b = UnsafeMutableRawPointer.allocate(byteCount: outFeatures * 4, alignment: 64)
+                .bindMemory(to: Float.self, capacity: outFeatures)
+            b.update(from: bias, count: outFeatures)
+            self.bias = b
+        } else {
+            self.bias = nil
+        }
+        self.owner = owner
+    }
 
     /// Quantises W (outFeatures, inFeatures) float32 [+ bias (outFeatures)].
     public init(weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, outFeatures: Int, inFeatures: Int) throws {
@@ -35,12 +61,22 @@ public final class Int8PackedLinear: PackedLinearWeights {
         } else {
             self.bias = nil
         }
+        owner = nil
         glmk_quantize_int8_rows(q, scales, weight, outFeatures, inFeatures)
     }
 
+    /// The quantiser of this format, for writers of int8 files: w (rows, cols) float32 → q int8 and one
+    /// scale per row, bit-identical to what packing a float32 weight produces.
+    public static func quantizeRows(_ w: UnsafePointer<Float>, rows: Int, cols: Int,
+                                    into q: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>) {
+        glmk_quantize_int8_rows(q, scales, w, rows, cols)
+    }
+
     deinit {
-        q.deallocate()
-        scales.deallocate()
+        if owner == nil {
+            q.deallocate()
+            scales.deallocate()
+        }
         bias?.deallocate()
     }
 

@@ -16,7 +16,15 @@ extension Tape {
         if let bias { try check(bias.shape == [n], op, "bias \(bias.shape) must be [\(n)] for weight \(weight.shape)") }
         let m = x.value.count / max(k, 1)
         let y = Tensor(uninitialized: Array(x.shape.dropLast()) + [n])
-        if m >= 1, m <= packedLinearMaxRows, !needsGrad([x, weight, bias]), let w = weight as? Parameter,
+        // Weights that exist only as installed inference weights (a model memory-mapped from a bf16/int8
+        // file) go through them for every row count; gradients through them are refused.
+        let installedOnly = (weight as? Parameter).map { !$0.holdsValues } ?? false
+        if installedOnly {
+            try check(!needsGrad([x, weight, bias]), op,
+                      "'\((weight as! Parameter).name)' holds only \((weight as! Parameter).installedStorage?.shortName ?? "packed") inference weights (a model loaded memory-mapped from a bf16/int8 file): it cannot be trained or differentiated; convert the model to f32 (glm convert --dtype f32) to train it")
+            try check(bias == nil || bias is Parameter, op, "a bias for installed inference weights must be a Parameter")
+        }
+        if m >= 1, m <= packedLinearMaxRows || installedOnly, !needsGrad([x, weight, bias]), let w = weight as? Parameter,
            bias == nil || bias is Parameter {
             let packed = try w.packed(bias: bias as? Parameter, type: packedLinearType, backend: backend)
             try packed.apply(x: x.value.floats, rows: m, y: y.floats)

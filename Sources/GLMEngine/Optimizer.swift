@@ -22,6 +22,9 @@ public final class AdamW {
 
     public init(parameters: [Parameter], learningRate: Float = 1e-4, beta1: Float = 0.9, beta2: Float = 0.999,
                 eps: Float = 1e-8, weightDecay: Float = 0.01) {
+        if let p = parameters.first(where: { !$0.holdsValues }) {
+            preconditionFailure("AdamW: '\(p.name)' holds only inference weights (a model loaded memory-mapped from a bf16/int8 file) and cannot be trained; convert the model to f32 (glm convert --dtype f32) to train it")
+        }
         self.parameters = parameters
         self.learningRate = learningRate
         self.beta1 = beta1; self.beta2 = beta2; self.eps = eps

@@ -160,11 +160,54 @@ public final class Parameter: Variable {
     public private(set) var packedCopyBuilds = 0
 
     /// Call after writing `value` directly (e.g. loading weights into an existing parameter).
-    public func markModified() { version += 1; packedCopies.removeAll() }
+    public func markModified() { version += 1; packedCopies.removeAll(); installedWeights = nil }
+
+    /// A parameter of `shape` whose `value` holds NO float32 values (an inaccessible reserved address
+    /// range, see `Storage(reservedInaccessible:)`), for weights that exist only as inference weights
+    /// installed from elsewhere (`installInferenceWeights`): a model memory-mapped from a bf16/int8 file
+    /// keeps its code path and shapes without an fp32 copy of its big matrices.
+    public static func inferenceOnly(name: String, shape: [Int], weightDecay: Bool = true) throws -> Parameter {
+        let n = shape.reduce(1, *)
+        let t = Tensor(storage: try Storage(reservedInaccessible: n * DType.float32.size), shape: shape, dtype: .float32)
+        let p = Parameter(name: name, value: t, weightDecay: weightDecay)
+        p.requiresGrad = false  // nothing to train: gradients into it are refused by `Tape.linear`
+        return p
+    }
+
+    /// Whether `value` holds this weight's float32 values (false for `inferenceOnly` parameters).
+    public var holdsValues: Bool { value.storage.isAccessible }
+
+    /// Inference weights installed from outside (e.g. views of a memory-mapped file); used by every packed
+    /// product of this weight instead of a copy built from `value`.
+    private var installedWeights: (storage: GEMMInputType, biasID: ObjectIdentifier?, weights: any PackedLinearWeights)?
+
+    /// The storage type of the installed inference weights, if any.
+    public var installedStorage: GEMMInputType? { installedWeights?.storage }
+
+    /// Installs `weights` (this [out, in] weight, with `bias` folded in) as the one packed form every
+    /// inference product of this parameter uses, whatever storage the tape asks for: for an
+    /// `inferenceOnly` parameter they are the only weights there are.
+    public func installInferenceWeights(_ weights: any PackedLinearWeights, storage: GEMMInputType, bias: Parameter?) throws {
+        guard value.rank == 2, weights.outFeatures == value.shape[0], weights.inFeatures == value.shape[1] else {
+            throw EngineError.shapeMismatch(op: "installInferenceWeights",
+                                            message: "\(name): \(weights.outFeatures)×\(weights.inFeatures) weights for a \(value.shape) parameter")
+        }
+        packedCopies.removeAll()
+        installedWeights = (storage, bias.map(ObjectIdentifier.init), weights)
+    }
 
     /// This [out, in] weight (+ bias) packed by `backend` in storage `type`; cached until either parameter
     /// changes. A stale copy of that type is dropped before the new one is built, never kept beside it.
     func packed(bias: Parameter?, type: GEMMInputType, backend: any GEMMBackend) throws -> any PackedLinearWeights {
+        if let i = installedWeights {
+            guard i.biasID == bias.map(ObjectIdentifier.init) else {
+                throw EngineError.invalidArgument(op: "linear", message: "\(name): its installed inference weights were made with another bias")
+            }
+            return i.weights
+        }
+        guard holdsValues else {
+            throw EngineError.invalidArgument(op: "linear", message: "\(name) holds no float32 values and no installed inference weights")
+        }
         let key = PackedKey(version: version, biasID: bias.map(ObjectIdentifier.init), biasVersion: bias?.version ?? 0,
                             backend: ObjectIdentifier(backend))
         if let c = packedCopies[type], c.key == key { return c.weights }
@@ -187,6 +230,7 @@ public final class Parameter: Variable {
     /// dX in backward, recomputation), into the same buffer every time.
     public func bfloat16Value() -> Tensor {
         if let c = bf16Copy, c.version == version { return c.tensor }
+        precondition(holdsValues, "Parameter \(name) holds only installed inference weights: it has no float32 values to round to bf16")
         let t = bf16Copy?.tensor ?? Tensor(uninitialized: value.shape, dtype: .bfloat16)
         glmk_f32_to_bf16(t.bf16, value.floats, value.count)
         bf16Copy = (version, t)

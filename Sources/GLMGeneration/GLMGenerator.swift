@@ -62,9 +62,20 @@ public final class GLMGenerator: @unchecked Sendable {
 
     /// Loads a model in any layout `GLMModel.load` reads, and its tokenizer: `options.tokenizer`, else the
     /// one the config names (vocabulary files in the model folder take precedence over the shipped ones).
+    /// - mapConverted: a bf16/int8 conversion (`glm convert --dtype bf16|int8`) is loaded memory-mapped
+    ///   (`MappedModel`: no float32 copy of the layer weights; `packedWeights` must then be the file's
+    ///   storage, see `MappedModel.storage(of:)`).
     public static func load(_ path: String, options: ModelLoadOptions = ModelLoadOptions(),
-                            packedWeights: GEMMInputType? = .float32) throws -> GLMGenerator {
-        let model = try GLMModel.load(path, options: options)
+                            packedWeights: GEMMInputType? = .float32, mapConverted: Bool = false) throws -> GLMGenerator {
+        let model: GLMModel
+        if mapConverted, let stored = MappedModel.storage(of: path) {
+            guard packedWeights == stored else {
+                throw GenerationError.invalidOptions("\(path) holds \(stored.shortName) weights, decoded memory-mapped as they are: ask for \(stored.shortName) decoding weights (or convert the model to f32 for \(packedWeights?.shortName ?? "unpacked") weights)")
+            }
+            model = try MappedModel.load(path, options: options).model
+        } else {
+            model = try GLMModel.load(path, options: options)
+        }
         guard let name = options.tokenizer ?? model.config.tokenizer ?? options.preset else {
             throw GenerationError.tokenizerUnknown(
                 "the model at \(path) does not name its tokenizer: pass --tokenizer PRESET (e.g. glm-large) or --preset")

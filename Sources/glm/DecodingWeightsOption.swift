@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import GLMEngine
+import GLM
 
 /// `--weights fp32|bf16|int8|auto` of `glm generate`, `glm serve` and `glm bench decode`: the storage of
 /// the packed decoding weights (the K/V cache stays fp32).
@@ -31,6 +33,34 @@ enum DecodingWeightsOption: String, ExpressibleByArgument, CaseIterable {
         }
     }
 
+    /// The storage for the model at `path`, and whether it is decoded memory-mapped (`MappedModel`: a
+    /// bf16/int8 conversion read in place, no float32 copy of its layer weights). `mmap`:
+    /// - auto: map a conversion whose float32 copy would take more than a quarter of this machine's memory
+    ///   (GLM-10B: 39.5 GB) when the requested weights are its own (`--weights auto` picks them); smaller
+    ///   models load as float32 and pack as asked, exactly as before (the built-in model is a bf16 file);
+    /// - always: map any conversion (the requested weights must be its own);
+    /// - never: always the float32 path.
+    func resolved(forModelAt path: String, mmap: MemoryMapOption) throws -> (storage: GEMMInputType, mapped: Bool) {
+        guard mmap != .never, let info = MappedModel.inspect(path) else { return (resolved, false) }
+        let (stored, parameters) = info
+        let matches = self == .auto || resolved == stored
+        let big = Double(parameters) * 4 > Double(ProcessInfo.processInfo.physicalMemory) / 4
+        guard mmap == .always || big else { return (resolved, false) }
+        guard matches else {
+            throw ValidationError("\(path) is a conversion to \(stored.shortName), decoded memory-mapped with its \(stored.shortName) weights: use --weights \(stored.shortName) or auto (for \(rawValue) weights, convert the original checkpoint with glm convert --dtype f32\(big ? "; its float32 copy would need \(String(format: "%.1f", Double(parameters) * 4 / 1e9)) GB" : ", or pass --mmap never"))")
+        }
+        return (stored, true)
+    }
+
     static let help = ArgumentHelp(
         "Decoding weights: fp32 (exact), bf16, int8 (weight-only, per-channel scales) or auto (bf16 where the CPU has native bf16, else fp32: the fastest format with ≥ 99.5 % top-1 agreement with fp32 on the built-in model). --dtype is an alias.")
+}
+
+/// `--mmap auto|always|never` of `glm generate` and `glm serve`: whether a bf16/int8 conversion is decoded
+/// memory-mapped (see `DecodingWeightsOption.resolved(forModelAt:mmap:)`).
+enum MemoryMapOption: String, ExpressibleByArgument, CaseIterable {
+    case auto, always, never
+
+    static let help = ArgumentHelp(
+        "Decode a bf16/int8 conversion (glm convert --dtype bf16|int8) memory-mapped, without a float32 copy of its layer weights: auto (when the float32 copy would exceed a quarter of the RAM, e.g. GLM-10B), always, never.")
 }

@@ -8,6 +8,7 @@ struct GLMCommand: AsyncParsableCommand {
         abstract: "GLM (General Language Model) in Swift: blank filling, generation, training, tools.",
         subcommands: [
             ConvertCommand.self,
+            RandomCheckpointCommand.self,
             InspectCommand.self,
             BenchCommand.self,
             TokenizeCommand.self,

@@ -49,7 +49,10 @@ struct GenerateCommand: ParsableCommand {
     @Flag(name: .customLong("real-tokens-only"), help: "Never choose the padding ids of the vocabulary (the original can).")
     var realTokensOnly = false
     @Option(name: [.customLong("weights"), .customLong("dtype")], help: DecodingWeightsOption.help) var weights: DecodingWeightsOption = .auto
+    @Option(help: MemoryMapOption.help) var mmap: MemoryMapOption = .auto
     @Option(help: "Threads for oneDNN and the kernels.") var threads: Int?
+    @Flag(help: "With a prompt argument: print load time, time to the first token (prompt + first step) and the decode rate of the later tokens on stderr.")
+    var timing = false
     @Flag(help: "Read {\"prompt\": ...} JSON lines on stdin, write one JSON result per line.") var jsonl = false
     @Option(name: .customLong("batch-size"), help: "--jsonl / line mode: prompts generated together.") var batchSize = 8
 
@@ -75,16 +78,32 @@ struct GenerateCommand: ParsableCommand {
 
     func run() throws {
         if let threads { Runtime.setThreads(threads) }
-        let storage = weights.resolved
-        let generator = try GLMGenerator.load(try model ?? DefaultModel.path(), options: modelOptions.loadOptions,
-                                              packedWeights: storage)
+        let path = try model ?? DefaultModel.path()
+        let (storage, mapped) = try weights.resolved(forModelAt: path, mmap: mmap)
+        let loadStart = Date()
+        let generator = try GLMGenerator.load(path, options: modelOptions.loadOptions, packedWeights: storage, mapConverted: mapped)
+        if mapped {
+            warn(String(format: "%@: %@ weights memory-mapped (%@), loaded in %.1f s", path, storage.shortName,
+                        generator.model.config.summary, Date().timeIntervalSince(loadStart)))
+        }
         let options = self.options
         let limit = generator.model.config.maxSequenceLength
         if let m = maxLength, m > limit { warn("--max-length \(m) exceeds the model's \(limit) positions: using \(limit)") }
         if let prompt {
-            let r = try generator.generate(prompt, options: options)
+            let started = Date()
+            var tokenTimes: [Date] = []
+            let r = try generator.generate(prompt, options: options) { event in
+                if timing, case .token = event { tokenTimes.append(Date()) }
+            }
             if let w = r.warning { warn(w) }
             print(r.text)
+            if timing, let first = tokenTimes.first {
+                let later = tokenTimes.count - 1
+                let decode = later > 0 ? tokenTimes.last!.timeIntervalSince(first) : 0
+                warn(String(format: "timing: load %.2f s, first token %.2f s after the start (prompt + one step), %d later token(s) in %.2f s = %.2f tokens/s",
+                            started.timeIntervalSince(loadStart), first.timeIntervalSince(started), later, decode,
+                            later > 0 ? Double(later) / decode : 0))
+            }
         } else if jsonl {
             try runLines(generator, options) { r in GenerationJSONLines.line(for: r) } failure: { message, line, prompt in
                 GenerationJSONLines.errorLine(message, line: line, prompt: prompt)

@@ -30,6 +30,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("api-key"), help: "Require 'Authorization: Bearer KEY' (default: env GLM_API_KEY; none: open).")
     var apiKey: String?
     @Option(name: [.customLong("weights"), .customLong("dtype")], help: DecodingWeightsOption.help) var weights: DecodingWeightsOption = .auto
+    @Option(help: MemoryMapOption.help) var mmap: MemoryMapOption = .auto
     @Option(help: "Threads for oneDNN and the kernels.") var threads: Int?
     @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may send nothing (idle keep-alive, a stalled request) before it is closed; answering a request never counts.")
     var idleTimeout: Double = 30
@@ -47,7 +48,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let threads { Runtime.setThreads(threads) }
-        let storage = weights.resolved
+        var storage = weights.resolved
         let started = Date()
         let generator: GLMGenerator
         let modelID: String
@@ -61,15 +62,18 @@ struct ServeCommand: AsyncParsableCommand {
             modelID = "\(preset.name)-random"
         } else {
             let path = try model ?? DefaultModel.path()
-            generator = try GLMGenerator.load(path, options: modelOptions.loadOptions, packedWeights: storage)
+            let (resolved, mapped) = try weights.resolved(forModelAt: path, mmap: mmap)  // bf16/int8 conversions: memory-mapped
+            storage = resolved
+            generator = try GLMGenerator.load(path, options: modelOptions.loadOptions, packedWeights: storage, mapConverted: mapped)
             modelID = URL(fileURLWithPath: path).standardizedFileURL.lastPathComponent
         }
         let service = try GLMService(generator: generator, modelID: modelID, maxBatch: maxBatch, maxQueue: maxQueue)
         let key = apiKey ?? ProcessInfo.processInfo.environment["GLM_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         let loadSeconds = Date().timeIntervalSince(started)
+        let storageName = storage.shortName
         try await GLMServerApp.run(service: service, options: GLMServerOptions(host: host, port: port, apiKey: key, idleTimeoutSeconds: idleTimeout)) { bound in
             let line = String(format: "glm serve: %@ (%@ weights) on http://%@:%d (max batch %d, max queue %d%@), loaded in %.1f s",
-                              modelID, storage.shortName, host, bound, maxBatch, maxQueue, key == nil ? "" : ", API key required", loadSeconds)
+                              modelID, storageName, host, bound, maxBatch, maxQueue, key == nil ? "" : ", API key required", loadSeconds)
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }
         FileHandle.standardError.write(Data("glm serve: drained, exiting\n".utf8))

@@ -199,6 +199,17 @@ void glmk_quantize_int8_rows(int8_t *q, float *scale, const float *w, size_t N, 
 void glmk_linear_int8w_forward(float *y, const float *x, const int8_t *q, const float *scale, const float *bias,
                                size_t M, size_t N, size_t K);
 
+// ---- bf16-weight linear on the plain [out, in] layout (memory-mapped decoding) -------------------------
+/// y (M, N) = x (M, K) · Wᵀ + bias (N) with W (N, K) given as bfloat16 bits in plain row-major layout
+/// (e.g. a memory-mapped safetensors tensor, read in place). The weights are widened to float exactly;
+/// x, accumulation and y are float32 (x is NOT rounded to bf16). Weight rows are the outer loop, N split
+/// over threads; each output is one in-order fp32 sum over k plus bias, independent of the thread count.
+void glmk_linear_bf16w_forward(float *y, const float *x, const uint16_t *w, const float *bias,
+                               size_t M, size_t N, size_t K);
+/// The same sum in float64, rounded once (tests).
+void glmk_linear_bf16w_forward_ref(float *y, const float *x, const uint16_t *w, const float *bias,
+                                   size_t M, size_t N, size_t K);
+
 // ---- naive scalar twins (tests only) -------------------------------------------------------------
 void glmk_layernorm_forward_ref(float *y, float *mean, float *rstd, const float *x, const float *w,
                                 const float *b, size_t N, size_t C, float eps);
