@@ -142,6 +142,14 @@ public enum OpsBenchmark {
                 rows.append(BenchmarkRow(name: "packed linear", shape: "1×\(k)×\(n)", dtype: type.shortName,
                                          rate: 2.0 * Double(n * k) / t / 1e9, unit: "GFLOP/s", ceiling: peak))
             }
+            // bf16 weights in their plain layout (memory-mapped decoding: glmk_linear_bf16w_forward, fp32 x and
+            // math), beside oneDNN's packed bf16 product above (which also rounds x to bf16).
+            let plainWeights = w.toBFloat16()
+            let plain = try PlainBF16Linear(weights: UnsafeRawPointer(plainWeights.bf16), bias: bias.floats, outFeatures: n,
+                                            inFeatures: k, owner: plainWeights.storage)
+            let tp = try time(repeats: repeats * 20, statistic) { try plain.apply(x: x.floats, rows: 1, y: y.floats) }
+            rows.append(BenchmarkRow(name: "plain bf16 linear", shape: "1×\(k)×\(n)", dtype: "bf16",
+                                     rate: 2.0 * Double(n * k) / tp / 1e9, unit: "GFLOP/s", ceiling: fp32Peak))
         }
         return rows
     }

@@ -96,6 +96,8 @@ struct BlankFiller {
     let model: GLMModel
     /// Storage of the K/V-cache path's packed weights (`GLMGenerator.packedWeights`).
     let packedWeights: GEMMInputType?
+    /// Element type of its K/V caches (`GLMGenerator.kvCacheStorage`).
+    let kvCacheStorage: DType
     let tokens: SpecialTokens
     let options: GenerationOptions
     /// Ids ≥ this are never chosen.
@@ -103,7 +105,8 @@ struct BlankFiller {
 
     func makeBackend(rows: Int, capacity: Int) -> DecodingBackend {
         switch options.path {
-        case .kvCache: return KVCacheBackend(model: model, packedWeights: packedWeights, rows: rows, capacity: capacity)
+        case .kvCache: return KVCacheBackend(model: model, packedWeights: packedWeights, kvCacheStorage: kvCacheStorage,
+                                             rows: rows, capacity: capacity)
         case .memory: return MemoryBackend(model: model, rows: rows)
         }
     }

@@ -95,7 +95,7 @@ public final class ContinuousBatchDecoder {
         let plan = filler.plan(input)
         let n = input.contextIds.count
         let row = GLMKVCache(model: generator.model, batch: 1, capacity: n + input.maskPositions.count * (options.maxLength + 1),
-                             storage: GLMKVCache.storage(forWeights: generator.packedWeights))
+                             storage: generator.kvCacheStorage)
         let ids = try Tensor(shape: [1, n], ints: input.contextIds.map { Int32(truncatingIfNeeded: $0) })
         var flat = plan.context.map { Int32($0.position) }
         flat += plan.context.map { Int32($0.block) }

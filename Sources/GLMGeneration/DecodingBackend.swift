@@ -43,17 +43,17 @@ extension DecodingBackend {
 }
 
 /// Keys and values cached per layer; the tape sends the GEMMs through the parameters' packed copies
-/// (every product in `packedWeights` storage when set, else only decode-sized ones in float32). The cache
-/// is bf16 with bf16 or int8 weights (`GLMKVCache.storage(forWeights:)`), else float32.
+/// (every product in `packedWeights` storage when set, else only decode-sized ones in float32); the cache
+/// holds `kvCacheStorage` elements (`GLMGenerator.kvCacheStorage`).
 final class KVCacheBackend: DecodingBackend {
     let model: GLMModel
     private(set) var cache: GLMKVCache
     private let tape: Tape
 
-    init(model: GLMModel, packedWeights: GEMMInputType?, rows: Int, capacity: Int) {
+    init(model: GLMModel, packedWeights: GEMMInputType?, kvCacheStorage: DType, rows: Int, capacity: Int) {
         self.model = model
         tape = .inference(packedWeights: packedWeights)
-        cache = GLMKVCache(model: model, batch: rows, capacity: capacity, storage: GLMKVCache.storage(forWeights: packedWeights))
+        cache = GLMKVCache(model: model, batch: rows, capacity: capacity, storage: kvCacheStorage)
     }
 
     var rows: Int { cache.batch }

@@ -32,6 +32,10 @@ public final class GLMGenerator: @unchecked Sendable {
     /// products use packed float32 copies, prompts run plain GEMMs). The copies live on the model's
     /// parameters (one per storage type) and are built when the generator is made.
     public let packedWeights: GEMMInputType?
+    /// Element type of the decoding K/V caches: `.float32` or `.bfloat16` (half the cache memory and the cache
+    /// bytes read per step; keys and values rounded once). Default: what the weights imply
+    /// (`GLMKVCache.storage(forWeights:)`: bf16 with bf16/int8 weights). Set it before sharing the generator.
+    public var kvCacheStorage: DType
     /// Most prompts `generate(_ prompts:)` decodes together; longer lists run in chunks of this size.
     /// Set it before sharing the generator between threads.
     public var maxBatchRows = 16
@@ -56,6 +60,7 @@ public final class GLMGenerator: @unchecked Sendable {
         self.tokenizer = tokenizer
         specialTokens = SpecialTokens(sop: try id(.sop), eop: try id(.eop), eos: try id(.eos), pad: try id(.pad))
         self.packedWeights = packedWeights
+        kvCacheStorage = GLMKVCache.storage(forWeights: packedWeights)
         // Pack now rather than inside the first request.
         if let packedWeights { try model.prepackWeights(for: .inference(packedWeights: packedWeights)) }
     }
@@ -287,7 +292,7 @@ public final class GLMGenerator: @unchecked Sendable {
 
     func filler(_ options: GenerationOptions) -> BlankFiller {
         let limit = options.restrictToRealTokens ? min(tokenizer.numTokens, model.config.vocabSize) : model.config.vocabSize
-        return BlankFiller(model: model, packedWeights: packedWeights,
+        return BlankFiller(model: model, packedWeights: packedWeights, kvCacheStorage: kvCacheStorage,
                            tokens: specialTokens, options: options, vocabularyLimit: limit)
     }
 

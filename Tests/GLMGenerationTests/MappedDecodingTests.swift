@@ -11,8 +11,11 @@ import XCTest
 /// * int8: the float32 model packed to int8 requantises scale·q to the same q and scales, so both run
 ///   the same kernel on the same bytes: identical logits (measured max |Δ| 0);
 /// * bf16: the mapped kernel computes in fp32 on the widened bf16 values, so the reference is the
-///   float32 model with float32 packed weights; only the summation order differs (measured max |Δ|
-///   6.7e-6 on glm-tiny-bert-trained, 2.9e-5 on glm-tiny-bert-sharp at |logit| ≤ 12.7; bound 1e-4).
+///   float32 model with float32 packed weights and the same bf16 K/V cache the bf16 weights bring; only
+///   the summation order of the products differs, but a key or value that lands on the other side of a
+///   bf16 rounding boundary moves by 2⁻⁸ relative, so the cache amplifies it (measured max |Δ| 5.7e-6 on
+///   glm-tiny-bert-trained, 1.2e-4 on glm-tiny-bert-sharp at |logit| ≤ 12.7; with float32 caches 2.9e-5;
+///   bound 5e-4).
 /// Greedy ids must be equal on every fixture prompt.
 final class MappedDecodingTests: GenerationTestCase {
     func testMappedBF16AndInt8DecodeAsTheFloat32ModelOfTheSameValues() throws {
@@ -20,7 +23,7 @@ final class MappedDecodingTests: GenerationTestCase {
             let path = try Fixtures.require("models/\(model)")
             let prompts = Array(try Fixtures.json("generate/\(model).json").list("greedy").map { $0.string("prompt")! }.prefix(6))
             let scratch = try ReferenceFixtures.scratchFolder(for: self, prefix: "mapped-\(model)")
-            for (target, storage, referencePack, bound) in [(ConversionTarget.float(.bfloat16), GEMMInputType.bfloat16, GEMMInputType.float32, Float(1e-4)),
+            for (target, storage, referencePack, bound) in [(ConversionTarget.float(.bfloat16), GEMMInputType.bfloat16, GEMMInputType.float32, Float(5e-4)),
                                                              (.int8, .int8, .int8, Float(1e-6))] {
                 let converted = scratch + "/" + target.name, back = scratch + "/" + target.name + "-f32"
                 _ = try StreamingConverter.convert(source: path, to: converted, target: target)
@@ -38,6 +41,8 @@ final class MappedDecodingTests: GenerationTestCase {
                     XCTAssertFalse(w.hasPackedCopy, "\(w.name): packed from float32 instead of the file")
                 }
                 let reference = try GLMGenerator.load(back, packedWeights: referencePack)
+                reference.kvCacheStorage = mapped.kvCacheStorage   // the same cache: only the weights' path differs
+                XCTAssertEqual(mapped.kvCacheStorage, .bfloat16)
                 let q = try DecodingWeightsQuality.measure(reference: reference, candidate: mapped, prompts: prompts, maxLength: 12)
                 print("[mapped \(storage.shortName) vs f32 of the same values] \(model): \(q.summary)")
                 XCTAssertEqual(q.agreement, 1, "\(model) \(storage.shortName)")
