@@ -114,7 +114,17 @@ static inline __m512 NAME(ldn_bf16)(const uint16_t *p, size_t n) {
 }
 #endif
 
-/// Score rows r = (b·H + h)·Q + t: one dot product of length D per cached key j.
+/// D products of q and one key row, one fp32 accumulator, vector chunks in order.
+static inline __attribute__((always_inline)) vf NAME(kv16_dot)(const float *q, const uint16_t *k, size_t D) {
+    vf acc = v_zero();
+    size_t d = 0;
+    for (; d + VW <= D; d += VW) acc = v_fma(v_ld(q + d), NAME(ld_bf16)(k + d), acc);
+    if (d < D) acc = v_fma(v_ldn(q + d, D - d), NAME(ldn_bf16)(k + d, D - d), acc);
+    return acc;
+}
+
+/// Score rows r = (b·H + h)·Q + t: one dot product of length D per cached key j, four keys at a time (four
+/// independent accumulator chains; each key's sum is still one chain in d order).
 static void NAME(kv16_scores_rows)(const kv16_args *a, size_t r0, size_t r1) {
     const size_t H = a->H, Q = a->Q, Kn = a->Kn, D = a->D, HD = H * D;
     for (size_t r = r0; r < r1; r++) {
@@ -122,18 +132,18 @@ static void NAME(kv16_scores_rows)(const kv16_args *a, size_t r0, size_t r1) {
         const float *qr = a->q + b * a->q_batch + t * a->q_row + h * D;
         const uint16_t *k0 = a->kv + b * a->kv_batch + h * D;
         float *out = a->out + r * Kn;
-        for (size_t j = 0; j < Kn; j++) {
-            const uint16_t *kr = k0 + j * HD;
-            vf acc = v_zero();
-            size_t d = 0;
-            for (; d + VW <= D; d += VW) acc = v_fma(v_ld(qr + d), NAME(ld_bf16)(kr + d), acc);
-            if (d < D) acc = v_fma(v_ldn(qr + d, D - d), NAME(ldn_bf16)(kr + d, D - d), acc);
-            out[j] = v_hsum(acc);
+        size_t j = 0;
+        for (; j + 4 <= Kn; j += 4) {
+            vf s0 = NAME(kv16_dot)(qr, k0 + j * HD, D), s1 = NAME(kv16_dot)(qr, k0 + (j + 1) * HD, D);
+            vf s2 = NAME(kv16_dot)(qr, k0 + (j + 2) * HD, D), s3 = NAME(kv16_dot)(qr, k0 + (j + 3) * HD, D);
+            out[j] = v_hsum(s0); out[j + 1] = v_hsum(s1); out[j + 2] = v_hsum(s2); out[j + 3] = v_hsum(s3);
         }
+        for (; j < Kn; j++) out[j] = v_hsum(NAME(kv16_dot)(qr, k0 + j * HD, D));
     }
 }
 
-/// Context rows r = (b·Q + t)·H + h: D outputs, accumulated over the keys j in order.
+/// Context rows r = (b·Q + t)·H + h: D outputs, accumulated over the keys j in order, up to four vector
+/// chunks of d at once (independent chains; each value row's chunks are read together).
 static void NAME(kv16_context_rows)(const kv16_args *a, size_t r0, size_t r1) {
     const size_t H = a->H, Q = a->Q, Kn = a->Kn, D = a->D, HD = H * D;
     for (size_t r = r0; r < r1; r++) {
@@ -141,14 +151,30 @@ static void NAME(kv16_context_rows)(const kv16_args *a, size_t r0, size_t r1) {
         const float *p = a->P + ((b * H + h) * Q + t) * Kn;
         const uint16_t *v0 = a->kv + b * a->kv_batch + h * D;
         float *out = a->out + (b * Q + t) * HD + h * D;
-        for (size_t d = 0; d < D; d += VW) {
-            const size_t n = D - d < VW ? D - d : VW;
-            vf acc = v_zero();
-            if (n == VW)
-                for (size_t j = 0; j < Kn; j++) acc = v_fma(v_set1(p[j]), NAME(ld_bf16)(v0 + j * HD + d), acc);
-            else
-                for (size_t j = 0; j < Kn; j++) acc = v_fma(v_set1(p[j]), NAME(ldn_bf16)(v0 + j * HD + d, n), acc);
-            if (n == VW) v_st(out + d, acc); else v_stn(out + d, acc, n);
+        for (size_t d0 = 0; d0 < D; d0 += 4 * VW) {
+            size_t n[4], chunks = 0;
+            for (size_t c = 0; c < 4 && d0 + c * VW < D; c++, chunks++) n[c] = D - d0 - c * VW < VW ? D - d0 - c * VW : VW;
+            vf acc[4] = {v_zero(), v_zero(), v_zero(), v_zero()};
+            if (chunks == 4 && n[3] == VW) {
+                for (size_t j = 0; j < Kn; j++) {
+                    const vf pj = v_set1(p[j]);
+                    const uint16_t *vr = v0 + j * HD + d0;
+                    acc[0] = v_fma(pj, NAME(ld_bf16)(vr), acc[0]);
+                    acc[1] = v_fma(pj, NAME(ld_bf16)(vr + VW), acc[1]);
+                    acc[2] = v_fma(pj, NAME(ld_bf16)(vr + 2 * VW), acc[2]);
+                    acc[3] = v_fma(pj, NAME(ld_bf16)(vr + 3 * VW), acc[3]);
+                }
+            } else {
+                for (size_t j = 0; j < Kn; j++) {
+                    const vf pj = v_set1(p[j]);
+                    const uint16_t *vr = v0 + j * HD + d0;
+                    for (size_t c = 0; c < chunks; c++)
+                        acc[c] = v_fma(pj, n[c] == VW ? NAME(ld_bf16)(vr + c * VW) : NAME(ldn_bf16)(vr + c * VW, n[c]), acc[c]);
+                }
+            }
+            for (size_t c = 0; c < chunks; c++) {
+                if (n[c] == VW) v_st(out + d0 + c * VW, acc[c]); else v_stn(out + d0 + c * VW, acc[c], n[c]);
+            }
         }
     }
 }

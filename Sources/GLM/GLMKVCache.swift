@@ -45,6 +45,13 @@ public final class GLMKVCache {
         }
     }
 
+    /// The first `rows` cached rows of a bf16 [batch, capacity, hidden] tensor as float32 [batch, rows, hidden].
+    private func widened(_ t: Tensor, rows: Int) -> Tensor {
+        let out = Tensor(uninitialized: [batch, rows, hidden])
+        for b in 0..<batch { widenBFloat16(t.bf16 + b * capacity * hidden, into: out.floats + b * rows * hidden, count: rows * hidden) }
+        return out
+    }
+
     /// Bytes held by the cached keys and values (all of the capacity).
     public var byteCount: Int { (keys + values).reduce(0) { $0 + $1.byteCount } }
 
@@ -96,9 +103,16 @@ public final class GLMKVCache {
     /// tokens (the new tokens' included: append them first), in the cache's precision.
     func attend(layer i: Int, query: AttentionOperand, heads: Int, queryLength q: Int, keyLength k: Int, mask: Tensor,
                 dropout: Float, tape: Tape) throws -> Variable {
-        if storage == .bfloat16 {
+        if storage == .bfloat16 && q < tape.attentionByHeadsMinQueries {
             return try tape.attentionBF16Cache(query: query, keys: keys[i], values: values[i], heads: heads, hidden: hidden,
                                                queryLength: q, keyLength: k, mask: mask)
+        }
+        if storage == .bfloat16 {
+            // A prompt pass (many queries) is compute-bound: widen the k used rows once and run the by-heads
+            // float32 attention (the same function: the stored values widened exactly).
+            return try tape.attention(query: query, key: AttentionOperand(Variable(widened(keys[i], rows: k))),
+                                      value: AttentionOperand(Variable(widened(values[i], rows: k))), heads: heads, hidden: hidden,
+                                      queryLength: q, keyLength: k, mask: mask, dropout: dropout)
         }
         return try tape.attention(query: query, key: AttentionOperand(Variable(keys[i])), value: AttentionOperand(Variable(values[i])),
                                   heads: heads, hidden: hidden, queryLength: q, keyLength: k, mask: mask, dropout: dropout)

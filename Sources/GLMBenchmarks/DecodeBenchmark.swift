@@ -18,6 +18,8 @@ public struct DecodeBenchmark {
         public var layers = 12, hidden = 768, heads = 12, vocab = 30592
         public var promptLength = 128, newTokens = 128, batch = 1
         public var storage: GEMMInputType = .float32
+        /// Element type of the K/V cache (nil: what `storage` implies, `GLMKVCache.storage(forWeights:)`).
+        public var kvCache: DType? = nil
         public var warmup = 1, timedRuns = 3
         public var seed: UInt64 = 1234
 
@@ -93,7 +95,7 @@ public struct DecodeBenchmark {
     func generation(seed: UInt64) throws -> (Double, Double, [Int]) {
         let b = config.batch, p = config.promptLength, n = config.newTokens, v = config.vocab
         var g = SeededGenerator(seed: seed)
-        let cache = GLMKVCache(model: model, batch: b, capacity: p + n, storage: GLMKVCache.storage(forWeights: config.storage))
+        let cache = GLMKVCache(model: model, batch: b, capacity: p + n, storage: config.kvCache ?? GLMKVCache.storage(forWeights: config.storage))
         let tape = Tape.inference(packedWeights: config.storage)
         let prompt = (0..<(b * p)).map { _ in Int32(truncatingIfNeeded: g.next() % UInt64(v)) }
         var pos: [Int32] = []

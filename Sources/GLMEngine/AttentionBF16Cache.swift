@@ -54,3 +54,8 @@ extension Tape {
 public func storeBFloat16(_ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<UInt16>, count: Int) {
     glmk_f32_to_bf16_rows(destination, source, 1, count, count)
 }
+
+/// Widens `count` bfloat16 values to float32 (exact).
+public func widenBFloat16(_ source: UnsafePointer<UInt16>, into destination: UnsafeMutablePointer<Float>, count: Int) {
+    glmk_bf16_to_f32(destination, source, count)
+}

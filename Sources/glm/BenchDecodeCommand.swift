@@ -24,6 +24,7 @@ struct BenchDecodeCommand: ParsableCommand {
     @Option(name: [.customLong("batch-size"), .customLong("batch")], help: "Rows decoded together.") var batch = 1
     @Option(help: "Threads for oneDNN and the kernels.") var threads = 2
     @Option(name: [.customLong("weights"), .customLong("dtype")], help: DecodingWeightsOption.help) var weights: DecodingWeightsOption = .fp32
+    @Option(name: .customLong("kv-cache"), help: KVCacheOption.help) var kvCache: KVCacheOption = .auto
     @Option(help: "Untimed generations first.") var warmup = 1
     @Option(help: "Timed generations (the median step time is reported).") var steps = 3
     @Option(help: "Seed of the random weights and prompts.") var seed: UInt64 = 1234
@@ -51,7 +52,7 @@ struct BenchDecodeCommand: ParsableCommand {
         if !json {
             print("glm bench decode — \(Runtime.threads) thread(s), prompt \(promptLength) + \(newTokens) new tokens, vocab \(vocab), "
                   + "bandwidth \(String(format: "%.1f", bw)) GB/s\(bandwidth == nil ? " (measured)" : "")")
-            print(pad("model", 14) + pad("batch", 6, right: true) + pad("dtype", 6, right: true)
+            print(pad("model", 14) + pad("batch", 6, right: true) + pad("dtype", 11, right: true)
                   + pad("prefill tok/s", 15, right: true) + pad("decode tok/s", 14, right: true)
                   + pad("step ms", 9, right: true) + pad("bound tok/s", 13, right: true) + pad("of bound", 10, right: true)
                   + pad("GFLOP/s", 9, right: true))
@@ -62,7 +63,7 @@ struct BenchDecodeCommand: ParsableCommand {
             if json {
                 print(jsonLine(r, bound: bound, bandwidth: bw))
             } else {
-                print(pad("L\(c.layers) H\(c.hidden)", 14) + pad("\(c.batch)", 6, right: true) + pad(c.dtypeName, 6, right: true)
+                print(pad("L\(c.layers) H\(c.hidden)", 14) + pad("\(c.batch)", 6, right: true) + pad(c.dtypeName + ((c.kvCache ?? .float32) == .bfloat16 ? "/kv16" : ""), 11, right: true)
                       + pad(f(r.prefillTokensPerSecond), 15, right: true) + pad(f(r.decodeTokensPerSecond), 14, right: true)
                       + pad(String(format: "%.2f", r.stepMsMedian), 9, right: true) + pad(f(bound), 13, right: true)
                       + pad(String(format: "%.0f %%", 100 * r.decodeTokensPerSecond / bound), 10, right: true)
@@ -80,6 +81,7 @@ struct BenchDecodeCommand: ParsableCommand {
         c.layers = l; c.hidden = h; c.heads = a; c.vocab = vocab
         c.promptLength = promptLength; c.newTokens = newTokens; c.batch = b
         c.storage = storage; c.warmup = warmup; c.timedRuns = steps; c.seed = seed
+        c.kvCache = kvCache.storage(forWeights: storage)
         return c
     }
 
@@ -88,7 +90,7 @@ struct BenchDecodeCommand: ParsableCommand {
         let fields: [(String, String)] = [
             ("impl", "\"swiftglm\""), ("mode", "\"decode\""), ("layers", "\(c.layers)"), ("hidden", "\(c.hidden)"),
             ("heads", "\(c.heads)"), ("seq", "\(c.promptLength + c.newTokens)"), ("batch", "\(c.batch)"),
-            ("vocab", "\(c.vocab)"), ("dtype", "\"\(c.dtypeName)\""), ("threads", "\(Runtime.threads)"),
+            ("vocab", "\(c.vocab)"), ("dtype", "\"\(c.dtypeName)\""), ("kv_cache", "\"\(c.kvCache ?? .float32)\""), ("threads", "\(Runtime.threads)"),
             ("tokens_per_s", g(r.decodeTokensPerSecond)), ("step_ms_median", g(r.stepMsMedian)),
             ("peak_rss_mb", g(r.peakRSSMB)), ("gflops", g(r.gflops)),
             ("prompt_len", "\(c.promptLength)"), ("new_tokens", "\(c.newTokens)"),

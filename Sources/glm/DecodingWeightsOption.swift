@@ -4,7 +4,8 @@ import GLMEngine
 import GLM
 
 /// `--weights fp32|bf16|int8|auto` of `glm generate`, `glm serve` and `glm bench decode`: the storage of
-/// the packed decoding weights (the K/V cache stays fp32).
+/// the packed decoding weights (and, unless `--kv-cache` says otherwise, of the K/V cache: bf16 with bf16 or
+/// int8 weights, see `GLMKVCache.storage(forWeights:)`).
 ///
 /// `auto` is the fastest format whose top-1 agreement with fp32 is ≥ 99.5 % on the built-in model
 /// (`glm bench weights` on its 735 held-out verses, one word masked: bf16 0.9989, int8 0.9911; README
@@ -54,6 +55,23 @@ enum DecodingWeightsOption: String, ExpressibleByArgument, CaseIterable {
 
     static let help = ArgumentHelp(
         "Decoding weights: fp32 (exact), bf16, int8 (weight-only, per-channel scales) or auto (bf16 where the CPU has native bf16, else fp32: the fastest format with ≥ 99.5 % top-1 agreement with fp32 on the built-in model). --dtype is an alias.")
+}
+
+/// `--kv-cache fp32|bf16|auto` of `glm generate`, `glm serve` and `glm bench decode`: the element type of the
+/// decoding K/V caches; auto follows the decoding weights (`GLMKVCache.storage(forWeights:)`).
+enum KVCacheOption: String, ExpressibleByArgument, CaseIterable {
+    case fp32, bf16, auto
+
+    func storage(forWeights weights: GEMMInputType) -> DType {
+        switch self {
+        case .fp32: return .float32
+        case .bf16: return .bfloat16
+        case .auto: return GLMKVCache.storage(forWeights: weights)
+        }
+    }
+
+    static let help = ArgumentHelp(
+        "K/V cache precision: fp32, bf16 (half the cache memory and bytes read per step; keys and values rounded once) or auto (bf16 with bf16/int8 weights, else fp32).")
 }
 
 /// `--mmap auto|always|never` of `glm generate` and `glm serve`: whether a bf16/int8 conversion is decoded

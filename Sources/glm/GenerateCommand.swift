@@ -49,6 +49,7 @@ struct GenerateCommand: ParsableCommand {
     @Flag(name: .customLong("real-tokens-only"), help: "Never choose the padding ids of the vocabulary (the original can).")
     var realTokensOnly = false
     @Option(name: [.customLong("weights"), .customLong("dtype")], help: DecodingWeightsOption.help) var weights: DecodingWeightsOption = .auto
+    @Option(name: .customLong("kv-cache"), help: KVCacheOption.help) var kvCache: KVCacheOption = .auto
     @Option(help: MemoryMapOption.help) var mmap: MemoryMapOption = .auto
     @Option(help: "Threads for oneDNN and the kernels.") var threads: Int?
     @Flag(help: "With a prompt argument: print load time, time to the first token (prompt + first step) and the decode rate of the later tokens on stderr.")
@@ -82,6 +83,7 @@ struct GenerateCommand: ParsableCommand {
         let (storage, mapped) = try weights.resolved(forModelAt: path, mmap: mmap)
         let loadStart = Date()
         let generator = try GLMGenerator.load(path, options: modelOptions.loadOptions, packedWeights: storage, mapConverted: mapped)
+        generator.kvCacheStorage = kvCache.storage(forWeights: storage)
         if mapped {
             warn(String(format: "%@: %@ weights memory-mapped (%@), loaded in %.1f s", path, storage.shortName,
                         generator.model.config.summary, Date().timeIntervalSince(loadStart)))

@@ -30,6 +30,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("api-key"), help: "Require 'Authorization: Bearer KEY' (default: env GLM_API_KEY; none: open).")
     var apiKey: String?
     @Option(name: [.customLong("weights"), .customLong("dtype")], help: DecodingWeightsOption.help) var weights: DecodingWeightsOption = .auto
+    @Option(name: .customLong("kv-cache"), help: KVCacheOption.help) var kvCache: KVCacheOption = .auto
     @Option(help: MemoryMapOption.help) var mmap: MemoryMapOption = .auto
     @Option(help: "Threads for oneDNN and the kernels.") var threads: Int?
     @Option(name: .customLong("idle-timeout"), help: "Seconds a connection may send nothing (idle keep-alive, a stalled request) before it is closed; answering a request never counts.")
@@ -67,6 +68,7 @@ struct ServeCommand: AsyncParsableCommand {
             generator = try GLMGenerator.load(path, options: modelOptions.loadOptions, packedWeights: storage, mapConverted: mapped)
             modelID = URL(fileURLWithPath: path).standardizedFileURL.lastPathComponent
         }
+        generator.kvCacheStorage = kvCache.storage(forWeights: storage)
         let service = try GLMService(generator: generator, modelID: modelID, maxBatch: maxBatch, maxQueue: maxQueue)
         let key = apiKey ?? ProcessInfo.processInfo.environment["GLM_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         let loadSeconds = Date().timeIntervalSince(started)

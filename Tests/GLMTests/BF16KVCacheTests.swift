@@ -85,6 +85,29 @@ final class BF16KVCacheTests: XCTestCase {
         XCTAssertLessThan(worst, 1e-5)
     }
 
+    /// A long prompt pass on a bf16 cache widens the used rows and runs the by-heads float32 attention; it
+    /// computes what the bf16 kernels compute (forced here by raising the by-heads threshold).
+    func testLongPromptPassOnABF16CacheEqualsTheKernelPath() throws {
+        let model = try GLMModel.random(config: config, seed: 6)
+        let n = 24
+        let ids = try Tensor(shape: [2, n], ints: (0..<(2 * n)).map { Int32(($0 * 7) % 60 + 1) })
+        let pos = try Tensor(shape: [2, 2, n], ints: Array((0..<2).map { _ in (0..<n).map { Int32($0) } + Array(repeating: 0, count: n) }.joined()))
+        func run(_ tape: Tape) throws -> [Float] {
+            let cache = GLMKVCache(model: model, batch: 2, capacity: 30, storage: .bfloat16)
+            _ = try model.forward(ids: ids, positionIds: pos, mask: .sep([n / 2, n]), cache: cache, logits: .none, tape: tape)
+            let next = try model.forward(ids: try Tensor(shape: [2, 1], ints: [3, 4]), positionIds: try Tensor(shape: [2, 2, 1], ints: [Int32(n - 1), 1, Int32(n - 1), 1]),
+                                         mask: .sep([0]), cache: cache, tape: tape)
+            return next.logits!.value.toFloats()
+        }
+        XCTAssertGreaterThanOrEqual(n, Tape.inference().attentionByHeadsMinQueries, "the prompt must take the by-heads path")
+        let byHeads = try run(.inference())
+        let kernels = Tape.inference()
+        kernels.attentionByHeadsMinQueries = .max
+        let viaKernels = try run(kernels)
+        let worst = zip(byHeads, viaKernels).map { abs($0 - $1) }.max()!
+        XCTAssertLessThan(worst, 1e-5, "long prompt on a bf16 cache: by-heads vs bf16 kernels")
+    }
+
     func testDecodingWeightsChooseTheCachePrecision() {
         XCTAssertEqual(GLMKVCache.storage(forWeights: nil), .float32)
         XCTAssertEqual(GLMKVCache.storage(forWeights: .float32), .float32)
