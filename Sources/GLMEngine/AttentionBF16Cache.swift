@@ -29,17 +29,14 @@ extension Tape {
         }
         try check(heads > 0 && hidden % heads == 0, op, "hidden \(hidden) is not divisible by heads \(heads)")
         try check(q >= 1 && k >= q, op, "need 1 ≤ q ≤ k, got q \(q), k \(k)")
-        let mshape = mask.rank == 4 && mask.shape[1] == 1 ? [mask.shape[0], mask.shape[2], mask.shape[3]] : mask.shape
-        try check(mask.dtype == .float32 && mshape.count == 3 && (mshape[0] == 1 || mshape[0] == b)
-                  && mshape[1] == q && mshape[2] == k, op,
-                  "mask must be float32 [1 or \(b), q \(q), k \(k)] (or with a singleton head axis), got \(mask)")
+        let maskBatch = try attentionMaskBatch(mask, batch: b, queryLength: q, keyLength: k, op: op)
         let d = hidden / heads
         let width = query.width, rows = query.rows
         let qBase = UnsafePointer(query.variable.value.floats + query.elementOffset)
         let kvBatch = keys.shape[1] * hidden
         let probs = Tensor(uninitialized: [b, heads, q, k])
         glmk_attention_kv16_scores(probs.floats, qBase, rows * width, width, keys.bf16, kvBatch, b, heads, q, k, d)
-        glmk_masked_softmax_forward(probs.floats, probs.floats, mask.floats, b, heads, q, k, mshape[0], 1 / Float(d).squareRoot())
+        glmk_masked_softmax_forward(probs.floats, probs.floats, mask.floats, b, heads, q, k, maskBatch, 1 / Float(d).squareRoot())
         let ctx = Tensor(uninitialized: [b, q, hidden])
         glmk_attention_kv16_context(ctx.floats, probs.floats, values.bf16, kvBatch, b, heads, q, k, d)
         let flops = 4 * Double(b * heads) * Double(q) * Double(k) * Double(d)

@@ -89,11 +89,7 @@ extension Tape {
         try check(key.variable.shape[0] == b && value.variable.shape[0] == b, op, "batch sizes differ")
         try check(heads > 0 && hidden % heads == 0, op, "hidden \(hidden) is not divisible by heads \(heads)")
         try check(q >= 1 && k >= q, op, "need 1 ≤ q ≤ k, got q \(q), k \(k)")
-        let mshape = mask.rank == 4 && mask.shape[1] == 1 ? [mask.shape[0], mask.shape[2], mask.shape[3]] : mask.shape
-        try check(mask.dtype == .float32 && mshape.count == 3 && (mshape[0] == 1 || mshape[0] == b)
-                  && mshape[1] == q && mshape[2] == k, op,
-                  "mask must be float32 [1 or \(b), q \(q), k \(k)] (or with a singleton head axis), got \(mask)")
-        let bm = mshape[0]
+        let bm = try attentionMaskBatch(mask, batch: b, queryLength: q, keyLength: k, op: op)
         let d = hidden / heads
         let scale = 1 / Float(d).squareRoot()
         try check(p >= 0 && p < 1, op, "attention dropout \(p) must be in [0, 1)")
@@ -169,6 +165,15 @@ extension Tape {
                                         b: (UnsafeRawPointer(qPtr()), sq), c: (gk, sk), beta: beta)
             }
         }
+    }
+
+    /// The batch size of an attention mask [1 or b, (1,) q, k] (float32), checked.
+    func attentionMaskBatch(_ mask: Tensor, batch b: Int, queryLength q: Int, keyLength k: Int, op: String) throws -> Int {
+        let mshape = mask.rank == 4 && mask.shape[1] == 1 ? [mask.shape[0], mask.shape[2], mask.shape[3]] : mask.shape
+        try check(mask.dtype == .float32 && mshape.count == 3 && (mshape[0] == 1 || mshape[0] == b)
+                  && mshape[1] == q && mshape[2] == k, op,
+                  "mask must be float32 [1 or \(b), q \(q), k \(k)] (or with a singleton head axis), got \(mask)")
+        return mshape[0]
     }
 
     /// Where dQ, dK, dV go (pointer to the block's first element, GEMM beta) — nil if no gradient needed.

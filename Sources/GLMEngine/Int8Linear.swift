@@ -31,14 +31,7 @@ public final class Int8PackedLinear: PackedLinearWeights {
         self.inFeatures = inFeatures
         q = UnsafeMutablePointer(mutating: quantized)
         self.scales = UnsafeMutablePointer(mutating: scales)
-        if let bias {
-            let b = UnsafeMutableRawPointer.allocate(byteCount: outFeatures * 4, alignment: 64)
-                .bindMemory(to: Float.self, capacity: outFeatures)
-            b.update(from: bias, count: outFeatures)
-            self.bias = b
-        } else {
-            self.bias = nil
-        }
+        self.bias = alignedCopy(of: bias, count: outFeatures)
         self.owner = owner
     }
 
@@ -53,14 +46,7 @@ public final class Int8PackedLinear: PackedLinearWeights {
             .bindMemory(to: Int8.self, capacity: outFeatures * inFeatures)
         scales = UnsafeMutableRawPointer.allocate(byteCount: outFeatures * 4, alignment: 64)
             .bindMemory(to: Float.self, capacity: outFeatures)
-        if let bias {
-            let b = UnsafeMutableRawPointer.allocate(byteCount: outFeatures * 4, alignment: 64)
-                .bindMemory(to: Float.self, capacity: outFeatures)
-            b.update(from: bias, count: outFeatures)
-            self.bias = b
-        } else {
-            self.bias = nil
-        }
+        self.bias = alignedCopy(of: bias, count: outFeatures)
         owner = nil
         glmk_quantize_int8_rows(q, scales, weight, outFeatures, inFeatures)
     }

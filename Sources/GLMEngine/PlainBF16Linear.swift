@@ -24,14 +24,7 @@ public final class PlainBF16Linear: PackedLinearWeights {
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
         self.weights = weights.assumingMemoryBound(to: UInt16.self)
-        if let bias {
-            let b = UnsafeMutableRawPointer.allocate(byteCount: outFeatures * 4, alignment: 64)
-                .bindMemory(to: Float.self, capacity: outFeatures)
-            b.update(from: bias, count: outFeatures)
-            self.bias = b
-        } else {
-            self.bias = nil
-        }
+        self.bias = alignedCopy(of: bias, count: outFeatures)
         self.owner = owner
     }
 
@@ -40,4 +33,12 @@ public final class PlainBF16Linear: PackedLinearWeights {
     public func apply(x: UnsafePointer<Float>, rows: Int, y: UnsafeMutablePointer<Float>) throws {
         glmk_linear_bf16w_forward(y, x, weights, bias, rows, outFeatures, inFeatures)
     }
+}
+
+/// A 64-byte-aligned copy of `count` floats (a packed weight's bias, owned and freed by its holder), or nil.
+func alignedCopy(of values: UnsafePointer<Float>?, count: Int) -> UnsafeMutablePointer<Float>? {
+    guard let values else { return nil }
+    let copy = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
+    copy.update(from: values, count: count)
+    return copy
 }
