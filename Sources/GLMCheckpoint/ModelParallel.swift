@@ -117,20 +117,10 @@ public enum ModelParallel {
     /// rank 0, as `change_mp.py` does; all ranks must agree on dtype and on the non-split dimensions.
     public static func merge(_ parts: [TensorData], name: String, files: [String]) throws -> TensorData {
         let first = parts[0]
-        let fileList = files.joined(separator: ", ")
-        guard first.shape.count < 3 else {
-            throw CheckpointError(.shapeMismatch, file: files[0], "tensor '\(name)' has \(first.shape.count) dimensions; model-parallel merging handles at most 2")
-        }
-        for (i, t) in parts.enumerated() where t.dtype != first.dtype || t.shape.count != first.shape.count {
-            throw CheckpointError(.shapeMismatch, file: files[i], "tensor '\(name)' is \(t) here but \(first) in \(files[0])")
-        }
+        // Every check (dtypes, ranks, the non-split dimensions) and the merged shape, without copying.
+        let shape = try mergedShape(parts, name: name, files: files)
         let p = partition(name: name, rank: first.shape.count)
-        if parts.count == 1 || p == .replicated {
-            for (i, t) in parts.enumerated() where t.shape != first.shape {
-                throw CheckpointError(.shapeMismatch, file: files[i], "replicated tensor '\(name)' has shape \(t.shape) here but \(first.shape) in \(files[0])")
-            }
-            return first
-        }
+        if parts.count == 1 || p == .replicated { return first }
         let item = first.dtype.byteSize
         let cols = first.shape.count == 2 ? first.shape[1] : 1
         switch p {
@@ -138,14 +128,6 @@ public enum ModelParallel {
             return first
         case .rows, .qkvRows:
             let blocks = p == .qkvRows ? 3 : 1
-            for (i, t) in parts.enumerated() {
-                guard (t.shape.count == 1 || t.shape[1] == cols), t.shape[0] % blocks == 0 else {
-                    throw CheckpointError(.shapeMismatch, file: files[i], "tensor '\(name)' has shape \(t.shape), which does not join with \(first.shape) of \(files[0]) along dim 0")
-                }
-            }
-            let totalRows = parts.reduce(0) { $0 + $1.shape[0] }
-            var shape = first.shape
-            shape[0] = totalRows
             return TensorData.build(dtype: first.dtype, shape: shape) { dst in
                 var to = 0
                 for b in 0..<blocks {
@@ -162,12 +144,8 @@ public enum ModelParallel {
                 }
             }
         case .columns:
-            let rows = first.shape[0]
-            for (i, t) in parts.enumerated() where t.shape[0] != rows {
-                throw CheckpointError(.shapeMismatch, file: files[i], "tensor '\(name)' has \(t.shape[0]) rows here but \(rows) in \(files[0]) (\(fileList))")
-            }
-            let total = parts.reduce(0) { $0 + $1.shape[1] }
-            return TensorData.build(dtype: first.dtype, shape: [rows, total]) { dst in
+            let rows = shape[0], total = shape[1]
+            return TensorData.build(dtype: first.dtype, shape: shape) { dst in
                 let releaseEvery = 256
                 for i in 0..<rows {
                     var col = 0
