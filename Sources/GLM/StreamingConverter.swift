@@ -67,12 +67,7 @@ public enum StreamingConverter {
         config.torchDtype = plan.torchDtype
         try AtomicFileWriter.makeDirectories(folder, errors: CheckpointError.fromFileSystem)
         let total = plan.entries.reduce(0) { $0 + $1.byteCount }
-        let shards: [(file: String, entries: [Safetensors.Entry])]
-        if let maxShardBytes, total > maxShardBytes {
-            shards = Safetensors.planShards(plan.entries, maxShardBytes: maxShardBytes, groups: plan.groups)
-        } else {
-            shards = [("model.safetensors", plan.entries)]
-        }
+        let shards = shardFiles(plan, maxShardBytes: maxShardBytes)
 
         // Output bytes per source tensor (an int8 matrix: its q and its scales).
         var outputBytes: [String: Int] = [:]
@@ -108,8 +103,19 @@ public enum StreamingConverter {
 
     /// The output tensors for the source tensors (in model order), with the groups that must share a
     /// shard (a quantised weight and its scales), the file metadata and config.json's torch_dtype.
+    /// The output tensors (in file order), the groups that must share a shard, the metadata, torch_dtype.
+    typealias OutputPlan = (entries: [Safetensors.Entry], groups: [Int], metadata: [String: String], torchDtype: String)
+
+    /// The output files of `plan`: one model.safetensors, or shards of at most `maxShardBytes` (an int8
+    /// matrix and its scales stay in one shard) when the whole is larger.
+    static func shardFiles(_ plan: OutputPlan, maxShardBytes: Int?) -> [(file: String, entries: [Safetensors.Entry])] {
+        let total = plan.entries.reduce(0) { $0 + $1.byteCount }
+        guard let maxShardBytes, total > maxShardBytes else { return [("model.safetensors", plan.entries)] }
+        return Safetensors.planShards(plan.entries, maxShardBytes: maxShardBytes, groups: plan.groups)
+    }
+
     static func outputPlan(_ tensors: [(name: String, dtype: StoredDType, shape: [Int])], target: ConversionTarget)
-        -> (entries: [Safetensors.Entry], groups: [Int], metadata: [String: String], torchDtype: String) {
+        -> OutputPlan {
         var entries: [Safetensors.Entry] = []
         var groups: [Int] = []
         for (i, t) in tensors.enumerated() {
@@ -222,13 +228,7 @@ extension ModelWriter {
                 out[name] = t.dtype.isFloatingPoint ? t.converted(to: Int8Weights.storedDType(ofUnquantized: t.shape)) : t
             }
         }
-        let total = plan.entries.reduce(0) { $0 + $1.byteCount }
-        let shards: [(file: String, entries: [Safetensors.Entry])]
-        if let maxShardBytes, total > maxShardBytes {
-            shards = Safetensors.planShards(plan.entries, maxShardBytes: maxShardBytes, groups: plan.groups)
-        } else {
-            shards = [("model.safetensors", plan.entries)]
-        }
+        let shards = StreamingConverter.shardFiles(plan, maxShardBytes: maxShardBytes)
         for shard in shards {
             try Safetensors.write(shard.entries.map { ($0.name, out[$0.name]!) }, to: folder + "/" + shard.file, metadata: plan.metadata)
         }

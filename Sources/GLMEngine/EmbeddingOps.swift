@@ -86,25 +86,10 @@ extension Tape {
         let perToken = Tensor(uninitialized: Array(logits.shape.dropLast()))
         let lse = Tensor(uninitialized: [n])
         glmk_cross_entropy_forward(perToken.floats, lse.floats, logits.value.floats, tp, n, vocab)
-        var total = 0.0, maskSum = 0.0
-        for i in 0..<n {
-            let w = lossMask.map { Double($0.floats[i]) } ?? 1
-            total += Double(perToken.floats[i]) * w
-            maskSum += w
-        }
-        guard maskSum != 0 else {
-            throw EngineError.invalidArgument(op: op, message: "the loss mask sums to zero: no token contributes to the loss")
-        }
-        let loss = Tensor(scalar: Float(total / maskSum))
+        let (loss, maskSum) = try maskedMean(perToken, lossMask: lossMask, op: op)
         let out = output(loss, op, inputs: [logits], started: started, detail: "\(n)×\(vocab)",
                          work: .floats(n * vocab, passes: 1), backwardWork: .floats(n * vocab, passes: 2)) { _, dy in
-            // dloss_i = upstream · mask_i / Σ mask
-            let upstream = Double(dy.floats[0])
-            let dloss = Tensor(uninitialized: [n])
-            for i in 0..<n {
-                let w = lossMask.map { Double($0.floats[i]) } ?? 1
-                dloss.floats[i] = Float(upstream * w / maskSum)
-            }
+            let dloss = Self.maskedMeanBackward(dy, lossMask: lossMask, count: n, maskSum: maskSum)
             let lp = logits.value.floats, tp = targets.int32s
             if logits.uses == 1 && logits.gradStorage == nil && logits.viewBase == nil {
                 glmk_cross_entropy_backward(lp, lp, lse.floats, tp, dloss.floats, n, vocab)
@@ -114,5 +99,33 @@ extension Tape {
             }
         }
         return CrossEntropyResult(loss: out, perToken: perToken, maskSum: maskSum)
+    }
+}
+
+extension Tape {
+    /// loss = Σ perToken_i·mask_i / Σ mask_i (all ones without a mask), summed in float64, and Σ mask.
+    /// A mask summing to zero is an error: no token would contribute.
+    func maskedMean(_ perToken: Tensor, lossMask: Tensor?, op: String) throws -> (loss: Tensor, maskSum: Double) {
+        var total = 0.0, maskSum = 0.0
+        for i in 0..<perToken.count {
+            let w = lossMask.map { Double($0.floats[i]) } ?? 1
+            total += Double(perToken.floats[i]) * w
+            maskSum += w
+        }
+        guard maskSum != 0 else {
+            throw EngineError.invalidArgument(op: op, message: "the loss mask sums to zero: no token contributes to the loss")
+        }
+        return (Tensor(scalar: Float(total / maskSum)), maskSum)
+    }
+
+    /// The gradient of `maskedMean` per token: dloss_i = upstream · mask_i / Σ mask.
+    static func maskedMeanBackward(_ dy: Tensor, lossMask: Tensor?, count n: Int, maskSum: Double) -> Tensor {
+        let upstream = Double(dy.floats[0])
+        let dloss = Tensor(uninitialized: [n])
+        for i in 0..<n {
+            let w = lossMask.map { Double($0.floats[i]) } ?? 1
+            dloss.floats[i] = Float(upstream * w / maskSum)
+        }
+        return dloss
     }
 }

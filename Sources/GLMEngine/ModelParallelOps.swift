@@ -119,26 +119,14 @@ extension Tape {
         }
         try sums.withUnsafeMutableBufferPointer { try group.allReduceSum($0) }
         let perToken = Tensor(uninitialized: Array(logits.shape.dropLast()))
-        var total = 0.0, maskSum = 0.0
         for i in 0..<n {
             lse.floats[i] = maxima[i] + Foundation.log(sums[i])
             perToken.floats[i] = lse.floats[i] - sums[n + i]
-            let w = lossMask.map { Double($0.floats[i]) } ?? 1
-            total += Double(perToken.floats[i]) * w
-            maskSum += w
         }
-        guard maskSum != 0 else {
-            throw EngineError.invalidArgument(op: op, message: "the loss mask sums to zero: no token contributes to the loss")
-        }
-        let loss = Tensor(scalar: Float(total / maskSum))
+        let (loss, maskSum) = try maskedMean(perToken, lossMask: lossMask, op: op)
         let out = output(loss, op, inputs: [logits], started: started, detail: "\(n)×\(local) of \(vocab)",
                          work: .floats(n * local, passes: 1), backwardWork: .floats(n * local, passes: 2)) { _, dy in
-            let upstream = Double(dy.floats[0])
-            let dloss = Tensor(uninitialized: [n])
-            for i in 0..<n {
-                let w = lossMask.map { Double($0.floats[i]) } ?? 1
-                dloss.floats[i] = Float(upstream * w / maskSum)
-            }
+            let dloss = Self.maskedMeanBackward(dy, lossMask: lossMask, count: n, maskSum: maskSum)
             let tl = localTargets.int32s
             if logits.uses == 1 && logits.gradStorage == nil && logits.viewBase == nil {
                 glmk_cross_entropy_backward_columns(l, l, lse.floats, tl, dloss.floats, n, local)   // in place, as crossEntropy
