@@ -22,6 +22,8 @@ public struct DecodeBenchmark {
         public var kvCache: DType? = nil
         public var warmup = 1, timedRuns = 3
         public var seed: UInt64 = 1234
+        /// After the timed runs, one more generation with a `Profiler` on the decode steps (`Result.profile`).
+        public var profile = false
 
         public init() {}
 
@@ -29,6 +31,15 @@ public struct DecodeBenchmark {
 
         /// Matrix-multiply parameters (perf-notes' N_mm = 12·L·h² + V·h).
         public var matmulParameters: Double { 12 * Double(layers) * Double(hidden * hidden) + Double(vocab * hidden) }
+
+        /// Bytes of weights one decoding step reads: the layer matrices in `storage`, the tied output
+        /// projection likewise except under int8, which keeps it bf16 (`Parameter.quantizesToInt8`); int8's
+        /// per-row scales (0.1–0.5 %) are not counted.
+        public var weightBytesPerStep: Double {
+            let layers = 12 * Double(layers) * Double(hidden * hidden), projection = Double(vocab * hidden)
+            let projectionBytes = storage == .int8 ? 2 : Double(storage.bytesPerWeight)
+            return layers * Double(storage.bytesPerWeight) + projection * projectionBytes
+        }
 
         /// FLOPs of one decoded token at context length `ctx`: 2·N_mm + 4·L·h·ctx.
         public func flopsPerToken(context ctx: Double) -> Double { 2 * matmulParameters + 4 * Double(layers * hidden) * ctx }
@@ -49,6 +60,9 @@ public struct DecodeBenchmark {
         public var peakRSSMB: Double
         /// The ids of row 0 of the last run (a cheap determinism check).
         public var lastTokens: [Int]
+        /// Per-op time of the decode steps of one extra, profiled generation (`Config.profile`); one
+        /// "step" of the summary is one decoding step.
+        public var profile: ProfileSummary? = nil
 
         /// B × bandwidth ÷ weight bytes per step: the memory-bound ceiling of `decodeTokensPerSecond`.
         public func bandwidthBound(gigabytesPerSecond bw: Double) -> Double {
@@ -80,19 +94,25 @@ public struct DecodeBenchmark {
             if run >= config.warmup { prefill.append(p); steps.append(d / Double(config.newTokens)) }
             last = tokens
         }
+        var profile: ProfileSummary? = nil
+        if config.profile {
+            let profiler = Profiler()
+            let (_, seconds, _) = try generation(seed: config.seed, profiler: profiler)
+            profile = profiler.summary(wallNanoseconds: UInt64(seconds * 1e9), steps: config.newTokens)
+        }
         let stepMs = upperMedian(steps) * 1e3, prefillMs = upperMedian(prefill) * 1e3
-        let bytesPerWeight = Double(config.storage.bytesPerWeight)  // int8: the per-row scales (0.1–0.5 %) not counted
-        let weightBytes = config.matmulParameters * bytesPerWeight
+        let weightBytes = config.weightBytesPerStep
         let decodeRate = Double(config.batch) / (stepMs / 1e3)
         let meanContext = Double(config.promptLength) + Double(config.newTokens + 1) / 2
         return Result(config: config, prefillTokensPerSecond: Double(config.batch * config.promptLength) / (prefillMs / 1e3),
                       prefillMsMedian: prefillMs, stepMsMedian: stepMs, decodeTokensPerSecond: decodeRate,
                       weightBytesPerStep: weightBytes, gflops: config.flopsPerToken(context: meanContext) * decodeRate / 1e9,
-                      peakRSSMB: ModelBenchmark.peakResidentMegabytes(), lastTokens: last)
+                      peakRSSMB: ModelBenchmark.peakResidentMegabytes(), lastTokens: last, profile: profile)
     }
 
-    /// One generation: (prefill seconds, decode seconds, row 0's generated ids).
-    func generation(seed: UInt64) throws -> (Double, Double, [Int]) {
+    /// One generation: (prefill seconds, decode seconds, row 0's generated ids); `profiler` times the decode
+    /// steps' ops (the prefill and the argmax stay outside it, as outside the step time's ops).
+    func generation(seed: UInt64, profiler: Profiler? = nil) throws -> (Double, Double, [Int]) {
         let b = config.batch, p = config.promptLength, n = config.newTokens, v = config.vocab
         var g = SeededGenerator(seed: seed)
         let cache = GLMKVCache(model: model, batch: b, capacity: p + n, storage: config.kvCache ?? GLMKVCache.storage(forWeights: config.storage))
@@ -103,6 +123,7 @@ public struct DecodeBenchmark {
         let ids = try Tensor(shape: [b, p], ints: prompt), positions = try Tensor(shape: [b, 2, p], ints: pos)
         let t0 = DispatchTime.now().uptimeNanoseconds
         _ = try model.forward(ids: ids, positionIds: positions, mask: .sep([p]), cache: cache, logits: .none, tape: tape)
+        tape.profiler = profiler
         let t1 = DispatchTime.now().uptimeNanoseconds
         var next = [Int](repeating: min(30522, v - 1), count: b)
         var generated: [Int] = []

@@ -11,6 +11,12 @@ public struct ProfileReport: Sendable {
     public let flopsPerToken: Double
     public let top: Int
 
+    public init(summary: ProfileSummary, plainMedianMs: Double, profiledMedianMs: Double, tokensPerStep: Int,
+                flopsPerToken: Double, top: Int) {
+        self.summary = summary; self.plainMedianMs = plainMedianMs; self.profiledMedianMs = profiledMedianMs
+        self.tokensPerStep = tokensPerStep; self.flopsPerToken = flopsPerToken; self.top = top
+    }
+
     public var tokensPerSecond: Double { Double(tokensPerStep) / (plainMedianMs / 1000) }
     public var modelGFLOPs: Double { flopsPerToken * tokensPerSecond / 1e9 }
 

@@ -40,7 +40,7 @@ extension Tape {
         let ctx = Tensor(uninitialized: [b, q, hidden])
         glmk_attention_kv16_context(ctx.floats, probs.floats, values.bf16, kvBatch, b, heads, q, k, d)
         let flops = 4 * Double(b * heads) * Double(q) * Double(k) * Double(d)
-        return output(ctx, op, inputs: [], started: started, detail: "b\(b) heads \(heads) q\(q) k\(k) d\(d) bf16 K/V",
+        return output(ctx, op, inputs: [], started: started, detail: "b\(b) heads \(heads) \(Self.queryKeyDetail(q, k)) d\(d) bf16 K/V",
                       work: OpWork(flops: flops, bytes: 4 * Double(b * k * hidden))) { _, _ in }   // keys + values, 2 bytes each
     }
 }

@@ -140,7 +140,7 @@ extension Tape {
         let product = 2 * Double(b * heads) * Double(q) * Double(k) * Double(d)
         let backwardProducts = 1 + ops.filter { $0.variable.requiresGrad }.count
         return output(ctx, op, inputs: [query.variable, key.variable, value.variable], started: started,
-                      detail: "b\(b) heads \(heads) q\(q) k\(k) d\(d)", work: OpWork(flops: 2 * product),
+                      detail: "b\(b) heads \(heads) \(Self.queryKeyDetail(q, k)) d\(d)", work: OpWork(flops: 2 * product),
                       backwardWork: OpWork(flops: Double(backwardProducts) * product)) { [unowned self] _, dctx in
             let targets = Self.gradientTargets(ops, hidden: hidden, q: q, k: k)
             let dP = Tensor(uninitialized: [b, heads, q, k])

@@ -14,7 +14,7 @@ public enum ProfileCategory: String, CaseIterable, Sendable {
     public static func of(_ name: String) -> ProfileCategory {
         switch name {
         case "linear", "matmul": return .gemm
-        case "attention": return .attention
+        case "attention", "attentionBF16Cache": return .attention
         case "layerNorm", "gelu", "add", "biasAdd", "scale", "dropout", "embedding": return .elementwise
         case "crossEntropy": return .loss
         case "adamw", "clipGradNorm", "zeroGrad": return .optimizer

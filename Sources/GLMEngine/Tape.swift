@@ -102,6 +102,10 @@ public final class Tape {
     /// Every op calls this first and hands the token to `output`, which closes it.
     func profileStart() -> Profiler.Token? { profiler?.start() }
 
+    /// The query/key sizes in an attention op's profile detail: a one-query decoding step is filed under one
+    /// entry whatever the cache length (one row per op in `glm bench decode --profile`, not one per step).
+    static func queryKeyDetail(_ q: Int, _ k: Int) -> String { q == 1 ? "q1 (decode step)" : "q\(q) k\(k)" }
+
     /// Makes the output variable of an op and, if any input needs a gradient, records `backward`.
     /// `backward` runs only if a gradient reached the output; the output's gradient is released after.
     /// Profiling: `started` (from `profileStart`) closes the forward interval here; `detail`, `work` and

@@ -12,7 +12,7 @@ struct BenchDecodeCommand: ParsableCommand {
         discussion: """
             One measurement per call (the sizes below), or --suite for the standard table: glm-base-sized \
             (L12 H768) and glm-large-sized (L24 H1024) models at batch 1 and 8, fp32, bf16 and int8 weights. \
-            The bound is B × bandwidth ÷ bytes of weights read per step (bf16 halves them, int8 quarters them).
+            The bound is B × bandwidth ÷ bytes of weights read per step (bf16 halves them; int8 quarters the layer matrices and keeps the tied output projection bf16).
             """)
 
     @Option(help: "Transformer layers.") var layers = 12
@@ -31,6 +31,7 @@ struct BenchDecodeCommand: ParsableCommand {
     @Option(help: "Memory bandwidth in GB/s for the bound (default: measured by a 256 MB copy).") var bandwidth: Double?
     @Flag(help: "Print one JSON line (the schema bench/compare reads) instead of text.") var json = false
     @Flag(help: "Run the standard table: base and large sizes × batch 1 and 8 × fp32, bf16 and int8.") var suite = false
+    @Flag(help: "After the timed runs, profile one more generation's decode steps: time per op and category per step.") var profile = false
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be ≥ 1") }
@@ -69,6 +70,11 @@ struct BenchDecodeCommand: ParsableCommand {
                       + pad(String(format: "%.0f %%", 100 * r.decodeTokensPerSecond / bound), 10, right: true)
                       + pad(f(r.gflops), 9, right: true))
             }
+            if let summary = r.profile, !json {
+                print(ProfileReport(summary: summary, plainMedianMs: r.stepMsMedian, profiledMedianMs: summary.wallMsPerStep,
+                                    tokensPerStep: c.batch, flopsPerToken: c.flopsPerToken(context: Double(c.promptLength) + Double(c.newTokens + 1) / 2),
+                                    top: 12).text)
+            }
         }
         if !json {
             print("reference (docs/perf-notes.md): PyTorch decodes glm-base fp32 at batch 1 at 37 tok/s on this machine kind; "
@@ -80,7 +86,7 @@ struct BenchDecodeCommand: ParsableCommand {
         var c = DecodeBenchmark.Config()
         c.layers = l; c.hidden = h; c.heads = a; c.vocab = vocab
         c.promptLength = promptLength; c.newTokens = newTokens; c.batch = b
-        c.storage = storage; c.warmup = warmup; c.timedRuns = steps; c.seed = seed
+        c.storage = storage; c.warmup = warmup; c.timedRuns = steps; c.seed = seed; c.profile = profile
         c.kvCache = kvCache.storage(forWeights: storage)
         return c
     }
