@@ -107,7 +107,7 @@ static inline __m512 NAME(ldn_i8)(const int8_t *p, size_t n) {
 static inline __attribute__((always_inline)) void NAME(int8w_tile)(
     float *y, const float *x, const int8_t *q, const float *scale, const float *bias, size_t N, size_t K,
     size_t n, size_t m, const size_t NR, const size_t MT) {
-    vf acc[4][4];
+    vf acc[4][8];
     for (size_t r = 0; r < NR; r++)
         for (size_t i = 0; i < MT; i++) acc[r][i] = v_zero();
     const int8_t *qr = q + n * K;
@@ -141,11 +141,16 @@ static inline __attribute__((always_inline)) void NAME(int8w_tile)(
         }
 }
 
-/// x rows in tiles of 4 (then 2, 1) for the weight rows n..n+NR−1.
+/// x rows in tiles of 8 (AVX-512, NR ≤ 2), 4, 2, 1 for the weight rows n..n+NR−1.
 static inline __attribute__((always_inline)) void NAME(int8w_rowblock)(
     float *y, const float *x, const int8_t *q, const float *scale, const float *bias, size_t M, size_t N,
     size_t K, size_t n, const size_t NR) {
     size_t m = 0;
+#if GLMK_ISA >= 2
+    // AVX-512's 32 registers hold 2 × 8 accumulators: each widened weight vector feeds 8 FMAs.
+    if (NR <= 2)
+        for (; m + 8 <= M; m += 8) NAME(int8w_tile)(y, x, q, scale, bias, N, K, n, m, NR, 8);
+#endif
     if (NR <= 2)
         for (; m + 4 <= M; m += 4) NAME(int8w_tile)(y, x, q, scale, bias, N, K, n, m, NR, 4);
     for (; m + 2 <= M; m += 2) NAME(int8w_tile)(y, x, q, scale, bias, N, K, n, m, NR, 2);

@@ -108,6 +108,8 @@ public final class GLMModel {
             LayerNorm(weight: try param("\(p).weight", [h], decay: false), bias: try param("\(p).bias", [h], decay: false))
         }
         word_embeddings = Embedding(weight: try param("word_embeddings.weight", [v, h], decay: true))
+        // The tied output projection stays bf16 under int8 decoding weights (its errors go straight into the logits).
+        word_embeddings.weight.quantizesToInt8 = false
         var layers: [Layer] = []
         for i in 0..<config.numLayers {
             let p = "transformer.layers.\(i)"

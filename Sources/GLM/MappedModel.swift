@@ -14,8 +14,8 @@ import GLMEngine
 /// * The small tensors (LayerNorms, biases, position tables) and the word embedding are float32 copies:
 ///   the embedding gather and the block-position lookups read float32 rows. The word embedding is the
 ///   one large copy (vocab × hidden × 4 bytes: 0.8 GB for GLM-10B, under 10 % of the int8 model). Its
-///   tied output projection (the logits) reads the file's BF16 table in place for a bf16 model; an int8
-///   model packs it to int8 from the float32 copy like any float32 model decoded with int8 weights.
+///   tied output projection (the logits) reads the file's BF16 table in place, for bf16 and int8 models
+///   alike (int8 decoding weights keep that matrix bf16, as for a float32 model decoded with int8 weights).
 /// * Training such a model is refused (`Tape.linear` throws on a gradient through installed weights).
 public enum MappedModel {
     /// The storage of the big weights of a converted model, or nil when the files are not a bf16/int8
@@ -121,16 +121,15 @@ public enum MappedModel {
                 w.isFrozen = true
             }
         }
-        if !int8 {
-            // The tied output projection reads the file's bf16 table in place (no second packed copy).
-            let (f, stored) = try fileTensor("word_embeddings.weight")
-            let t = try f.tensor(stored)
-            if t.dtype == .bfloat16 {
-                let w = model.word_embeddings.weight
-                try w.installInferenceWeights(try PlainBF16Linear(weights: t.baseAddress!, bias: nil, outFeatures: w.shape[0],
-                                                                  inFeatures: w.shape[1], owner: t.keepAlive),
-                                              storage: .bfloat16, bias: nil)
-            }
+        // The tied output projection reads the file's bf16 table in place (no second packed copy), for an
+        // int8 file too: int8 decoding weights keep that matrix bf16 (`Parameter.quantizesToInt8`).
+        let (f, stored) = try fileTensor("word_embeddings.weight")
+        let t = try f.tensor(stored)
+        if t.dtype == .bfloat16 {
+            let w = model.word_embeddings.weight
+            try w.installInferenceWeights(try PlainBF16Linear(weights: t.baseAddress!, bias: nil, outFeatures: w.shape[0],
+                                                              inFeatures: w.shape[1], owner: t.keepAlive),
+                                          storage: .bfloat16, bias: nil)
         }
         return (model, storage)
     }

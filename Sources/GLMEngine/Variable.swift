@@ -149,6 +149,13 @@ public final class Parameter: Variable {
     /// storage.
     private var packedCopies: [GEMMInputType: (key: PackedKey, weights: any PackedLinearWeights)] = [:]
 
+    /// Whether int8 decoding weights (`GEMMInputType.int8`) quantise this weight. false: its int8-storage
+    /// packed copy keeps bf16 values instead (`PlainBF16Linear`: bf16 weights, fp32 x and accumulation).
+    /// GLM sets it on the tied output projection: its rounding errors land unscaled in the logits, and
+    /// keeping it bf16 lifts int8's top-1 agreement with fp32 on the built-in model from 0.9907 to 0.9957
+    /// (README "Decoding weights"), for twice int8's bytes on that one matrix.
+    public var quantizesToInt8 = true
+
     /// Whether a packed inference copy currently exists in any storage type (tests, memory reports).
     public var hasPackedCopy: Bool { !packedCopies.isEmpty }
 
@@ -212,8 +219,17 @@ public final class Parameter: Variable {
                             backend: ObjectIdentifier(backend))
         if let c = packedCopies[type], c.key == key { return c.weights }
         packedCopies[type] = nil
-        let w = try backend.packLinear(weight: value.floats, bias: bias?.value.floats, outFeatures: value.shape[0],
+        let w: any PackedLinearWeights
+        if type == .int8 && !quantizesToInt8 {
+            // int8 decoding weights, but this matrix keeps bf16 values (fp32 math on them, not oneDNN's
+            // bf16 product, which would need native bf16 to be fast and would round x too).
+            let bf16 = value.toBFloat16()
+            w = try PlainBF16Linear(weights: UnsafeRawPointer(bf16.bf16), bias: bias?.value.floats, outFeatures: value.shape[0],
+                                    inFeatures: value.shape[1], owner: bf16.storage)
+        } else {
+            w = try backend.packLinear(weight: value.floats, bias: bias?.value.floats, outFeatures: value.shape[0],
                                        inFeatures: value.shape[1], storage: type)
+        }
         packedCopies[type] = (key, w)
         packedCopyBuilds += 1
         return w

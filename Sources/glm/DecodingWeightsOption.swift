@@ -8,9 +8,10 @@ import GLM
 /// int8 weights, see `GLMKVCache.storage(forWeights:)`).
 ///
 /// `auto` is the fastest format whose top-1 agreement with fp32 is ≥ 99.5 % on the built-in model
-/// (`glm bench weights` on its 735 held-out verses, one word masked: bf16 0.9989, int8 0.9911; README
-/// "Decoding weights"): bf16 where the CPU computes bf16 natively (half the bytes per step of a
-/// bandwidth-bound decode), else fp32 (without native bf16, oneDNN's emulated bf16 products are slower).
+/// (`glm bench weights` on its 735 held-out verses, one word masked: bf16 0.9989, int8 0.9969 since its
+/// tied output projection stays bf16; README "Decoding weights"): int8 wherever the int8 kernel has a
+/// vector path (AVX2 or AVX-512: a quarter of fp32's layer bytes per step, the fastest format at batch 1
+/// and 8 on the machines measured), else fp32.
 enum DecodingWeightsOption: String, ExpressibleByArgument, CaseIterable {
     case fp32, bf16, int8, auto
 
@@ -30,7 +31,7 @@ enum DecodingWeightsOption: String, ExpressibleByArgument, CaseIterable {
         case .fp32: return .float32
         case .bf16: return .bfloat16
         case .int8: return .int8
-        case .auto: return ComputeProbe.cpuHasNativeBF16 ? .bfloat16 : .float32
+        case .auto: return Runtime.cpuLevel >= 1 ? .int8 : .float32
         }
     }
 
@@ -54,7 +55,7 @@ enum DecodingWeightsOption: String, ExpressibleByArgument, CaseIterable {
     }
 
     static let help = ArgumentHelp(
-        "Decoding weights: fp32 (exact), bf16, int8 (weight-only, per-channel scales) or auto (bf16 where the CPU has native bf16, else fp32: the fastest format with ≥ 99.5 % top-1 agreement with fp32 on the built-in model). --dtype is an alias.")
+        "Decoding weights: fp32 (exact), bf16, int8 (weight-only, per-channel scales; the tied output projection stays bf16) or auto (int8 where the CPU has AVX2 or AVX-512, else fp32: the fastest format with ≥ 99.5 % top-1 agreement with fp32 on the built-in model). --dtype is an alias.")
 }
 
 /// `--kv-cache fp32|bf16|auto` of `glm generate`, `glm serve` and `glm bench decode`: the element type of the

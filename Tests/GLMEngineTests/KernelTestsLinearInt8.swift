@@ -144,6 +144,33 @@ final class Int8PackTests: XCTestCase {
         XCTAssertEqual(w.packedCopyBuilds, 2)
     }
 
+    /// A parameter with `quantizesToInt8 = false` (GLM's tied output projection) keeps bf16 values under
+    /// an int8 tape: the product equals the float32 product with the weights rounded to bf16 (x stays
+    /// float32) within float32 summation error, far inside int8's error; one pack, filed as `.int8`.
+    func testNonQuantizedParameterKeepsBF16UnderInt8() throws {
+        let n = 40, k = 96, m = 3
+        let w = Parameter(name: "word_embeddings.weight", value: randn([n, k], seed: 61))
+        w.quantizesToInt8 = false
+        let tape = Tape.inference(packedWeights: .int8)
+        let x = randn([m, k], seed: 62)
+        let y = doubles(try tape.linear(Variable(x), weight: w, bias: nil).value)
+        let rounded = doubles(w.value.toBFloat16().toFloat32())
+        let exact = Ref.matmul(doubles(x), rounded, m: m, n: n, k: k, transB: true, bias: nil)
+        let full = Ref.matmul(doubles(x), doubles(w.value), m: m, n: n, k: k, transB: true, bias: nil)
+        var worst = 0.0, bf16Effect = 0.0
+        for i in 0..<(m * n) {
+            worst = max(worst, abs(y[i] - exact[i]) / max(1, abs(exact[i])))
+            bf16Effect = max(bf16Effect, abs(exact[i] - full[i]))
+        }
+        print("quantizesToInt8 = false under int8: max rel |Δ| vs the bf16-weight product \(worst); bf16 rounding moves outputs by up to \(bf16Effect)")
+        XCTAssertLessThanOrEqual(worst, 1e-5)
+        XCTAssertGreaterThan(bf16Effect, 1e-4, "the check must tell bf16 weights from float32 ones")
+        XCTAssertEqual(w.packedStorageTypes, [.int8])
+        XCTAssertEqual(w.packedCopyBuilds, 1)
+        _ = try tape.linear(Variable(x), weight: w, bias: nil)
+        XCTAssertEqual(w.packedCopyBuilds, 1, "one pack for every call")
+    }
+
     /// The int8 pack holds q (1 byte per weight), scales and a bias copy, nothing float32 of W's size.
     func testInt8PackMemory() throws {
         let w = randn([30, 50], seed: 50), bias = randn([30], seed: 51)
