@@ -23,6 +23,9 @@ typedef struct {
 
 typedef void (*kv16_fn)(const kv16_args *a, size_t r0, size_t r1);
 
+/// Keys per work item of the one-query scores pass (kv16_scores_keys).
+#define KV16_KEYS 16
+
 #define GLMK_SELF "glm_attention_kv16.c"
 #include "glm_foreach_isa.h"
 
@@ -42,6 +45,15 @@ void glmk_attention_kv16_scores(float *scores, const float *q, size_t q_batch, s
                                 size_t kv_batch, size_t B, size_t H, size_t Q, size_t Kn, size_t D) {
     if (B * H * Q == 0 || Kn == 0) return;
     kv16_args a = {scores, q, NULL, K, q_batch, q_row, kv_batch, B, H, Q, Kn, D};
+    if (Q == 1) {
+        // A decoding step: work items are (b, block of KV16_KEYS keys), each walking its cache rows in
+        // memory order (one H·D row = every head's key), instead of one head's D-wide column slice at an
+        // H·D stride: the DRAM-resident cache of a batch streams at 2–3× the rate (bench in the commit).
+        kv16_job j = {GLMK_PICK(kv16_scores_keys), &a};
+        size_t blocks = (Kn + KV16_KEYS - 1) / KV16_KEYS;
+        glmk_parallel_for(B * blocks, B * H * Kn * (D / 2 + 1), 1, kv16_range, &j);
+        return;
+    }
     kv16_job j = {GLMK_PICK(kv16_scores_rows), &a};
     glmk_parallel_for(B * H * Q, B * H * Q * Kn * (D / 2 + 1), 1, kv16_range, &j);
 }
@@ -51,6 +63,14 @@ void glmk_attention_kv16_context(float *ctx, const float *P, const uint16_t *V, 
                                  size_t Q, size_t Kn, size_t D) {
     if (B * H * Q == 0) return;
     kv16_args a = {ctx, NULL, P, V, 0, 0, kv_batch, B, H, Q, Kn, D};
+    if (Q == 1 && H % 4 == 0 && B * H / 4 >= 4) {
+        // A decoding step of a batch: items (b, 4 heads) read 4·D contiguous values of each cache row instead
+        // of D at an H·D stride, 1.2× faster on a DRAM-resident cache (the kernel falls back to the per-head
+        // path where D is not 4 vectors).
+        kv16_job j = {GLMK_PICK(kv16_context_heads4), &a};
+        glmk_parallel_for(B * H / 4, B * H * Kn * (D / 2 + 1), 1, kv16_range, &j);
+        return;
+    }
     kv16_job j = {GLMK_PICK(kv16_context_rows), &a};
     glmk_parallel_for(B * Q * H, B * H * Q * Kn * (D / 2 + 1), 1, kv16_range, &j);
 }
@@ -142,6 +162,29 @@ static void NAME(kv16_scores_rows)(const kv16_args *a, size_t r0, size_t r1) {
     }
 }
 
+/// One-query score items i = b·blocks + block: keys j of that block in order, each cache row (all H heads'
+/// keys, contiguous) read once, every head's dot product from it — the same sums as kv16_scores_rows.
+static void NAME(kv16_scores_keys)(const kv16_args *a, size_t i0, size_t i1) {
+    const size_t H = a->H, Kn = a->Kn, D = a->D, HD = H * D, blocks = (Kn + KV16_KEYS - 1) / KV16_KEYS;
+    for (size_t i = i0; i < i1; i++) {
+        const size_t b = i / blocks, j0 = (i % blocks) * KV16_KEYS, j1 = j0 + KV16_KEYS < Kn ? j0 + KV16_KEYS : Kn;
+        const float *qb = a->q + b * a->q_batch;
+        const uint16_t *kb = a->kv + b * a->kv_batch;
+        float *out = a->out + b * H * Kn;
+        for (size_t j = j0; j < j1; j++) {
+            const uint16_t *row = kb + j * HD;
+            size_t h = 0;
+            for (; h + 4 <= H; h += 4) {
+                vf s0 = NAME(kv16_dot)(qb + h * D, row + h * D, D), s1 = NAME(kv16_dot)(qb + (h + 1) * D, row + (h + 1) * D, D);
+                vf s2 = NAME(kv16_dot)(qb + (h + 2) * D, row + (h + 2) * D, D), s3 = NAME(kv16_dot)(qb + (h + 3) * D, row + (h + 3) * D, D);
+                out[h * Kn + j] = v_hsum(s0); out[(h + 1) * Kn + j] = v_hsum(s1);
+                out[(h + 2) * Kn + j] = v_hsum(s2); out[(h + 3) * Kn + j] = v_hsum(s3);
+            }
+            for (; h < H; h++) out[h * Kn + j] = v_hsum(NAME(kv16_dot)(qb + h * D, row + h * D, D));
+        }
+    }
+}
+
 /// Context rows r = (b·Q + t)·H + h: D outputs, accumulated over the keys j in order, up to four vector
 /// chunks of d at once (independent chains; each value row's chunks are read together).
 static void NAME(kv16_context_rows)(const kv16_args *a, size_t r0, size_t r1) {
@@ -176,6 +219,34 @@ static void NAME(kv16_context_rows)(const kv16_args *a, size_t r0, size_t r1) {
                 if (n[c] == VW) v_st(out + d0 + c * VW, acc[c]); else v_stn(out + d0 + c * VW, acc[c], n[c]);
             }
         }
+    }
+}
+
+/// One-query context items i = b·(H/4) + g: heads 4g…4g+3 together, the keys j in order; each head's D
+/// outputs keep their own accumulators and j order, so the sums are those of kv16_context_rows.
+static void NAME(kv16_context_heads4)(const kv16_args *a, size_t i0, size_t i1) {
+    const size_t H = a->H, Kn = a->Kn, D = a->D, HD = H * D, groups = H / 4;
+    if (D != 4 * VW) {  // not four vector chunks per head: the per-head rows (same sums)
+        for (size_t i = i0; i < i1; i++) NAME(kv16_context_rows)(a, i * 4, i * 4 + 4);
+        return;
+    }
+    for (size_t i = i0; i < i1; i++) {
+        const size_t b = i / groups, h0 = (i % groups) * 4;
+        const float *p = a->P + (b * H + h0) * Kn;
+        const uint16_t *v0 = a->kv + b * a->kv_batch + h0 * D;
+        vf acc[4][4];
+        for (size_t h = 0; h < 4; h++)
+            for (size_t c = 0; c < 4; c++) acc[h][c] = v_zero();
+        for (size_t j = 0; j < Kn; j++) {
+            const uint16_t *vr = v0 + j * HD;
+            for (size_t h = 0; h < 4; h++) {
+                const vf pj = v_set1(p[h * Kn + j]);
+                for (size_t c = 0; c < 4; c++) acc[h][c] = v_fma(pj, NAME(ld_bf16)(vr + h * D + c * VW), acc[h][c]);
+            }
+        }
+        float *out = a->out + b * HD + h0 * D;
+        for (size_t h = 0; h < 4; h++)
+            for (size_t c = 0; c < 4; c++) v_st(out + h * D + c * VW, acc[h][c]);
     }
 }
 

@@ -7,8 +7,11 @@ import XCTest
 
 final class KernelTestsAttentionKV16: XCTestCase {
     /// (B, H, Q, Kn, D): decode (Q 1), a few queries, head widths below / at / above the vector widths.
+    /// One-query batches take the row-order paths: scores in blocks of 16 keys (H not a multiple of 4 too),
+    /// context 4 heads at a time where D is 4 vectors (D 64 on AVX-512, 32 on AVX2; else the per-head path).
     static let shapes = [(1, 1, 1, 1, 1), (1, 2, 1, 5, 8), (2, 3, 2, 9, 24), (1, 4, 1, 33, 16), (2, 2, 3, 17, 64),
-                         (1, 12, 1, 129, 64), (3, 1, 4, 7, 33)]
+                         (1, 12, 1, 129, 64), (3, 1, 4, 7, 33), (3, 5, 1, 21, 24), (4, 8, 1, 37, 64), (4, 4, 1, 20, 32),
+                         (8, 12, 1, 19, 64)]
 
     func bf16(_ x: [Float]) -> [UInt16] {
         var out = [UInt16](repeating: 0, count: x.count)
