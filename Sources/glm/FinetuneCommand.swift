@@ -73,7 +73,8 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Prompt encoder head: lstm (bidirectional 2-layer LSTM + MLP), mlp or none (default lstm, as the original).") var promptFunc: String?
     @Flag(help: "Train only the prompt encoder: no gradients and no updates for the model's parameters.")
     var freezeTransformer = false
-    /// `mpirun -np N glm finetune …`: data parallel, --batch-size per rank (see `SuperGLUEFinetuner.dataParallel`).
+    /// `mpirun -np N glm finetune …`: data parallel, --batch-size per rank (see `SuperGLUEFinetuner.dataParallel`);
+    /// with --model-parallel-size M also tensor model parallel (`FinetuneModelParallel.swift`).
     @OptionGroup var distributed: DistributedOptions
 
     func validate() throws {
@@ -120,17 +121,19 @@ struct FinetuneCommand: ParsableCommand {
     }
 
     func run() throws {
-        let dp = try distributed.dataParallel()
+        let job = try distributed.job()
+        try checkModelParallelSupport(job)
         try runAsRank {
-            if case .seq2seq(let kind) = taskName { return try runSeq2Seq(kind, dp) }
-            try runSuperGLUE(dp)
+            if case .seq2seq(let kind) = taskName { return try runSeq2Seq(kind, job) }
+            try runSuperGLUE(job)
         }
     }
 
     /// One process, or one rank of `mpirun`: every rank trains; rank 0 alone evaluates dev, prints, writes
-    /// --log, the checkpoint and the model folder.
-    func runSuperGLUE(_ dp: DataParallel?) throws {
-        let isRoot = (dp?.rank ?? 0) == 0
+    /// --log, the checkpoint and the model folder (with --model-parallel-size M, ranks 0 ..< M evaluate
+    /// together and global rank 0 writes).
+    func runSuperGLUE(_ job: DistributedJob?) throws {
+        let isRoot = job?.isRoot ?? true, dp = job?.dataParallel
         let opts = try options()
         Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
         var settings = config == .glm10B ? SuperGLUESettings.glm10B(task) : SuperGLUESettings.glmLarge(task)
@@ -142,19 +145,20 @@ struct FinetuneCommand: ParsableCommand {
         let loaded = try GLMGenerator.load(try model ?? DefaultModel.path(), options: modelOptions.loadOptions, packedWeights: nil)
         let train = try SuperGLUEDataset(settings: settings, split: .train, folder: data, tokenizer: loaded.tokenizer)
         let dev = try SuperGLUEDataset(settings: settings, split: .dev, folder: data, tokenizer: loaded.tokenizer)
-        let finetuner = try SuperGLUEFinetuner(model: loaded.model, train: train, dev: dev, options: opts, dataParallel: dp)
+        let model = try rankModel(loaded.model, job)
+        let finetuner = try SuperGLUEFinetuner(model: model, train: train, dev: dev, options: opts, dataParallel: dp)
         let (checkpoint, progress) = try FinetuneProgress.start(save: save, resume: resume, log: log, isRoot: isRoot)
         func say(_ s: String) { progress.say(s) }
-        finetuner.stepper.compute = try rankZeroCompute(try dtype.resolve(say: say), dp)
-        if let dp { say("data parallel: \(dp.size) ranks × --batch-size \(opts.batchSize)" + (dp.zeroStage == 1 ? ", AdamW moments sharded over the ranks (ZeRO-1)" : "")) }
+        finetuner.stepper.compute = try rankZeroCompute(try dtype.resolve(say: say), job)
+        if let line = parallelDescription(job, batchSize: opts.batchSize) { say(line) }
         say("glm finetune \(task.rawValue): \(train.samples.count) train / \(dev.samples.count) dev samples, \(opts.epochs) epoch(s) × "
             + "\(finetuner.stepsPerEpoch) step(s) of \(finetuner.samplesPerStep) sample(s), lr \(opts.learningRate), \(Runtime.threads) thread(s)")
         let stop = stopSignal(isRoot: isRoot)
         let result = try finetuner.run(checkpoint: opts.epochs > 0 ? checkpoint : nil, resume: resume, report: { progress.handle($0) },
                                        stop: { stop.isRequested })
         if let step = result.stoppedAfterStep { return say(stoppedMessage(step: step, checkpoint: checkpoint)) }
-        guard isRoot else { return }
-        try SuperGLUEFinetuner.save(loaded.model, to: save, tokenizer: modelOptions.tokenizer ?? settings.tokenizer.name)
+        guard let merged = try modelToSave(model, job) else { return }
+        try SuperGLUEFinetuner.save(merged, to: save, tokenizer: modelOptions.tokenizer ?? settings.tokenizer.name)
         if let prompts = finetuner.promptEncoder {
             try PromptEncoderFile.save(prompts, continuousPrompt: opts.continuousPrompt, numPromptTokens: opts.numPromptTokens,
                                        prefixPrompt: opts.prefixPrompt, folder: save)

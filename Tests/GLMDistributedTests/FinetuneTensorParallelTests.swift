@@ -1,0 +1,56 @@
+import Foundation
+import GLMTestSupport
+import XCTest
+
+/// `mpirun -np N glm finetune --model-parallel-size 2` against one process with the same global batch on
+/// the tiny fixture model (dropout 0.1 everywhere: the attention masks of each rank's heads are drawn where
+/// one process draws them). The vocabulary is split over the ranks, so the cloze scores and the seq2seq
+/// cross-entropy are assembled from both ranks' logit columns. Every step's loss, the dev metrics of every
+/// epoch and the saved (merged) model must agree to float32 summation-order noise. fp32 products, as
+/// TensorParallelTests explains (bf16 partial sums of row-parallel layers round differently).
+final class FinetuneTensorParallelTests: XCTestCase {
+    static let tp = ["--model-parallel-size", "2"]
+
+    /// CB (single-token cloze): TP=2 on 2 ranks, then DP=2 × TP=2 on 4 ranks with ZeRO-1.
+    func testSuperGLUEWithTwoModelParallelRanksEqualsOneProcess() throws {
+        _ = try MPIRun.mpirun()
+        let dir = try ReferenceFixtures.scratchFolder(for: self, prefix: "fttp-cb")
+        try writeCBData(dir)
+        let task = ["--task", "cb", "--seq-length", "64"]
+        _ = try finetune(dir, ranks: 1, batch: 4, name: "one", task: task)
+        let tp = try finetune(dir, ranks: 2, batch: 4, name: "tp", task: task + Self.tp)
+        XCTAssertTrue(tp.output.contains("tensor model parallel: 2 ranks per model"), tp.output)
+        XCTAssertEqual(tp.output.components(separatedBy: "\"best_epoch\"").count, 2, "only global rank 0 prints the result: \(tp.output)")
+        try assertSameFinetune(dir, "tp", "one", steps: 6)
+        let both = try finetune(dir, ranks: 4, batch: 2, name: "dptp", task: task + Self.tp + ["--zero-stage", "1"])
+        XCTAssertTrue(both.output.contains("data parallel: 2 ranks × --batch-size 2, AdamW moments sharded"), both.output)
+        try assertSameFinetune(dir, "dptp", "one", steps: 6)
+    }
+
+    /// Seq2seq (label-smoothed cross-entropy over the split vocabulary), dev loss and dev ROUGE (beam
+    /// search on the merged model).
+    func testSeq2SeqWithTwoModelParallelRanksEqualsOneProcess() throws {
+        _ = try MPIRun.mpirun()
+        let dir = try ReferenceFixtures.scratchFolder(for: self, prefix: "fttp-s2s")
+        try writeSeq2SeqData(dir)
+        let task = ["--task", "customization", "--src-seq-length", "32", "--tgt-seq-length", "16", "--eval-metric", "loss"]
+        _ = try finetune(dir, ranks: 1, batch: 4, name: "one", task: task)
+        _ = try finetune(dir, ranks: 2, batch: 4, name: "tp", task: task + Self.tp)
+        try assertSameFinetune(dir, "tp", "one", steps: 4)
+        let rouge = ["--task", "customization", "--src-seq-length", "32", "--tgt-seq-length", "8", "--eval-metric", "rouge", "--num-beams", "2"]
+        _ = try finetune(dir, ranks: 1, batch: 4, name: "rouge-one", task: rouge)
+        _ = try finetune(dir, ranks: 2, batch: 4, name: "rouge-tp", task: rouge + Self.tp)
+        try assertSameFinetune(dir, "rouge-tp", "rouge-one", steps: 4)
+    }
+
+    /// Where tensor model parallelism still cannot run, the error names the combination.
+    func testContinuousPromptsAreRefusedWithModelParallelism() throws {
+        let dir = try ReferenceFixtures.scratchFolder(for: self, prefix: "fttp-refuse")
+        try writeCBData(dir)
+        let model = try ReferenceFixtures.require("models/glm-tiny-bert")
+        let r = try MPIRun.run([try MPIRun.mpirun(), "-np", "2", "--oversubscribe", try MPIRun.glm(), "finetune", "--task", "cb", "--data", "data",
+                                "--model", model, "--save", "out", "--continuous-prompt", "--num-prompt-tokens", "2"] + Self.tp, in: dir, timeout: 120)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.output.contains("continuous prompts (--continuous-prompt, --prefix-prompt, --freeze-transformer) are not supported with tensor model parallelism"), r.output)
+    }
+}
