@@ -67,49 +67,9 @@ final class FinetuneDataParallelTests: XCTestCase {
         try writeCBData(dir)
         let task = Self.cb + ["--epochs", "6"]
         _ = try finetune(dir, ranks: 1, batch: 4, name: "one", task: task)
-        let glm = try MPIRun.glm(), model = try ReferenceFixtures.require("models/glm-tiny-bert")
-        let run = ["finetune", "--data", "data", "--model", model] + FinetuneRuns.common + task + ["--log", "two.jsonl", "--save", "two"]
-        let stopped = try MPIRun.run([try MPIRun.mpirun(), "-np", "2", "--oversubscribe", glm] + run + ["--batch-size", "2", "--zero-stage", "1"],
-                                     in: dir, timeout: 300) { p in
-            let begin = Date()
-            while Date().timeIntervalSince(begin) < 240, ((try? MPIRun.losses(dir + "/two.jsonl"))?.count ?? 0) < 1 { usleep(20_000) }
-            // Ctrl-C on a terminal signals the whole foreground process group: mpirun AND the ranks. (mpirun's
-            // own forwarding takes about a second, longer than this tiny run has left.)
-            let ranks = Self.children(of: p.processIdentifier)
-            XCTAssertEqual(ranks.count, 2, "rank processes of mpirun")
-            for r in ranks { kill(r, SIGINT) }
-        }
-        XCTAssertTrue(stopped.output.contains("finishing this step, then saving and stopping"), stopped.output)
-        XCTAssertTrue(stopped.output.contains("continue with the same command plus --resume"), stopped.output)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/two/model.safetensors"), "a stopped run writes no model")
-        let stepAtStop = try Self.checkpointStep(dir + "/two.checkpoint") ?? 0
-        XCTAssertGreaterThanOrEqual(stepAtStop, 1)
-        XCTAssertLessThan(stepAtStop, 18)
-        let resumed = try MPIRun.run([glm] + run + ["--batch-size", "4", "--resume"], in: dir, timeout: 300)
-        XCTAssertEqual(resumed.status, 0, resumed.output)
-        XCTAssertTrue(resumed.output.contains("resuming after step"), resumed.output)
-        let a = try MPIRun.losses(dir + "/two.jsonl"), b = try MPIRun.losses(dir + "/one.jsonl")
-        XCTAssertEqual(a.map(\.step), Array(1...18))
-        XCTAssertEqual(a.map(\.step), b.map(\.step))
-        let worst = zip(a, b).map { abs($0.loss - $1.loss) / abs($1.loss) }.max() ?? .infinity
-        XCTAssertLessThan(worst, 1e-5, "\(a.map(\.loss)) vs \(b.map(\.loss))")
-        let wa = try MPIRun.weights(dir + "/two"), wb = try MPIRun.weights(dir + "/one")
-        var worstWeight: Float = 0
-        for (name, x) in wa { for (u, v) in zip(x, wb[name] ?? []) { worstWeight = max(worstWeight, abs(u - v)) } }
-        XCTAssertLessThan(worstWeight, 1e-5)
-        print("finetune stopped after step \(stepAtStop) on 2 ranks (ZeRO-1), resumed on 1: largest relative loss difference \(worst), weight difference \(worstWeight)")
-    }
-
-    /// The processes `mpirun` started (its direct children: the ranks on this host).
-    static func children(of pid: Int32) -> [Int32] {
-        let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
-        return text.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int32($0) }
-    }
-
-    /// The step a fine-tuning checkpoint folder was saved after.
-    static func checkpointStep(_ folder: String) throws -> Int? {
-        let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/state.json"))
-        return (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["step"] as? Int
+        let r = try assertStoppedRunResumesLikeOne(dir, task: task, steps: 18, stopped: ["-np", "2"], stoppedFlags: ["--batch-size", "2", "--zero-stage", "1"],
+                                                   resumed: [], resumedFlags: ["--batch-size", "4"])
+        print("finetune stopped after step \(r.stepAtStop) on 2 ranks (ZeRO-1), resumed on 1: largest relative loss difference \(r.loss), weight difference \(r.weight)")
     }
 
     func testSeq2SeqOnTwoRanksEqualsOneProcessWithTheGlobalBatch() throws {

@@ -8,7 +8,7 @@ enum FinetuneRuns {
 }
 
 /// Running `glm finetune` alone or under mpirun and comparing two runs (FinetuneDataParallelTests,
-/// FinetuneTensorParallelTests).
+/// FinetuneTensorParallelTests), and the rank processes of an `mpirun` (also FaultTests).
 extension XCTestCase {
     /// Runs `glm finetune` alone (`ranks` 1) or under mpirun, writing `name.jsonl` and the model folder `name`.
     func finetune(_ dir: String, ranks: Int, batch: Int, name: String, task: [String]) throws -> MPIRun.Result {
@@ -94,5 +94,62 @@ extension XCTestCase {
             try (sources[range].joined(separator: "\n") + "\n").write(toFile: "\(dir)/data/\(split).source", atomically: true, encoding: .utf8)
             try (targets[range].joined(separator: "\n") + "\n").write(toFile: "\(dir)/data/\(split).target", atomically: true, encoding: .utf8)
         }
+    }
+
+    /// `glm finetune` of `task` launched by `mpirun` + `stopped` + `stoppedFlags`, stopped by SIGINT to its ranks once
+    /// its first step is logged (they finish the step and save that position, inside the epoch), then resumed
+    /// with `--resume` (under `mpirun` + `resumed`, or alone when `resumed` is empty) + `resumedFlags`: the
+    /// whole loss curve (`steps` steps) and the saved model must equal `dir/one`, an uninterrupted run.
+    func assertStoppedRunResumesLikeOne(_ dir: String, task: [String], steps: Int, stopped: [String], stoppedFlags: [String],
+                                        resumed: [String], resumedFlags: [String], file: StaticString = #filePath, line: UInt = #line)
+        throws -> (stepAtStop: Int, loss: Double, weight: Float) {
+        let glm = try MPIRun.glm(), model = try ReferenceFixtures.require("models/glm-tiny-bert"), mpirun = try MPIRun.mpirun()
+        let run = ["finetune", "--data", "data", "--model", model] + FinetuneRuns.common + task + ["--log", "two.jsonl", "--save", "two"]
+        let ranks = Int(stopped[stopped.firstIndex(of: "-np")! + 1])!
+        for leftover in ["two", "two.jsonl", "two.checkpoint"] { try? FileManager.default.removeItem(atPath: dir + "/" + leftover) }
+        let stop = try MPIRun.run([mpirun] + stopped + ["--oversubscribe", glm] + run + stoppedFlags, in: dir, timeout: 300) { p in
+            let begin = Date()
+            while Date().timeIntervalSince(begin) < 240, ((try? MPIRun.losses(dir + "/two.jsonl"))?.count ?? 0) < 1 { usleep(20_000) }
+            // Ctrl-C on a terminal signals the whole foreground process group: mpirun AND the ranks. (mpirun's
+            // own forwarding takes about a second, longer than this tiny run has left.)
+            let children = self.children(of: p.processIdentifier)
+            XCTAssertEqual(children.count, ranks, "rank processes of mpirun", file: file, line: line)
+            for r in children { kill(r, SIGINT) }
+        }
+        XCTAssertTrue(stop.output.contains("finishing this step, then saving and stopping"), stop.output, file: file, line: line)
+        XCTAssertTrue(stop.output.contains("continue with the same command plus --resume"), stop.output, file: file, line: line)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/two/model.safetensors"), "a stopped run writes no model", file: file, line: line)
+        let stepAtStop = try Self.checkpointStep(dir + "/two.checkpoint") ?? 0
+        XCTAssertGreaterThanOrEqual(stepAtStop, 1, file: file, line: line)
+        XCTAssertLessThan(stepAtStop, steps, file: file, line: line)
+        let launcher = resumed.isEmpty ? [glm] : [mpirun] + resumed + ["--oversubscribe", glm]
+        let resume = try MPIRun.run(launcher + run + resumedFlags + ["--resume"], in: dir, timeout: 300)
+        XCTAssertEqual(resume.status, 0, resume.output, file: file, line: line)
+        XCTAssertTrue(resume.output.contains("resuming after step"), resume.output, file: file, line: line)
+        let a = try MPIRun.losses(dir + "/two.jsonl"), b = try MPIRun.losses(dir + "/one.jsonl")
+        XCTAssertEqual(a.map(\.step), Array(1...steps), file: file, line: line)
+        XCTAssertEqual(a.map(\.step), b.map(\.step), file: file, line: line)
+        let worst = zip(a, b).map { abs($0.loss - $1.loss) / abs($1.loss) }.max() ?? .infinity
+        XCTAssertLessThan(worst, 1e-5, "\(a.map(\.loss)) vs \(b.map(\.loss))", file: file, line: line)
+        let wa = try MPIRun.weights(dir + "/two"), wb = try MPIRun.weights(dir + "/one")
+        var worstWeight: Float = 0
+        for (name, x) in wa { for (u, v) in zip(x, wb[name] ?? []) { worstWeight = max(worstWeight, abs(u - v)) } }
+        XCTAssertLessThan(worstWeight, 1e-5, file: file, line: line)
+        return (stepAtStop, worst, worstWeight)
+    }
+
+    /// The step a fine-tuning checkpoint folder was saved after.
+    static func checkpointStep(_ folder: String) throws -> Int? {
+        let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/state.json"))
+        return (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["step"] as? Int
+    }
+
+    /// The processes `mpirun` started (its direct children: the ranks on this host).
+    func children(of pid: Int32) -> [Int32] {
+        var text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+        if text.isEmpty {   // kernels without /proc/…/children: ask pgrep
+            text = (try? MPIRun.run(["/usr/bin/env", "pgrep", "-P", "\(pid)"], in: NSTemporaryDirectory(), timeout: 10).output) ?? ""
+        }
+        return text.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int32($0) }
     }
 }

@@ -43,6 +43,23 @@ final class FinetuneTensorParallelTests: XCTestCase {
         try assertSameFinetune(dir, "rouge-tp", "rouge-one", steps: 4)
     }
 
+    /// A TP=2 run stopped by SIGINT inside epoch 1 resumes on ONE process, and a copy of its checkpoint at
+    /// DP=2 × TP=2 with ZeRO-1 (the checkpoint holds the whole model and moments): both continue the
+    /// uninterrupted one-process curve.
+    func testStoppedModelParallelRunResumesAtAnotherModelParallelSize() throws {
+        _ = try MPIRun.mpirun()
+        let dir = try ReferenceFixtures.scratchFolder(for: self, prefix: "fttp-resume")
+        try writeCBData(dir)
+        let task = ["--task", "cb", "--seq-length", "64", "--epochs", "6"]
+        _ = try finetune(dir, ranks: 1, batch: 4, name: "one", task: task)
+        let r = try assertStoppedRunResumesLikeOne(dir, task: task, steps: 18, stopped: ["-np", "2"], stoppedFlags: ["--batch-size", "4"] + Self.tp,
+                                                   resumed: [], resumedFlags: ["--batch-size", "4"])
+        print("finetune stopped after step \(r.stepAtStop) at TP=2, resumed on 1 process: largest relative loss difference \(r.loss), weight difference \(r.weight)")
+        let back = try assertStoppedRunResumesLikeOne(dir, task: task, steps: 18, stopped: ["-np", "2"], stoppedFlags: ["--batch-size", "2"],
+                                                      resumed: ["-np", "4"], resumedFlags: ["--batch-size", "2", "--zero-stage", "1"] + Self.tp)
+        print("finetune stopped after step \(back.stepAtStop) on 2 data-parallel ranks, resumed at DP=2 × TP=2 (ZeRO-1): largest relative loss difference \(back.loss), weight difference \(back.weight)")
+    }
+
     /// Where tensor model parallelism still cannot run, the error names the combination.
     func testContinuousPromptsAreRefusedWithModelParallelism() throws {
         let dir = try ReferenceFixtures.scratchFolder(for: self, prefix: "fttp-refuse")
