@@ -27,6 +27,31 @@ final class FinetuneTensorParallelTests: XCTestCase {
         try assertSameFinetune(dir, "dptp", "one", steps: 6)
     }
 
+    /// COPA (multi-token cloze: every choice a row, scored by the log-softmax of its answer tokens over the
+    /// split vocabulary), TP=2: 10 train questions (20 samples with the mirrored ones), 4 dev.
+    func testMultiTokenClozeWithTwoModelParallelRanksEqualsOneProcess() throws {
+        _ = try MPIRun.mpirun()
+        let dir = try ReferenceFixtures.scratchFolder(for: self, prefix: "fttp-copa")
+        let premises = ["The man broke his toe.", "I tipped the bottle.", "The woman found a wallet.", "The sun went down.", "The girl ran fast."]
+        let choices = [("He dropped a hammer on his foot.", "He got a hole in his sock."), ("The liquid in the bottle froze.", "The liquid poured out."),
+                       ("She returned it to its owner.", "She bought a new car."), ("It became dark.", "The birds sang."),
+                       ("She won the race.", "She lost her shoes.")]
+        func lines(_ range: Range<Int>) -> String {
+            range.map { i in
+                let o: [String: Any] = ["premise": premises[i % 5], "choice1": choices[i % 5].0, "choice2": choices[i % 5].1,
+                                        "question": i % 2 == 0 ? "cause" : "effect", "label": (i / 5) % 2, "idx": i]
+                return String(decoding: try! JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self)
+            }.joined(separator: "\n") + "\n"
+        }
+        try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
+        try lines(0..<10).write(toFile: dir + "/data/train.jsonl", atomically: true, encoding: .utf8)
+        try lines(10..<14).write(toFile: dir + "/data/val.jsonl", atomically: true, encoding: .utf8)
+        let task = ["--task", "copa", "--seq-length", "64"]
+        _ = try finetune(dir, ranks: 1, batch: 4, name: "one", task: task)
+        _ = try finetune(dir, ranks: 2, batch: 4, name: "tp", task: task + Self.tp)
+        try assertSameFinetune(dir, "tp", "one", steps: 10)
+    }
+
     /// Seq2seq (label-smoothed cross-entropy over the split vocabulary), dev loss and dev ROUGE (beam
     /// search on the merged model).
     func testSeq2SeqWithTwoModelParallelRanksEqualsOneProcess() throws {
