@@ -11,17 +11,25 @@ import XCTest
 final class FinetuneTensorParallelTests: XCTestCase {
     static let tp = ["--model-parallel-size", "2"]
 
+    /// `task` on one process and on 2 model-parallel ranks, batch 4 each (runs `prefix`one, `prefix`tp):
+    /// the same losses, dev metrics and saved model.
+    @discardableResult
+    func assertTwoModelParallelRanksEqualOne(_ dir: String, task: [String], steps: Int, prefix: String = "") throws -> MPIRun.Result {
+        _ = try finetune(dir, ranks: 1, batch: 4, name: prefix + "one", task: task)
+        let tp = try finetune(dir, ranks: 2, batch: 4, name: prefix + "tp", task: task + Self.tp)
+        try assertSameFinetune(dir, prefix + "tp", prefix + "one", steps: steps)
+        return tp
+    }
+
     /// CB (single-token cloze): TP=2 on 2 ranks, then DP=2 × TP=2 on 4 ranks with ZeRO-1.
     func testSuperGLUEWithTwoModelParallelRanksEqualsOneProcess() throws {
         _ = try MPIRun.mpirun()
         let dir = try ReferenceFixtures.scratchFolder(for: self, prefix: "fttp-cb")
         try writeCBData(dir)
         let task = ["--task", "cb", "--seq-length", "64"]
-        _ = try finetune(dir, ranks: 1, batch: 4, name: "one", task: task)
-        let tp = try finetune(dir, ranks: 2, batch: 4, name: "tp", task: task + Self.tp)
+        let tp = try assertTwoModelParallelRanksEqualOne(dir, task: task, steps: 6)
         XCTAssertTrue(tp.output.contains("tensor model parallel: 2 ranks per model"), tp.output)
         XCTAssertEqual(tp.output.components(separatedBy: "\"best_epoch\"").count, 2, "only global rank 0 prints the result: \(tp.output)")
-        try assertSameFinetune(dir, "tp", "one", steps: 6)
         let both = try finetune(dir, ranks: 4, batch: 2, name: "dptp", task: task + Self.tp + ["--zero-stage", "1"])
         XCTAssertTrue(both.output.contains("data parallel: 2 ranks × --batch-size 2, AdamW moments sharded"), both.output)
         try assertSameFinetune(dir, "dptp", "one", steps: 6)
@@ -46,10 +54,7 @@ final class FinetuneTensorParallelTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: dir + "/data", withIntermediateDirectories: true)
         try lines(0..<10).write(toFile: dir + "/data/train.jsonl", atomically: true, encoding: .utf8)
         try lines(10..<14).write(toFile: dir + "/data/val.jsonl", atomically: true, encoding: .utf8)
-        let task = ["--task", "copa", "--seq-length", "64"]
-        _ = try finetune(dir, ranks: 1, batch: 4, name: "one", task: task)
-        _ = try finetune(dir, ranks: 2, batch: 4, name: "tp", task: task + Self.tp)
-        try assertSameFinetune(dir, "tp", "one", steps: 10)
+        try assertTwoModelParallelRanksEqualOne(dir, task: ["--task", "copa", "--seq-length", "64"], steps: 10)
     }
 
     /// Seq2seq (label-smoothed cross-entropy over the split vocabulary), dev loss and dev ROUGE (beam
@@ -58,14 +63,10 @@ final class FinetuneTensorParallelTests: XCTestCase {
         _ = try MPIRun.mpirun()
         let dir = try ReferenceFixtures.scratchFolder(for: self, prefix: "fttp-s2s")
         try writeSeq2SeqData(dir)
-        let task = ["--task", "customization", "--src-seq-length", "32", "--tgt-seq-length", "16", "--eval-metric", "loss"]
-        _ = try finetune(dir, ranks: 1, batch: 4, name: "one", task: task)
-        _ = try finetune(dir, ranks: 2, batch: 4, name: "tp", task: task + Self.tp)
-        try assertSameFinetune(dir, "tp", "one", steps: 4)
-        let rouge = ["--task", "customization", "--src-seq-length", "32", "--tgt-seq-length", "8", "--eval-metric", "rouge", "--num-beams", "2"]
-        _ = try finetune(dir, ranks: 1, batch: 4, name: "rouge-one", task: rouge)
-        _ = try finetune(dir, ranks: 2, batch: 4, name: "rouge-tp", task: rouge + Self.tp)
-        try assertSameFinetune(dir, "rouge-tp", "rouge-one", steps: 4)
+        let seq2seq = ["--task", "customization", "--src-seq-length", "32"]
+        try assertTwoModelParallelRanksEqualOne(dir, task: seq2seq + ["--tgt-seq-length", "16", "--eval-metric", "loss"], steps: 4)
+        try assertTwoModelParallelRanksEqualOne(dir, task: seq2seq + ["--tgt-seq-length", "8", "--eval-metric", "rouge", "--num-beams", "2"],
+                                                steps: 4, prefix: "rouge-")
     }
 
     /// A TP=2 run stopped by SIGINT inside epoch 1 resumes on ONE process, and a copy of its checkpoint at
