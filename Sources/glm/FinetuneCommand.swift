@@ -142,11 +142,10 @@ struct FinetuneCommand: ParsableCommand {
         settings.continuousPrompt = opts.continuousPrompt
         settings.numPromptTokens = opts.numPromptTokens
         settings.prefixPrompt = opts.prefixPrompt
-        let loaded = try GLMGenerator.load(try model ?? DefaultModel.path(), options: modelOptions.loadOptions, packedWeights: nil)
-        let train = try SuperGLUEDataset(settings: settings, split: .train, folder: data, tokenizer: loaded.tokenizer)
-        let dev = try SuperGLUEDataset(settings: settings, split: .dev, folder: data, tokenizer: loaded.tokenizer)
-        let model = try rankModel(loaded.model, job)
-        let finetuner = try SuperGLUEFinetuner(model: model, train: train, dev: dev, options: opts, dataParallel: dp)
+        let (rankModel, tokenizer) = try loadRankModel(job)
+        let train = try SuperGLUEDataset(settings: settings, split: .train, folder: data, tokenizer: tokenizer)
+        let dev = try SuperGLUEDataset(settings: settings, split: .dev, folder: data, tokenizer: tokenizer)
+        let finetuner = try SuperGLUEFinetuner(model: rankModel, train: train, dev: dev, options: opts, dataParallel: dp)
         let (checkpoint, progress) = try FinetuneProgress.start(save: save, resume: resume, log: log, isRoot: isRoot)
         func say(_ s: String) { progress.say(s) }
         finetuner.stepper.compute = try rankZeroCompute(try dtype.resolve(say: say), job)
@@ -157,7 +156,7 @@ struct FinetuneCommand: ParsableCommand {
         let result = try finetuner.run(checkpoint: opts.epochs > 0 ? checkpoint : nil, resume: resume, report: { progress.handle($0) },
                                        stop: { stop.isRequested })
         if let step = result.stoppedAfterStep { return say(stoppedMessage(step: step, checkpoint: checkpoint)) }
-        guard let merged = try modelToSave(model, job) else { return }
+        guard let merged = try modelToSave(rankModel, job) else { return }
         try SuperGLUEFinetuner.save(merged, to: save, tokenizer: modelOptions.tokenizer ?? settings.tokenizer.name)
         if let prompts = finetuner.promptEncoder {
             try PromptEncoderFile.save(prompts, continuousPrompt: opts.continuousPrompt, numPromptTokens: opts.numPromptTokens,

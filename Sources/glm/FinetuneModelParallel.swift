@@ -2,6 +2,8 @@ import ArgumentParser
 import GLM
 import GLMCheckpoint
 import GLMEngine
+import GLMGeneration
+import GLMTokenizers
 
 /// `glm finetune --model-parallel-size M` (tensor model parallelism, as `glm pretrain`): every rank loads
 /// the whole model as one process does and keeps its `ModelParallel.split` partition; the N/M
@@ -16,11 +18,13 @@ extension FinetuneCommand {
         }
     }
 
-    /// This rank's model: the whole `full` model, or with model parallelism its partition (the whole model
-    /// is then dropped by the caller).
-    func rankModel(_ full: GLMModel, _ job: DistributedJob?) throws -> GLMModel {
-        guard let group = job?.modelParallel else { return full }
-        return try GLMModel(partitioning: full, group: group)
+    /// The model this rank trains and the tokenizer: `--model` loaded as `glm generate` loads it, or with
+    /// model parallelism this rank's partition of it (the whole model is dropped on return: it is held only
+    /// while the partition is cut).
+    func loadRankModel(_ job: DistributedJob?) throws -> (model: GLMModel, tokenizer: any Tokenizer) {
+        let loaded = try GLMGenerator.load(try model ?? DefaultModel.path(), options: modelOptions.loadOptions, packedWeights: nil)
+        guard let group = job?.modelParallel else { return (loaded.model, loaded.tokenizer) }
+        return (try GLMModel(partitioning: loaded.model, group: group), loaded.tokenizer)
     }
 
     /// The model to write at the end: `model` itself, or with model parallelism the partitions merged

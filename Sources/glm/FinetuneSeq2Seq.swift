@@ -52,18 +52,17 @@ extension FinetuneCommand {
         try o.validate()
         if let n = seq2seqFlags.numBeams, n < 1 { throw ValidationError("--num-beams must be ≥ 1") }
         Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        let loaded = try GLMGenerator.load(try model ?? DefaultModel.path(), options: modelOptions.loadOptions, packedWeights: nil)
-        var spec = Seq2SeqTask.preset(kind, taskMask: loaded.tokenizer.hasTaskMask)
+        let (rankModel, tokenizer) = try loadRankModel(job)
+        var spec = Seq2SeqTask.preset(kind, taskMask: tokenizer.hasTaskMask)
         if let s = seq2seqFlags.srcSeqLength { spec.srcSeqLength = s }
         if let t = seq2seqFlags.tgtSeqLength { spec.tgtSeqLength = t }
         if let n = seq2seqFlags.numBeams { spec.numBeams = n }
         if let n = seq2seqFlags.minTgtLength { spec.minTgtLength = n }
         if let seed { spec.seed = Int(truncatingIfNeeded: seed) }
         spec.maskPadToken = seq2seqFlags.maskPadToken
-        let train = try Seq2SeqDataset(task: spec, split: .train, dataDirectory: data, tokenizer: loaded.tokenizer)
-        let dev = try Seq2SeqData.examples(task: spec, split: .dev, dataDirectory: data, tokenizer: loaded.tokenizer)
-        let model = try rankModel(loaded.model, job)
-        let finetuner = try Seq2SeqFinetuner(model: model, tokenizer: loaded.tokenizer, train: train, dev: dev,
+        let train = try Seq2SeqDataset(task: spec, split: .train, dataDirectory: data, tokenizer: tokenizer)
+        let dev = try Seq2SeqData.examples(task: spec, split: .dev, dataDirectory: data, tokenizer: tokenizer)
+        let finetuner = try Seq2SeqFinetuner(model: rankModel, tokenizer: tokenizer, train: train, dev: dev,
                                              options: o, evalMetric: seq2seqFlags.evalMetric, labelSmoothing: seq2seqFlags.labelSmoothing ?? 0.1,
                                              dataParallel: dp)
         let (checkpoint, progress) = try FinetuneProgress.start(save: save, resume: resume, log: log, isRoot: isRoot)
@@ -77,7 +76,7 @@ extension FinetuneCommand {
         let result = try finetuner.run(checkpoint: o.epochs > 0 ? checkpoint : nil, resume: resume, report: { progress.handle($0) },
                                        stop: { stop.isRequested })
         if let step = result.stoppedAfterStep { return say(stoppedMessage(step: step, checkpoint: checkpoint)) }
-        guard let merged = try modelToSave(model, job) else { return }
+        guard let merged = try modelToSave(rankModel, job) else { return }
         try SuperGLUEFinetuner.save(merged, to: save, tokenizer: modelOptions.tokenizer)
         try? FileManager.default.removeItem(atPath: checkpoint)
         say("wrote \(save) (best epoch \(result.bestEpoch))")
