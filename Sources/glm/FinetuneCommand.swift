@@ -31,7 +31,10 @@ struct FinetuneCommand: ParsableCommand {
             SIGINT/SIGTERM finish the current step, save its position to OUT.checkpoint and stop (a second signal exits at once). \
             Seq2seq tasks (cnn_dm_original, cnn_dm, xsum, gigaword, customization, blank) read DIR/train.* and DIR/val.* \
             and train with the config_tasks/seq_*.sh settings (--src-seq-length, --tgt-seq-length, --label-smoothing 0.1); \
-            epochs are kept by dev ROUGE-1 (--eval-metric rouge, beam search with --num-beams) or dev loss (--eval-metric loss).
+            epochs are kept by dev ROUGE-1 (--eval-metric rouge, beam search with --num-beams) or dev loss (--eval-metric loss). \
+            Under mpirun -np N: data parallel (--batch-size per rank, --zero-stage 1), and with --model-parallel-size M tensor \
+            model parallel (N/M data-parallel groups of M ranks, --batch-size per group; not with continuous prompts); the \
+            saved model is the merged one.
             """)
 
     @Option(name: .customLong("task"), help: "The SuperGLUE or seq2seq task.") var taskName: FinetuneTaskName
