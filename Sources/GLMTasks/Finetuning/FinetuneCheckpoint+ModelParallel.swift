@@ -3,7 +3,7 @@
 // number of processes; writing the whole model (the partitions gathered over the model-parallel group)
 // keeps that folder identical to a one-process run's, so a run resumes at any model-parallel size (each
 // rank takes its `ModelParallel.split` partition on reading, see `FinetuneCheckpoint.restore`). The cost:
-// the writing rank holds the whole model, its moments and the best weights once per epoch.
+// during a save the ranks of the gathering group each hold the whole model, its moments and the best weights.
 import GLM
 import GLMCheckpoint
 import GLMEngine
