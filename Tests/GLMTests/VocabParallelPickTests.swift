@@ -63,3 +63,30 @@ final class VocabParallelPickTests: XCTestCase {
         }
     }
 }
+
+/// The vocabulary-parallel lookup's backward must not depend on the caller keeping its ids tensor: the
+/// cloze forward builds one per call and drops it before the backward pass (pooled storage is then reused).
+final class VocabParallelEmbeddingLifetimeTests: XCTestCase {
+    func testBackwardAfterTheIdsTensorIsReleased() throws {
+        let m = 2, v = 8, c = 3
+        let table = Tensor.randomNormal([v, c], std: 1, seed: 3)
+        let ranks = try ThreadedModelParallelGroup(size: m).run { g -> [Float] in
+            let part = modelParallelPart(v, rank: g.rank, size: m)
+            let t = Parameter(name: "word_embeddings.weight",
+                              value: try Tensor(shape: [v / m, c], values: ModelParallelTests.slice(table, part)))
+            let tape = Tape()
+            func lookup() throws -> Variable {   // the ids tensor lives only in here
+                try tape.vocabParallelEmbedding(try Tensor(shape: [4], ints: [1, 6, 6, 3]), table: t, group: g)
+            }
+            let e = try lookup()
+            let reuse = try Tensor(shape: [4], ints: [0, 0, 0, 0])   // takes the released buffer, if pooled
+            try tape.backward(from: e, gradient: try Tensor(shape: [4, c], values: [Float](repeating: 1, count: 4 * c)))
+            _ = reuse
+            return t.gradient.toFloats()
+        }
+        // Row sums of dE: ids 1, 6, 6, 3 → rows 1 and 3 (rank 0) once, row 6 (rank 1, local row 2) twice.
+        let expected: [[Float]] = [[0, 1, 0, 1].flatMap { [Float](repeating: $0, count: c) },
+                                   [0, 0, 2, 0].flatMap { [Float](repeating: $0, count: c) }]
+        XCTAssertEqual(ranks, expected)
+    }
+}
