@@ -69,6 +69,9 @@ extension Tape {
         }
         try group.allReduceSum(UnsafeMutableBufferPointer(start: y.floats, count: y.count))
         return output(y, op, inputs: [table], started: started, detail: "\(ids.shape) rows \(first)..<\(first + local)") { _, dy in
+            // Read through `ids` (not `p`): the closure keeps the tensor alive; a caller's temporary ids
+            // tensor would otherwise be freed after the forward pass (the cloze models build theirs per call).
+            let p = ids.int32s
             let g = table.zeroedGrad().floats
             for i in 0..<n where Int(p[i]) - first >= 0 && Int(p[i]) - first < local {
                 glmk_add_inplace(g + (Int(p[i]) - first) * c, dy.floats + i * c, c)

@@ -19,15 +19,6 @@ struct DistributedOptions: ParsableArguments {
         if zeroStage != 0 && zeroStage != 1 { throw ValidationError("--zero-stage must be 0 or 1") }
     }
 
-    /// The data-parallel job of a command that does not split the model (finetuning): nil without an
-    /// MPI launcher; --model-parallel-size > 1 is refused with a clear message.
-    func dataParallel() throws -> DataParallel? {
-        if modelParallelSize > 1 {
-            throw ValidationError("--model-parallel-size \(modelParallelSize): this command trains data parallel only; tensor model parallelism is implemented for glm pretrain (use --model-parallel-size 1 here)")
-        }
-        return try job()?.dataParallel
-    }
-
     /// The job this process belongs to (nil without an MPI launcher): its data-parallel group (the
     /// ranks holding the same model partition) and, with --model-parallel-size > 1, its model-parallel group.
     func job() throws -> DistributedJob? {
@@ -66,12 +57,6 @@ struct DistributedJob {
 func rankZeroCompute(_ mine: GEMMInputType, _ job: DistributedJob?) throws -> GEMMInputType {
     guard let job else { return mine }
     return try job.max(job.isRoot && mine == .bfloat16 ? 1 : 0) > 0.5 ? .bfloat16 : .float32
-}
-
-/// `rankZeroCompute` for data-parallel-only callers (rank 0 of their group is global rank 0).
-func rankZeroCompute(_ mine: GEMMInputType, _ dp: DataParallel?) throws -> GEMMInputType {
-    guard let dp else { return mine }
-    return try dp.sum([dp.rank == 0 && mine == .bfloat16 ? 1 : 0])[0] > 0.5 ? .bfloat16 : .float32
 }
 
 /// Runs `body` as one rank of a job: an error on any rank aborts the whole job (MPI_Abort) with that

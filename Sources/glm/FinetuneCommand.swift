@@ -31,7 +31,10 @@ struct FinetuneCommand: ParsableCommand {
             SIGINT/SIGTERM finish the current step, save its position to OUT.checkpoint and stop (a second signal exits at once). \
             Seq2seq tasks (cnn_dm_original, cnn_dm, xsum, gigaword, customization, blank) read DIR/train.* and DIR/val.* \
             and train with the config_tasks/seq_*.sh settings (--src-seq-length, --tgt-seq-length, --label-smoothing 0.1); \
-            epochs are kept by dev ROUGE-1 (--eval-metric rouge, beam search with --num-beams) or dev loss (--eval-metric loss).
+            epochs are kept by dev ROUGE-1 (--eval-metric rouge, beam search with --num-beams) or dev loss (--eval-metric loss). \
+            Under mpirun -np N: data parallel (--batch-size per rank, --zero-stage 1), and with --model-parallel-size M tensor \
+            model parallel (N/M data-parallel groups of M ranks, --batch-size per group; not with continuous prompts); the \
+            saved model is the merged one.
             """)
 
     @Option(name: .customLong("task"), help: "The SuperGLUE or seq2seq task.") var taskName: FinetuneTaskName
@@ -73,7 +76,8 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Prompt encoder head: lstm (bidirectional 2-layer LSTM + MLP), mlp or none (default lstm, as the original).") var promptFunc: String?
     @Flag(help: "Train only the prompt encoder: no gradients and no updates for the model's parameters.")
     var freezeTransformer = false
-    /// `mpirun -np N glm finetune …`: data parallel, --batch-size per rank (see `SuperGLUEFinetuner.dataParallel`).
+    /// `mpirun -np N glm finetune …`: data parallel, --batch-size per rank (see `SuperGLUEFinetuner.dataParallel`);
+    /// with --model-parallel-size M also tensor model parallel (`FinetuneModelParallel.swift`).
     @OptionGroup var distributed: DistributedOptions
 
     func validate() throws {
@@ -120,17 +124,19 @@ struct FinetuneCommand: ParsableCommand {
     }
 
     func run() throws {
-        let dp = try distributed.dataParallel()
+        let job = try distributed.job()
+        try checkModelParallelSupport(job)
         try runAsRank {
-            if case .seq2seq(let kind) = taskName { return try runSeq2Seq(kind, dp) }
-            try runSuperGLUE(dp)
+            if case .seq2seq(let kind) = taskName { return try runSeq2Seq(kind, job) }
+            try runSuperGLUE(job)
         }
     }
 
     /// One process, or one rank of `mpirun`: every rank trains; rank 0 alone evaluates dev, prints, writes
-    /// --log, the checkpoint and the model folder.
-    func runSuperGLUE(_ dp: DataParallel?) throws {
-        let isRoot = (dp?.rank ?? 0) == 0
+    /// --log, the checkpoint and the model folder (with --model-parallel-size M, ranks 0 ..< M evaluate
+    /// together and global rank 0 writes).
+    func runSuperGLUE(_ job: DistributedJob?) throws {
+        let isRoot = job?.isRoot ?? true, dp = job?.dataParallel
         let opts = try options()
         Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
         var settings = config == .glm10B ? SuperGLUESettings.glm10B(task) : SuperGLUESettings.glmLarge(task)
@@ -139,22 +145,22 @@ struct FinetuneCommand: ParsableCommand {
         settings.continuousPrompt = opts.continuousPrompt
         settings.numPromptTokens = opts.numPromptTokens
         settings.prefixPrompt = opts.prefixPrompt
-        let loaded = try GLMGenerator.load(try model ?? DefaultModel.path(), options: modelOptions.loadOptions, packedWeights: nil)
-        let train = try SuperGLUEDataset(settings: settings, split: .train, folder: data, tokenizer: loaded.tokenizer)
-        let dev = try SuperGLUEDataset(settings: settings, split: .dev, folder: data, tokenizer: loaded.tokenizer)
-        let finetuner = try SuperGLUEFinetuner(model: loaded.model, train: train, dev: dev, options: opts, dataParallel: dp)
+        let (rankModel, tokenizer) = try loadRankModel(job)
+        let train = try SuperGLUEDataset(settings: settings, split: .train, folder: data, tokenizer: tokenizer)
+        let dev = try SuperGLUEDataset(settings: settings, split: .dev, folder: data, tokenizer: tokenizer)
+        let finetuner = try SuperGLUEFinetuner(model: rankModel, train: train, dev: dev, options: opts, dataParallel: dp)
         let (checkpoint, progress) = try FinetuneProgress.start(save: save, resume: resume, log: log, isRoot: isRoot)
         func say(_ s: String) { progress.say(s) }
-        finetuner.stepper.compute = try rankZeroCompute(try dtype.resolve(say: say), dp)
-        if let dp { say("data parallel: \(dp.size) ranks × --batch-size \(opts.batchSize)" + (dp.zeroStage == 1 ? ", AdamW moments sharded over the ranks (ZeRO-1)" : "")) }
+        finetuner.stepper.compute = try rankZeroCompute(try dtype.resolve(say: say), job)
+        if let line = parallelDescription(job, batchSize: opts.batchSize) { say(line) }
         say("glm finetune \(task.rawValue): \(train.samples.count) train / \(dev.samples.count) dev samples, \(opts.epochs) epoch(s) × "
             + "\(finetuner.stepsPerEpoch) step(s) of \(finetuner.samplesPerStep) sample(s), lr \(opts.learningRate), \(Runtime.threads) thread(s)")
         let stop = stopSignal(isRoot: isRoot)
         let result = try finetuner.run(checkpoint: opts.epochs > 0 ? checkpoint : nil, resume: resume, report: { progress.handle($0) },
                                        stop: { stop.isRequested })
         if let step = result.stoppedAfterStep { return say(stoppedMessage(step: step, checkpoint: checkpoint)) }
-        guard isRoot else { return }
-        try SuperGLUEFinetuner.save(loaded.model, to: save, tokenizer: modelOptions.tokenizer ?? settings.tokenizer.name)
+        guard let merged = try modelToSave(rankModel, job) else { return }
+        try SuperGLUEFinetuner.save(merged, to: save, tokenizer: modelOptions.tokenizer ?? settings.tokenizer.name)
         if let prompts = finetuner.promptEncoder {
             try PromptEncoderFile.save(prompts, continuousPrompt: opts.continuousPrompt, numPromptTokens: opts.numPromptTokens,
                                        prefixPrompt: opts.prefixPrompt, folder: save)

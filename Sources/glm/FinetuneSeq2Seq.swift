@@ -46,29 +46,29 @@ enum FinetuneTaskName: ExpressibleByArgument {
 /// with the options of `scripts/finetune_seq2seq.sh` + `config_tasks/seq_<task>.sh`.
 /// Reads DIR/train.* and DIR/val.* (the task's layout), writes OUT as a model folder.
 extension FinetuneCommand {
-    func runSeq2Seq(_ kind: Seq2SeqTaskKind, _ dp: DataParallel?) throws {
-        let isRoot = (dp?.rank ?? 0) == 0
+    func runSeq2Seq(_ kind: Seq2SeqTaskKind, _ job: DistributedJob?) throws {
+        let isRoot = job?.isRoot ?? true, dp = job?.dataParallel
         let o = try scheduleOverrides(FinetuneOptions.seq2seqDefaults(for: kind))
         try o.validate()
         if let n = seq2seqFlags.numBeams, n < 1 { throw ValidationError("--num-beams must be ≥ 1") }
         Runtime.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        let loaded = try GLMGenerator.load(try model ?? DefaultModel.path(), options: modelOptions.loadOptions, packedWeights: nil)
-        var spec = Seq2SeqTask.preset(kind, taskMask: loaded.tokenizer.hasTaskMask)
+        let (rankModel, tokenizer) = try loadRankModel(job)
+        var spec = Seq2SeqTask.preset(kind, taskMask: tokenizer.hasTaskMask)
         if let s = seq2seqFlags.srcSeqLength { spec.srcSeqLength = s }
         if let t = seq2seqFlags.tgtSeqLength { spec.tgtSeqLength = t }
         if let n = seq2seqFlags.numBeams { spec.numBeams = n }
         if let n = seq2seqFlags.minTgtLength { spec.minTgtLength = n }
         if let seed { spec.seed = Int(truncatingIfNeeded: seed) }
         spec.maskPadToken = seq2seqFlags.maskPadToken
-        let train = try Seq2SeqDataset(task: spec, split: .train, dataDirectory: data, tokenizer: loaded.tokenizer)
-        let dev = try Seq2SeqData.examples(task: spec, split: .dev, dataDirectory: data, tokenizer: loaded.tokenizer)
-        let finetuner = try Seq2SeqFinetuner(model: loaded.model, tokenizer: loaded.tokenizer, train: train, dev: dev,
+        let train = try Seq2SeqDataset(task: spec, split: .train, dataDirectory: data, tokenizer: tokenizer)
+        let dev = try Seq2SeqData.examples(task: spec, split: .dev, dataDirectory: data, tokenizer: tokenizer)
+        let finetuner = try Seq2SeqFinetuner(model: rankModel, tokenizer: tokenizer, train: train, dev: dev,
                                              options: o, evalMetric: seq2seqFlags.evalMetric, labelSmoothing: seq2seqFlags.labelSmoothing ?? 0.1,
                                              dataParallel: dp)
         let (checkpoint, progress) = try FinetuneProgress.start(save: save, resume: resume, log: log, isRoot: isRoot)
         func say(_ s: String) { progress.say(s) }
-        finetuner.stepper.compute = try rankZeroCompute(try dtype.resolve(say: say), dp)
-        if let dp { say("data parallel: \(dp.size) ranks × --batch-size \(o.batchSize)" + (dp.zeroStage == 1 ? ", AdamW moments sharded over the ranks (ZeRO-1)" : "")) }
+        finetuner.stepper.compute = try rankZeroCompute(try dtype.resolve(say: say), job)
+        if let line = parallelDescription(job, batchSize: o.batchSize) { say(line) }
         say("glm finetune \(kind.rawValue): \(finetuner.trainSamples.count) train / \(dev.count) dev examples, \(o.epochs) epoch(s) × "
             + "\(finetuner.stepsPerEpoch) step(s) of \(finetuner.samplesPerStep) sample(s), lr \(o.learningRate), dev \(finetuner.evalMetric.rawValue), "
             + "\(Runtime.threads) thread(s)")
@@ -76,8 +76,8 @@ extension FinetuneCommand {
         let result = try finetuner.run(checkpoint: o.epochs > 0 ? checkpoint : nil, resume: resume, report: { progress.handle($0) },
                                        stop: { stop.isRequested })
         if let step = result.stoppedAfterStep { return say(stoppedMessage(step: step, checkpoint: checkpoint)) }
-        guard isRoot else { return }
-        try SuperGLUEFinetuner.save(loaded.model, to: save, tokenizer: modelOptions.tokenizer)
+        guard let merged = try modelToSave(rankModel, job) else { return }
+        try SuperGLUEFinetuner.save(merged, to: save, tokenizer: modelOptions.tokenizer)
         try? FileManager.default.removeItem(atPath: checkpoint)
         say("wrote \(save) (best epoch \(result.bestEpoch))")
         let metrics = result.metrics.map { "\(jsonString($0.name)): \($0.value)" }.joined(separator: ", ")

@@ -21,15 +21,6 @@ final class FaultTests: XCTestCase {
         }
     }
 
-    /// The processes `mpirun` started (its direct children: the ranks on this host).
-    func children(of pid: Int32) -> [Int32] {
-        var text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
-        if text.isEmpty {   // kernels without /proc/…/children: ask pgrep
-            text = (try? MPIRun.run(["/usr/bin/env", "pgrep", "-P", "\(pid)"], in: NSTemporaryDirectory(), timeout: 10).output) ?? ""
-        }
-        return text.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int32($0) }
-    }
-
     func testKilledRankEndsTheWholeJobWithinAMinute() throws {
         let mpirun = try MPIRun.mpirun(), glm = try MPIRun.glm()
         let dir = try ReferenceFixtures.scratchFolder(for: self, prefix: "kill")

@@ -138,7 +138,7 @@ final class TensorParallelTests: XCTestCase {
         print("[tensor parallel] resumed TP=2 → 1: loss \(a), weights \(wa); resumed 1 → TP=2: loss \(b), weights \(wb)")
     }
 
-    /// Without mpirun, or in a command that does not split the model, --model-parallel-size > 1 is a clear error.
+    /// Without mpirun --model-parallel-size > 1 is a clear error (pretrain and finetune alike).
     func testModelParallelIsRefusedWhereItCannotRun() throws {
         let dir = try ReferenceFixtures.scratchFolder(for: self, prefix: "tprefuse")
         let glm = try MPIRun.glm()
@@ -149,6 +149,6 @@ final class TensorParallelTests: XCTestCase {
         let finetune = try MPIRun.run([glm, "finetune", "--task", "copa", "--data", "missing", "--save", "out",
                                        "--model-parallel-size", "2"], in: dir, timeout: 60)
         XCTAssertNotEqual(finetune.status, 0)
-        XCTAssertTrue(finetune.output.contains("tensor model parallelism is implemented for glm pretrain"), finetune.output)
+        XCTAssertTrue(finetune.output.contains("--model-parallel-size 2 needs 2 or a multiple of 2 processes: run under mpirun"), finetune.output)
     }
 }

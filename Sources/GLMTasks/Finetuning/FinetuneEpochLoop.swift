@@ -10,7 +10,9 @@ import GLMEngine
 ///
 /// Data parallel: every rank runs the loop (each step is a collective); rank 0 alone evaluates dev and
 /// hands the others its decision ("is this epoch the best?") in a sum, and rank 0 alone writes the
-/// checkpoint, after every rank has taken part in gathering the ZeRO-1 moments.
+/// checkpoint, after every rank has taken part in gathering the ZeRO-1 moments. Tensor model parallel:
+/// the model-parallel group of data-parallel rank 0 evaluates together (every rank of it gets the same
+/// metrics) and gathers the whole model for the checkpoint, which global rank 0 writes.
 struct FinetuneEpochLoop {
     var options: FinetuneOptions
     var trainCount: Int
@@ -25,7 +27,11 @@ struct FinetuneEpochLoop {
     /// Parameters every rank takes from rank 0 before the first step.
     var broadcast: [Parameter]
 
+    /// Data-parallel rank 0: evaluates dev. With tensor model parallelism that is a whole model-parallel
+    /// group (global ranks 0 ..< M), which scores collectively.
     var isRoot: Bool { (updater.dataParallel?.rank ?? 0) == 0 }
+    /// Global rank 0: writes the checkpoint.
+    var isWriter: Bool { isRoot && (model.modelParallel?.rank ?? 0) == 0 }
 
     typealias Metrics = [(name: String, value: Double)]
 
@@ -52,15 +58,15 @@ struct FinetuneEpochLoop {
             guard let folder = checkpoint else { return }
             let moments = try updater.moments()   // collective under ZeRO-1: every rank takes part
             guard isRoot else { return }
-            try FinetuneCheckpoint.saveRun(epoch: finishedEpoch, step: step, partial: partial, run: runIdentity, best: best,
-                                           epochs: epochs, losses: losses, model: model, optimizerStep: updater.optimizerStep,
-                                           moments: moments, to: folder)
+            // Model parallel: the group of data-parallel rank 0 gathers the whole model for the writer.
+            guard let whole = try FinetuneCheckpoint.whole(model: model, best: best, moments: moments, writer: isWriter) else { return }
+            try FinetuneCheckpoint.saveRun(epoch: finishedEpoch, step: step, partial: partial, run: runIdentity, best: whole.best,
+                                           epochs: epochs, losses: losses, model: whole.model, optimizerStep: updater.optimizerStep,
+                                           moments: whole.moments, to: folder)
         }
         func stopping() throws -> Bool {
             guard checkpoint != nil, let stop else { return false }
-            var wanted = stop()
-            if let dp = updater.dataParallel { wanted = try dp.sum([wanted ? 1 : 0])[0] > 0 }   // one decision for all ranks
-            return wanted
+            return try updater.anyRank(stop())   // one decision for all ranks
         }
         func stopped() -> (bestEpoch: Int, metrics: Metrics, epochs: [FinetuneEpochReport], losses: [Double], stoppedAfterStep: Int?) {
             (best?.epoch ?? 0, best?.metrics ?? [], epochs, losses, step)

@@ -1,5 +1,6 @@
 // The optimizer side of a fine-tuning step, shared by the SuperGLUE and the seq2seq fine-tuners: one
-// process, data parallel (mpirun), and data parallel with the AdamW moments sharded (--zero-stage 1).
+// process, data parallel (mpirun), and data parallel with the AdamW moments sharded (--zero-stage 1); each
+// also with the model split over a tensor-model-parallel group (--model-parallel-size).
 import GLM
 import GLMEngine
 import GLMTraining
@@ -60,12 +61,16 @@ final class FinetuneUpdater {
             if finite { try dp.allReduceGradients(parameters) }
         }
         guard finite else { return (.nan, .nan, false) }
+        // Tensor model parallelism: the norm is the whole model's (`clippedNorm`: the partitions' squares
+        // summed over the model-parallel group, replicated parameters once), so every rank clips alike.
+        let split = stepper.model.modelParallel != nil
         guard let sharded, let dp = dataParallel else {
-            let norm = stepper.update(learningRate: lr)
+            let norm = split ? try stepper.updateModel(learningRate: lr) : stepper.update(learningRate: lr)
             return (norm.isFinite ? loss : .nan, norm, norm.isFinite)
         }
         let clip = stepper.settings.clipGrad
-        let (norm, scale) = clip > 0 ? clipGradNorm(parameters, maxNorm: Float(clip)) : (gradientNorm(parameters), 1)
+        let (norm, scale) = split ? try clippedNorm(stepper.model, parameters, clip: clip)
+            : clip > 0 ? clipGradNorm(parameters, maxNorm: Float(clip)) : (gradientNorm(parameters), 1)
         guard norm.isFinite else { return (.nan, norm, false) }
         sharded.step(learningRate: Float(lr), gradScale: scale)
         try dp.gatherParameters(parameters)
@@ -77,6 +82,19 @@ final class FinetuneUpdater {
     func moments() throws -> (expAvg: [Tensor], expAvgSq: [Tensor]) {
         if let sharded, let dp = dataParallel { return try dp.gatherMoments(sharded) }
         return (stepper.optimizer.exp_avg, stepper.optimizer.exp_avg_sq)
+    }
+
+    /// Whether `flag` is set on any rank of the job (data- and model-parallel groups): one decision for all,
+    /// e.g. "stop here" when a signal reached only some ranks. Collective.
+    func anyRank(_ flag: Bool) throws -> Bool {
+        var count = flag ? 1.0 : 0
+        if let dp = dataParallel { count = try dp.sum([count])[0] }
+        if let group = stepper.model.modelParallel {
+            var v = [count]
+            try v.withUnsafeMutableBufferPointer { try group.allReduceSum($0) }
+            count = v[0]
+        }
+        return count > 0
     }
 
     /// Puts full moments (as a checkpoint holds them) back: this rank's share under ZeRO-1, else all.

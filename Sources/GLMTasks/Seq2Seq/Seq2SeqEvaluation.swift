@@ -25,8 +25,11 @@ public struct Seq2SeqEvaluation: Sendable, Equatable {
     /// fractions, not percent); none for the blank task.
     public var metrics: [(name: String, value: Double)] {
         guard let m = rouge?.originalMetrics else { return [] }
-        return ["rouge-1", "rouge-2", "rouge-l"].map { ($0, m[$0]!) }
+        return Self.rougeNames.map { ($0, m[$0]!) }
     }
+
+    /// The names of `metrics` when there is a ROUGE result, in order.
+    public static let rougeNames = ["rouge-1", "rouge-2", "rouge-l"]
 
     /// Where the references go for a predictions file: `X.hyps` → `X.refs`, anything else → `FILE.refs`
     /// (the original writes `<name>.jsonl.hyps` and `<name>.jsonl.refs` side by side).

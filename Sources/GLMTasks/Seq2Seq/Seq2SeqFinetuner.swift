@@ -142,9 +142,7 @@ public final class Seq2SeqFinetuner {
     public func evaluate() throws -> (metrics: [(name: String, value: Double)], score: Double) {
         switch evalMetric {
         case .rouge:
-            let generator = try GLMGenerator(model: model, tokenizer: tokenizer, packedWeights: nil)
-            let evaluation = try Seq2SeqEvaluator(generator: generator, task: task).evaluate(devExamples, split: .dev)
-            let metrics = evaluation.metrics
+            let metrics = try rouge()
             return (metrics, metrics.first?.value ?? .nan)
         case .loss:
             var sum = 0.0, tokens = 0
@@ -157,6 +155,26 @@ public final class Seq2SeqFinetuner {
             let loss = sum / Double(max(tokens, 1))
             return ([(name: "loss", value: loss)], -loss)
         }
+    }
+
+    /// Dev ROUGE of beam-search predictions. A model split over a model-parallel group cannot decode (no
+    /// K/V cache): the group gathers the whole model, its rank 0 decodes and scores, and the metrics are
+    /// summed to the other ranks (collective; every rank of the group gets the same numbers).
+    func rouge() throws -> [(name: String, value: Double)] {
+        func score(_ whole: GLMModel) throws -> [(name: String, value: Double)] {
+            let generator = try GLMGenerator(model: whole, tokenizer: tokenizer, packedWeights: nil)
+            return try Seq2SeqEvaluator(generator: generator, task: task).evaluate(devExamples, split: .dev).metrics
+        }
+        guard let group = model.modelParallel else { return try score(model) }
+        let weights = try model.fullStateDict()
+        var values = [Double](repeating: 0, count: Seq2SeqEvaluation.rougeNames.count)
+        if group.rank == 0 {
+            let metrics = try score(try GLMModel(config: model.config, stateDict: Dictionary(uniqueKeysWithValues: weights)))
+            guard metrics.map(\.name) == Seq2SeqEvaluation.rougeNames else { throw Seq2SeqError.configuration("no ROUGE result") }
+            values = metrics.map(\.value)
+        }
+        try values.withUnsafeMutableBufferPointer { try group.allReduceSum($0) }
+        return zip(Seq2SeqEvaluation.rougeNames, values).map { (name: $0, value: $1) }
     }
 
     /// Trains (or, with 0 epochs, evaluates only); the model ends with the best epoch's weights.

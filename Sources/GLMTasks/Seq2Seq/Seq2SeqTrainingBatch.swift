@@ -78,15 +78,12 @@ extension GLMModel {
         let out = try forward(ids: batch.ids, positionIds: batch.positionIds, mask: batch.mask, logits: .none, tape: tape)
         let flat = try tape.reshape(out.hidden, [batch.batchSize * batch.length, config.hiddenSize])
         let picked = try tape.embedding(batch.lossRows, table: flat)
-        let weight = word_embeddings.weight
-        let logits = try tape.linear(picked, weight: weight)
+        let logits = try vocabularyLogits(picked, tape: tape)   // model parallel: this rank's vocabulary columns
         let targets = batch.lossTargets.toInts()
-        let tgtLogit = try tape.pickColumns(logits, indices: targets.map { [Int($0)] })
-        let vocab = weight.value.shape[0]
-        let ones = Variable(try Tensor(shape: [1, vocab], values: [Float](repeating: 1 / Float(vocab), count: vocab)))
-        let meanRow = try tape.matmul(ones, weight)                                // [1, h]
+        let tgtLogit = try pickVocabularyColumns(logits, indices: targets.map { [Int($0)] }, tape: tape)
+        let meanRow = try meanWordEmbedding(tape: tape)                            // [1, h]
         let meanLogit = try tape.matmul(picked, meanRow, transposeB: true)         // [n, 1]
-        let ce = try tape.crossEntropy(logits, targets: batch.lossTargets, lossMask: batch.lossWeights)
+        let ce = try crossEntropy(logits, targets: batch.lossTargets, lossMask: batch.lossWeights, tape: tape)
         let w = batch.lossWeights.toFloats(), total = w.reduce(0, +)
         let shape = ce.loss.value.shape
         let up = try tape.weightedGather(tgtLogit, terms: [w.enumerated().map { ($0.offset, epsilon * Double($0.element) / Double(total)) }], shape: shape)
@@ -96,13 +93,13 @@ extension GLMModel {
 
     /// `seq2seq_forward_step` without label smoothing: Σ ce·loss_mask / Σ loss_mask over the batch's target
     /// tokens, computed as `blankInfillingLoss` does (vocabulary logits only at the loss positions, the
-    /// trainer's fused cross-entropy op).
+    /// trainer's fused cross-entropy op; vocabulary-parallel when the model is split).
     public func seq2seqLoss(_ batch: Seq2SeqTrainingBatch, tape: Tape) throws -> CrossEntropyResult {
         guard batch.lossTokens > 0 else { throw Seq2SeqError.input("the batch has no target token (loss mask all zero)") }
         let out = try forward(ids: batch.ids, positionIds: batch.positionIds, mask: batch.mask, logits: .none, tape: tape)
         let flat = try tape.reshape(out.hidden, [batch.batchSize * batch.length, config.hiddenSize])
         let picked = try tape.embedding(batch.lossRows, table: flat)
-        let logits = try tape.linear(picked, weight: word_embeddings.weight)
-        return try tape.crossEntropy(logits, targets: batch.lossTargets, lossMask: batch.lossWeights)
+        let logits = try vocabularyLogits(picked, tape: tape)
+        return try crossEntropy(logits, targets: batch.lossTargets, lossMask: batch.lossWeights, tape: tape)
     }
 }

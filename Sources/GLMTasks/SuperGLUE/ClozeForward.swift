@@ -26,6 +26,8 @@ struct ClozeForwardRow {
 /// picked positions.
 enum ClozeForward {
     /// Logits [Σ picks, V] (full padded vocabulary) at every row's picks: rows in order, picks in order.
+    /// A model split over a model-parallel group gives this rank's vocabulary columns [Σ picks, V/M]
+    /// (`GLMModel.vocabularyLogits`); read them with `GLMModel.pickVocabularyColumns`.
     /// Rows are trimmed to `length` and padded to the longest with id 0 (never attended by a pick).
     /// On a recording tape the result is differentiable with respect to the model's parameters.
     /// With `prompts`, each row's `promptPositions` take the encoded prompt rows (`GLMModel.forward`'s
@@ -72,7 +74,7 @@ enum ClozeForward {
                                   mask: .sep(rows.map(\.sep)), logits: .none, inputEmbeddings: override, tape: tape)
         let flat = try tape.reshape(o.hidden, [b * s, model.config.hiddenSize])
         let hidden = try tape.embedding(try Tensor(shape: [picked.count], ints: picked), table: flat)
-        return try tape.linear(hidden, weight: model.word_embeddings.weight)
+        return try model.vocabularyLogits(hidden, tape: tape)
     }
 
     /// log_softmax(row)[target] in float64 (the original's float32 differs by ~1e-6).
@@ -82,5 +84,40 @@ enum ClozeForward {
         var z = 0.0
         for x in row { z += exp(Double(x) - m) }
         return Double(row[target]) - m - log(z)
+    }
+}
+
+/// Reads the scores' columns from `ClozeForward.pickedLogits`' rows: whole rows in one process (float64
+/// log-softmax, `ClozeForward.logSoftmax`), or with a model split over a model-parallel group the picks
+/// and log-Σ-exp assembled from every rank's vocabulary columns (`VocabParallelPicks`, a collective: every
+/// rank of the group scores the same samples). The two agree to float64 summation order.
+struct ClozeLogitsReader {
+    private let whole: [Float]
+    private let vocabulary: Int
+    private let columns: [[Int]]
+    private let split: VocabParallelPicks?
+
+    /// `columns[k]`: the vocabulary columns row k of `logits` will be asked for.
+    init(_ logits: Tensor, columns: [[Int]], model: GLMModel) throws {
+        self.columns = columns
+        if let group = model.modelParallel {
+            split = try VocabParallelPicks.gather(logits, columns: columns, logSumExp: true, group: group)
+            whole = []
+            vocabulary = 0
+        } else {
+            split = nil
+            whole = logits.toFloats()
+            vocabulary = logits.shape.last ?? 0
+        }
+    }
+
+    /// Row k's logit at its `pick`-th column, or its log-softmax there.
+    func value(row k: Int, pick: Int, logSoftmax: Bool) -> Double {
+        if let split { return split.values[k][pick] - (logSoftmax ? split.logSumExp[k] : 0) }
+        let column = columns[k][pick], v = vocabulary
+        return whole.withUnsafeBufferPointer { all in
+            let row = UnsafeBufferPointer(rebasing: all[(k * v)..<((k + 1) * v)])
+            return logSoftmax ? ClozeForward.logSoftmax(row, at: column) : Double(row[column])
+        }
     }
 }

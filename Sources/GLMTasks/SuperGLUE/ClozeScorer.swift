@@ -67,31 +67,29 @@ public final class ClozeScorer: @unchecked Sendable {
         var jobs: [(sample: Int, row: Int)] = []
         for (i, p) in plans.enumerated() { for r in p.rows.indices { jobs.append((i, r)) } }
         var out = plans.map { [Double](repeating: 0, count: $0.width) }
-        let v = model.config.vocabSize
         var start = 0
         while start < jobs.count {
             let chunk = Array(jobs[start..<min(jobs.count, start + batchSize)])
             start += chunk.count
             let logits = try ClozeForward.pickedLogits(model: model, rows: chunk.map { plans[$0.sample].rows[$0.row] },
-                                                       prompts: promptEncoder, tape: Tape.inference()).value.toFloats()
+                                                       prompts: promptEncoder, tape: Tape.inference()).value
+            // Per logits row, the vocabulary columns its score reads (single-token: the verbalizers; multi-token:
+            // one row per target), in the order of the loop below.
+            let columns = chunk.flatMap { i, r -> [[Int]] in plans[i].verbalizerIds.map { [$0] } ?? plans[i].targets[r].map { [$0] } }
+            let read = try ClozeLogitsReader(logits, columns: columns, model: model)
             var k = 0
-            logits.withUnsafeBufferPointer { all in
-                func logitsRow() -> UnsafeBufferPointer<Float> {
-                    defer { k += 1 }
-                    return UnsafeBufferPointer(rebasing: all[(k * v)..<((k + 1) * v)])
-                }
-                for (i, r) in chunk {
-                    let p = plans[i]
-                    if let verbalizers = p.verbalizerIds {
-                        let row = logitsRow()
-                        out[i] = verbalizers.map { takeSoftmax ? ClozeForward.logSoftmax(row, at: $0) : Double(row[$0]) }
-                    } else {
-                        var sum = 0.0
-                        for (target, weight) in zip(p.targets[r], p.weights[r]) {
-                            sum += weight * ClozeForward.logSoftmax(logitsRow(), at: target)
-                        }
-                        out[i][r] = sum / p.divisors[r]
+            for (i, r) in chunk {
+                let p = plans[i]
+                if p.verbalizerIds != nil {
+                    out[i] = (0..<p.width).map { read.value(row: k, pick: $0, logSoftmax: takeSoftmax) }
+                    k += 1
+                } else {
+                    var sum = 0.0
+                    for weight in p.weights[r] {
+                        sum += weight * read.value(row: k, pick: 0, logSoftmax: true)
+                        k += 1
                     }
+                    out[i][r] = sum / p.divisors[r]
                 }
             }
         }
@@ -122,11 +120,11 @@ public final class ClozeScorer: @unchecked Sendable {
         if single {
             let k = plans[0].width
             guard plans.allSatisfy({ $0.width == k }) else { throw ClozeScorerError.input("single-token samples with different verbalizer counts") }
-            let picked = try tape.pickColumns(logits, indices: plans.map { $0.verbalizerIds! }, logSoftmax: takeSoftmax)
+            let picked = try model.pickVocabularyColumns(logits, indices: plans.map { $0.verbalizerIds! }, logSoftmax: takeSoftmax, tape: tape)
             for i in plans.indices { for c in 0..<w { grid.append([(i * k + (c < k ? c : 0), 1)]) } }
             return (try tape.weightedGather(picked, terms: grid, shape: [plans.count, w]), mask)
         }
-        let picked = try tape.pickColumns(logits, indices: plans.flatMap { $0.targets.joined().map { [$0] } }, logSoftmax: true)
+        let picked = try model.pickVocabularyColumns(logits, indices: plans.flatMap { $0.targets.joined().map { [$0] } }, logSoftmax: true, tape: tape)
         var k = 0
         for p in plans {
             var rowTerms: [[(index: Int, weight: Double)]] = []

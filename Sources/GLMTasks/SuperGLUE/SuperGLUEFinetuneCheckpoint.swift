@@ -99,10 +99,11 @@ struct FinetuneCheckpoint {
             let f = try SafetensorsFile(path: folder + "/" + file)
             return try params.map { p in
                 let data = try f.tensor(key(p))
-                guard data.shape == p.shape else { throw fail("\(file): \(key(p)) has shape \(data.shape), the model \(p.shape)") }
-                var out = [Float](repeating: 0, count: p.value.count)
-                out.withUnsafeMutableBufferPointer { data.copyFloats(into: $0) }
-                return out
+                var whole = [Float](repeating: 0, count: data.elementCount)
+                whole.withUnsafeMutableBufferPointer { data.copyFloats(into: $0) }
+                let mine = try part(whole, shape: data.shape, name: p.name, of: model)   // model parallel: this rank's part
+                guard mine.shape == p.shape else { throw fail("\(file): \(key(p)) has shape \(data.shape), the model \(p.shape)") }
+                return mine.values
             }
         }
         let current = try read(modelFile, \.name)

@@ -108,7 +108,7 @@ public final class TrainingStep {
 
 /// The gradient norm of `parameters` over the whole model and the clipping factor for `clip` (0: no
 /// clipping, factor 1), as torch's clip_grad_norm_ and the original's mpu.clip_grad_norm.
-func clippedNorm(_ model: GLMModel, _ parameters: [Parameter], clip: Double) throws -> (norm: Double, scale: Float) {
+public func clippedNorm(_ model: GLMModel, _ parameters: [Parameter], clip: Double) throws -> (norm: Double, scale: Float) {
     let norm = try model.gradientNorm(of: parameters)
     guard clip > 0 else { return (norm, 1) }
     let coef = Double(Float(clip)) / (norm + 1e-6)   // as clipGradNorm(maxNorm: Float): bit-identical to before
