@@ -37,10 +37,121 @@ static void int8w_range(void *ctx, size_t n0, size_t n1) {
     j->rows(j->y, j->x, j->q, j->scale, j->bias, j->M, j->N, j->K, n0, n1);
 }
 
+// ---- AVX512_BF16: int8 weights × bf16 activations on vdpbf16ps ------------------------------------------
+// With native bf16 the product runs on bf16 dot products: each int8 weight is exactly a bf16 value, x is
+// rounded to bf16 once per call (vcvtne2ps2bf16: round to nearest even, denormals to zero), and
+// vdpbf16ps accumulates pairs of exact products in fp32. One instruction does 32 multiply-adds instead of
+// 16, so batched decoding (M = 4–8 rows, compute-bound in fp32) runs ~1.5× faster; M = 1 stays
+// bandwidth-bound. Like oneDNN's bf16 products, x loses its low mantissa bits; every output is still one
+// accumulation in a fixed order, independent of the thread count and of M.
+#define I8BF_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma")))
+
+typedef struct {
+    float *y;
+    const uint16_t *xb;  // M rows of Kp bf16 values (zero-padded to a multiple of 32), or NULL: convert in place
+    const float *x;
+    const int8_t *q;
+    const float *scale, *bias;
+    size_t M, N, K, Kp;
+} i8bf_job;
+
+/// 32 int8 weights (the first `t` when t < 32, zeros after) as 32 bf16 values, exact.
+I8BF_TARGET static inline __m512bh i8bf_weights(const int8_t *p, size_t t) {
+    __m128i lo, hi;
+    if (t >= 32) {
+        lo = _mm_loadu_si128((const __m128i *)p);
+        hi = _mm_loadu_si128((const __m128i *)(p + 16));
+    } else {
+        lo = _mm_maskz_loadu_epi8((__mmask16)(t >= 16 ? 0xFFFFu : (1u << t) - 1u), p);
+        hi = t > 16 ? _mm_maskz_loadu_epi8((__mmask16)((1u << (t - 16)) - 1u), p + 16) : _mm_setzero_si128();
+    }
+    return _mm512_cvtne2ps_pbh(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(hi)), _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo)));
+}
+
+/// 32 values of x (the first `t` when t < 32, zeros after) rounded to bf16: the same bits as the per-call copy.
+I8BF_TARGET static inline __m512bh i8bf_x(const float *p, size_t t) {
+    __m512 lo, hi;
+    if (t >= 32) {
+        lo = _mm512_loadu_ps(p);
+        hi = _mm512_loadu_ps(p + 16);
+    } else {
+        lo = _mm512_maskz_loadu_ps((__mmask16)(t >= 16 ? 0xFFFFu : (1u << t) - 1u), p);
+        hi = t > 16 ? _mm512_maskz_loadu_ps((__mmask16)((1u << (t - 16)) - 1u), p + 16) : _mm512_setzero_ps();
+    }
+    return _mm512_cvtne2ps_pbh(hi, lo);
+}
+
+/// One tile: NR weight rows × MT rows of x, NR·MT fp32 accumulators; k in chunks of 32 in order.
+I8BF_TARGET static inline __attribute__((always_inline)) void i8bf_tile(const i8bf_job *j, size_t n, size_t m,
+                                                                        const size_t NR, const size_t MT) {
+    const size_t K = j->K, Kp = j->Kp;
+    __m512 acc[2][8];
+    for (size_t r = 0; r < NR; r++)
+        for (size_t i = 0; i < MT; i++) acc[r][i] = _mm512_setzero_ps();
+    const int8_t *qr = j->q + n * K;
+    for (size_t k = 0; k < K; k += 32) {
+        const size_t t = K - k;
+        for (size_t r = 0; r < NR; r++) _mm_prefetch((const char *)(qr + r * K + k + GLMK_INT8W_PREFETCH), _MM_HINT_T0);
+        __m512bh w[2];
+        for (size_t r = 0; r < NR; r++) w[r] = i8bf_weights(qr + r * K + k, t);
+        for (size_t i = 0; i < MT; i++) {
+            const __m512bh xv = j->xb ? (__m512bh)_mm512_loadu_si512((const void *)(j->xb + (m + i) * Kp + k))
+                                      : i8bf_x(j->x + (m + i) * K + k, t);
+            for (size_t r = 0; r < NR; r++) acc[r][i] = _mm512_dpbf16_ps(acc[r][i], xv, w[r]);
+        }
+    }
+    for (size_t r = 0; r < NR; r++)
+        for (size_t i = 0; i < MT; i++) {
+            float v = _mm512_reduce_add_ps(acc[r][i]) * j->scale[n + r];
+            j->y[(m + i) * j->N + n + r] = j->bias ? v + j->bias[n + r] : v;
+        }
+}
+
+/// Output columns [n0, n1): pairs of weight rows (then one) × x rows in tiles of 8, 4, 2, 1.
+I8BF_TARGET static void i8bf_range(void *ctx, size_t n0, size_t n1) {
+    const i8bf_job *j = ctx;
+    for (size_t n = n0; n < n1;) {
+        const size_t nr = n + 2 <= n1 ? 2 : 1;
+        size_t m = 0;
+        if (nr == 2) {
+            for (; m + 8 <= j->M; m += 8) i8bf_tile(j, n, m, 2, 8);
+            for (; m + 4 <= j->M; m += 4) i8bf_tile(j, n, m, 2, 4);
+            for (; m < j->M; m++) i8bf_tile(j, n, m, 2, 1);
+        } else {
+            for (; m + 8 <= j->M; m += 8) i8bf_tile(j, n, m, 1, 8);
+            for (; m < j->M; m++) i8bf_tile(j, n, m, 1, 1);
+        }
+        n += nr;
+    }
+}
+
+/// x (M, K) → M rows of Kp bf16 values, zero-padded (vcvtne2ps2bf16, as i8bf_x).
+I8BF_TARGET static void i8bf_round_x(uint16_t *xb, const float *x, size_t M, size_t K, size_t Kp) {
+    for (size_t m = 0; m < M; m++)
+        for (size_t k = 0; k < Kp; k += 32) {
+            const size_t t = k < K ? K - k : 0;
+            _mm512_storeu_si512((void *)(xb + m * Kp + k), (__m512i)(t ? i8bf_x(x + m * K + k, t) : (__m512bh)_mm512_setzero_si512()));
+        }
+}
+
+static void int8w_forward_bf16dot(float *y, const float *x, const int8_t *q, const float *scale, const float *bias,
+                                  size_t M, size_t N, size_t K) {
+    const size_t Kp = (K + 31) / 32 * 32;
+    uint16_t *xb = glmk_scratch_alloc(M * Kp * sizeof(uint16_t));  // NULL: each tile rounds x itself, same bits
+    if (xb) i8bf_round_x(xb, x, M, K, Kp);
+    i8bf_job j = {y, xb, x, q, scale, bias, M, N, K, Kp};
+    glmk_parallel_for(N, N * K / 4 + M * K + M * N, 2, i8bf_range, &j);
+    free(xb);
+}
+
 // y (M, N) = x (M, K) · (scale[n]·q[n, k])ᵀ (N, K) + bias (N) (bias may be NULL).
 void glmk_linear_int8w_forward(float *y, const float *x, const int8_t *q, const float *scale, const float *bias,
                                size_t M, size_t N, size_t K) {
     if (M == 0 || N == 0) return;
+    if (glmk_level() >= GLMK_AVX512BF16 && K > 0) {
+        int8w_forward_bf16dot(y, x, q, scale, bias, M, N, K);
+        return;
+    }
     int8w_job j = {GLMK_PICK(int8w_rows), y, x, q, scale, bias, M, N, K};
     // Work in "floats touched": the weight bytes dominate (a quarter of a float each) plus x and y.
     glmk_parallel_for(N, N * K / 4 + M * K + M * N, 8, int8w_range, &j);

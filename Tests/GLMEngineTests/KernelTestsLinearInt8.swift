@@ -61,23 +61,29 @@ final class KernelTestsLinearInt8: XCTestCase {
         var worstRatio = 0.0
         forEachCPULevel { level in
             for (m, n, k, x, q, s, bias) in cases {
+                // Level 3 (AVX512_BF16) multiplies on bf16 dot products: x rounded to bf16 once (its twin gets
+                // the same rounded x); the int8 weights are exact in bf16.
+                let xUsed = level >= 3 ? x.map { Float(bitPattern: UInt32(bf16Bits($0)) << 16) } : x
                 for withBias in [true, false] {
                     var yRef = [Float](repeating: 0, count: m * n)
-                    glmk_linear_int8w_forward_ref(&yRef, x, q, s, withBias ? bias : nil, m, n, k)
+                    glmk_linear_int8w_forward_ref(&yRef, xUsed, q, s, withBias ? bias : nil, m, n, k)
                     var outs: [[Float]] = []
-                    for threads: Int32 in [1, 3] {
+                    for (threads, failScratch) in [(Int32(1), false), (3, false), (2, true)] {
                         var y = [Float](repeating: .nan, count: m * n + 1)
                         y[m * n] = 42
+                        glmk_test_fail_scratch(failScratch ? 1 : 0)
                         withKernelThreads(threads) {
                             glmk_linear_int8w_forward(&y, x, q, s, withBias ? bias : nil, m, n, k)
                         }
+                        glmk_test_fail_scratch(0)
                         XCTAssertEqual(y[m * n], 42, "wrote past y, L\(level) \(m)x\(n)x\(k)")
                         outs.append(Array(y[0..<(m * n)]))
                     }
                     XCTAssertEqual(bits(outs[0]), bits(outs[1]), "thread count changed bits, L\(level) \(m)x\(n)x\(k)")
+                    XCTAssertEqual(bits(outs[0]), bits(outs[2]), "the allocation-free path changed bits, L\(level) \(m)x\(n)x\(k)")
                     for i in 0..<m { for j in 0..<n {
                         var absSum = 0.0
-                        for p in 0..<k { absSum += abs(Double(x[i * k + p]) * Double(q[j * k + p])) }
+                        for p in 0..<k { absSum += abs(Double(xUsed[i * k + p]) * Double(q[j * k + p])) }
                         let mag = absSum * Double(s[j]) + (withBias ? abs(Double(bias[j])) : 0)
                         let err = abs(Double(outs[0][i * n + j]) - Double(yRef[i * n + j]))
                         let ratio = err / (1e-5 * mag + 1e-30)
@@ -88,6 +94,12 @@ final class KernelTestsLinearInt8: XCTestCase {
             }
         }
         print("int8w forward vs float64 twin: worst error = \(worstRatio) of 1e-5·(scale·Σ|x·q| + |b|)")
+    }
+
+    /// x rounded to bf16 (round to nearest even; the test inputs have no denormals or NaNs).
+    func bf16Bits(_ v: Float) -> UInt16 {
+        let u = v.bitPattern
+        return UInt16(truncatingIfNeeded: (u &+ 0x7FFF &+ ((u >> 16) & 1)) >> 16)
     }
 
     /// M = 0 or N = 0 writes nothing; K = 0 gives y = bias (or 0).
