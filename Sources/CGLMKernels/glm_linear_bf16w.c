@@ -139,10 +139,14 @@ static inline __attribute__((always_inline)) void NAME(bf16w_rowblock)(
     for (; m < M; m++) NAME(bf16w_tile)(y, x, w, bias, N, K, n, m, NR, 1);
 }
 
-/// Output columns [n0, n1): 4 weight rows at a time for M ≤ 2 (decode), 2 otherwise.
+/// Output columns [n0, n1): one weight row at a time for M = 1 (one memory stream), 4 for M = 2, 2 otherwise.
 static void NAME(bf16w_rows)(float *y, const float *x, const uint16_t *w, const float *bias,
                              size_t M, size_t N, size_t K, size_t n0, size_t n1) {
     size_t n = n0;
+    if (M == 1) {  // one weight row at a time: one contiguous memory stream per thread (see glm_linear_int8.c)
+        for (; n < n1; n++) NAME(bf16w_tile)(y, x, w, bias, N, K, n, 0, 1, 1);
+        return;
+    }
     if (M <= 2)
         for (; n + 4 <= n1; n += 4) NAME(bf16w_rowblock)(y, x, w, bias, M, N, K, n, 4);
     for (; n + 2 <= n1; n += 2) NAME(bf16w_rowblock)(y, x, w, bias, M, N, K, n, 2);

@@ -132,3 +132,27 @@ double glmk_now_seconds(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+// ---- read-bandwidth probe -----------------------------------------------------------------------------
+
+typedef struct {
+    const uint64_t *p;
+    _Atomic uint64_t acc;
+} read_probe_job;
+
+static void read_probe_range(void *ctx, size_t i0, size_t i1) {
+    read_probe_job *j = ctx;
+    uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    size_t i = i0;
+    for (; i + 4 <= i1; i += 4) { a0 ^= j->p[i]; a1 ^= j->p[i + 1]; a2 ^= j->p[i + 2]; a3 ^= j->p[i + 3]; }
+    for (; i < i1; i++) a0 ^= j->p[i];
+    atomic_fetch_xor_explicit(&j->acc, a0 ^ a1 ^ a2 ^ a3, memory_order_relaxed);
+}
+
+// Reads `words` 8-byte words once, split over the kernel threads (XOR: an associative reduction the compiler
+// vectorises, so the loop is bound by the loads): the read side of a decoding step, for its bandwidth bound.
+uint64_t glmk_read_probe(const uint64_t *p, size_t words) {
+    read_probe_job j = {p, 0};
+    glmk_parallel_for(words, words * 2, 8, read_probe_range, &j);
+    return atomic_load_explicit(&j.acc, memory_order_relaxed);
+}

@@ -1,3 +1,4 @@
+import CGLMKernels
 import Foundation
 import GLMEngine
 import GLM
@@ -143,6 +144,24 @@ public struct DecodeBenchmark {
 
     /// The upper median (the middle value, or the higher of the two middle ones), as this benchmark has always reported.
     func upperMedian(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+
+    /// Read bandwidth in GB/s: a 256 MB buffer read once by the kernel threads (`glmk_read_probe`, best of 5).
+    /// A decoding step reads its weights and writes almost nothing, so this, not the copy rate (which counts
+    /// the bytes written too), is what bounds it on a machine whose reads alone do not reach the copy rate.
+    public static func measureReadBandwidth() -> Double {
+        let words = (256 << 20) / 8
+        let buffer = UnsafeMutablePointer<UInt64>.allocate(capacity: words)
+        defer { buffer.deallocate() }
+        for i in 0..<words { buffer[i] = UInt64(truncatingIfNeeded: i) }
+        var best = Double.infinity, sink: UInt64 = 0
+        for _ in 0..<5 {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            sink ^= glmk_read_probe(buffer, words)
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        }
+        precondition(sink != 1, "read probe")  // keeps the reads observable
+        return Double(words * 8) / best / 1e9
+    }
 
     /// Memory bandwidth in GB/s from copying a 256 MB buffer (bytes read + written; best of 3): the
     /// denominator of the bandwidth bound.

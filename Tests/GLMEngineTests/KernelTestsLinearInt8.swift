@@ -96,6 +96,34 @@ final class KernelTestsLinearInt8: XCTestCase {
         print("int8w forward vs float64 twin: worst error = \(worstRatio) of 1e-5·(scale·Σ|x·q| + |b|)")
     }
 
+    /// A row decoded alone (M = 1: one weight row at a time) gives the bits it gets in a batch of 3, 8 or 9
+    /// (other tilings), at every CPU level, for the int8 and the plain bf16 kernels: decoding results do not
+    /// depend on what else is batched.
+    func testOneRowEqualsItsRowInABatchBitForBit() {
+        var rng = KernelRNG(seed: 14)
+        let n = 37, k = 100
+        let w = rng.floats(n * k), bias = rng.floats(n)
+        let (q, s) = quantize(w, n, k)
+        var wb = [UInt16](repeating: 0, count: n * k)
+        glmk_f32_to_bf16(&wb, w, n * k)
+        forEachCPULevel { level in
+            for m in [3, 8, 9] {
+                let x = rng.floats(m * k, -2, 2)
+                var yi = [Float](repeating: 0, count: m * n), yb = [Float](repeating: 0, count: m * n)
+                glmk_linear_int8w_forward(&yi, x, q, s, bias, m, n, k)
+                glmk_linear_bf16w_forward(&yb, x, wb, bias, m, n, k)
+                for r in 0..<m {
+                    let row = Array(x[(r * k)..<((r + 1) * k)])
+                    var one = [Float](repeating: 0, count: n), oneB = [Float](repeating: 0, count: n)
+                    glmk_linear_int8w_forward(&one, row, q, s, bias, 1, n, k)
+                    glmk_linear_bf16w_forward(&oneB, row, wb, bias, 1, n, k)
+                    XCTAssertEqual(bits(one), bits(Array(yi[(r * n)..<((r + 1) * n)])), "int8 L\(level) row \(r) of \(m)")
+                    XCTAssertEqual(bits(oneB), bits(Array(yb[(r * n)..<((r + 1) * n)])), "bf16w L\(level) row \(r) of \(m)")
+                }
+            }
+        }
+    }
+
     /// x rounded to bf16 (round to nearest even; the test inputs have no denormals or NaNs).
     func bf16Bits(_ v: Float) -> UInt16 {
         let u = v.bitPattern

@@ -34,6 +34,9 @@ void glmk_force_cpu_level(int level);
 /// than it saves (default measured on this machine kind, see glm_runtime.c). Tests set 0 to force every
 /// kernel through its multi-threaded split even on tiny inputs. Returns the previous value.
 size_t glmk_set_parallel_min_work(size_t floats);
+/// Reads `words` 8-byte words once over the kernel threads and returns their XOR: a memory read-bandwidth
+/// probe (`glm bench decode`'s read bound: decoding reads its weights, it writes almost nothing).
+uint64_t glmk_read_probe(const uint64_t *p, size_t words);
 /// Tests only: nonzero makes the kernels' temporary-buffer allocations fail, to exercise the allocation-free
 /// paths (which must give the same bits).
 void glmk_test_fail_scratch(int fail);
