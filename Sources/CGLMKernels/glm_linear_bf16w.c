@@ -96,7 +96,7 @@ static inline __m512 NAME(ldn_bf)(const uint16_t *p, size_t n) {
 static inline __attribute__((always_inline)) void NAME(bf16w_tile)(
     float *y, const float *x, const uint16_t *w, const float *bias, size_t N, size_t K,
     size_t n, size_t m, const size_t NR, const size_t MT) {
-    vf acc[4][4];
+    vf acc[4][8];
     for (size_t r = 0; r < NR; r++)
         for (size_t i = 0; i < MT; i++) acc[r][i] = v_zero();
     const uint16_t *wr = w + n * K;
@@ -133,6 +133,11 @@ static inline __attribute__((always_inline)) void NAME(bf16w_rowblock)(
     float *y, const float *x, const uint16_t *w, const float *bias, size_t M, size_t N, size_t K,
     size_t n, const size_t NR) {
     size_t m = 0;
+#if GLMK_ISA >= 2
+    // AVX-512's 32 registers hold 2 × 8 accumulators: each widened weight vector feeds 8 FMAs.
+    if (NR <= 2)
+        for (; m + 8 <= M; m += 8) NAME(bf16w_tile)(y, x, w, bias, N, K, n, m, NR, 8);
+#endif
     if (NR <= 2)
         for (; m + 4 <= M; m += 4) NAME(bf16w_tile)(y, x, w, bias, N, K, n, m, NR, 4);
     for (; m + 2 <= M; m += 2) NAME(bf16w_tile)(y, x, w, bias, N, K, n, m, NR, 2);
