@@ -18,7 +18,7 @@ let package = Package(
     name: "FillBlank",
     platforms: [.macOS(.v14)],
     dependencies: [
-        .package(url: swiftGLMURL, from: "0.6.0"),
+        .package(url: swiftGLMURL, from: "0.7.0"),
     ],
     targets: [
         .executableTarget(name: "FillBlank", dependencies: [.product(name: "SwiftGLM", package: swiftGLMIdentity)]),

@@ -11,5 +11,5 @@
 /// Facts about the library itself.
 public enum SwiftGLMLibrary {
     /// The library's semantic version; the version tag a dependent package resolves (`from:`).
-    public static let version = "0.6.0"
+    public static let version = "0.7.0"
 }
