@@ -17,25 +17,34 @@ public final class StopSignal: @unchecked Sendable {
     private var announced = false
     private let signals: [Int32]
     private var poll: DispatchSourceTimer?
+    private let onFirst: (@Sendable (Int32) -> Void)?
 
     /// Installs handlers for `signals` (SIGINT and SIGTERM by default). `onFirst` runs on a private
     /// queue shortly after the first signal arrives (e.g. to print "stopping after this step").
     public init(signals: [Int32] = [SIGINT, SIGTERM], onFirst: (@Sendable (Int32) -> Void)? = nil) {
         self.signals = signals
+        self.onFirst = onFirst
         for sig in signals { _ = glm_stop_signal_install(sig) }
-        guard !signals.isEmpty, let onFirst else { return }
+        guard !signals.isEmpty, onFirst != nil else { return }
         let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "swiftglm.stop-signal"))
         timer.schedule(deadline: .now(), repeating: .milliseconds(50))
         timer.setEventHandler { [weak self] in
             guard let self, let sig = self.receivedSignal else { return }
-            let first = self.lock.withLock { () -> Bool in
-                defer { self.announced = true }
-                return !self.announced
-            }
-            if first { onFirst(sig) }
+            self.announce(sig)
         }
         timer.resume()
         poll = timer
+    }
+
+    /// Runs `onFirst` once, from the poll or from the first `isRequested` that sees the request —
+    /// whichever comes first: a tiny run can finish its step, save and exit within the poll's 50 ms, and
+    /// its "stopping" line must not be lost.
+    private func announce(_ sig: Int32) {
+        let first = lock.withLock { () -> Bool in
+            defer { announced = true }
+            return !announced
+        }
+        if first { onFirst?(sig) }
     }
 
     deinit {
@@ -50,7 +59,11 @@ public final class StopSignal: @unchecked Sendable {
             return requested == 0 ? nil : requested
         }
     }
-    public var isRequested: Bool { receivedSignal != nil }
+    public var isRequested: Bool {
+        guard let sig = receivedSignal else { return false }
+        announce(sig)
+        return true
+    }
 
     /// Asks to stop as a signal would (tests, or a caller's own stop condition).
     public func request(_ sig: Int32 = SIGTERM) { lock.withLock { if requested == 0 { requested = sig } } }

@@ -97,7 +97,7 @@ public final class TrainingRun {
     /// The stop request; with data parallelism, any rank's (one tiny all-reduce), so that every rank stops
     /// after the same step and the checkpoint is consistent.
     private func stopSignal() throws -> Int32? {
-        let local = stop?.receivedSignal
+        let local = stop?.isRequested == true ? stop?.receivedSignal : nil  // isRequested also announces it
         guard trainer.dataParallel != nil else { return local }
         let any = try trainer.jobMax(Double(local ?? 0))
         return any > 0 ? Int32(any) : nil
